@@ -1,0 +1,609 @@
+//! The saturator engine: one tier per oversampling factor, all delay-compensated to the same
+//! latency, with click-free switching between them.
+//!
+//! Signal flow of a tier, at its oversampled rate:
+//! `input -> upsample -> [drive -> curve -> tilt] mixed with the upsampled dry -> pad -> downsample -> pad`.
+//! Mixing dry and wet *before* the downsampler means both go through the very same filters, so
+//! any mix setting is phase-aligned (no comb filtering at 50 %). After the tier, a DC blocker and
+//! the output gain run at the base rate.
+//!
+//! Everything is allocated in [`Engine::new`]; [`Engine::process`] only touches memory it owns
+//! and handles any block length by working in chunks of [`CHUNK`] samples.
+
+use super::delay::Delay;
+use super::filters::{DcBlocker, Tilt};
+use super::halfband::Lanes;
+use super::oversampler::{Factor, MAX_FACTOR, Oversampler};
+use super::shaper::{Curve, HardClip, Shape, Smooth, SoftClip, Tube};
+
+/// The engine processes long blocks in chunks of this many samples, so its scratch memory is
+/// fixed whatever block size a host sends.
+pub const CHUNK: usize = 64;
+
+/// The longest latency a tier may need, in base-rate samples (the base padding's capacity).
+const MAX_LATENCY: usize = 64;
+
+/// How long a tier change crossfades, in seconds.
+pub const TIER_CROSSFADE_SECONDS: f32 = 0.010;
+/// How long a curve change crossfades, in seconds.
+pub const CURVE_CROSSFADE_SECONDS: f32 = 0.005;
+/// How many samples a newly started tier runs silently before it fades in, beyond its latency, so
+/// that its filters have settled.
+const WARM_UP_EXTRA: usize = 128;
+
+/// Inputs beyond +60 dBFS are clamped before anything else sees them.
+pub const MAX_INPUT: f32 = 1000.0;
+
+/// The per-sample control values for one chunk, prepared by the caller (from its parameter
+/// smoothers) so that the engine does not depend on where they come from.
+#[derive(Clone)]
+pub struct Controls {
+    /// Input gain into the curve, linear.
+    pub drive: [f32; CHUNK],
+    /// Wet share, 0..=1.
+    pub mix: [f32; CHUNK],
+    /// Tilt gain below the pivot, linear.
+    pub tilt_low: [f32; CHUNK],
+    /// Tilt gain above the pivot, linear.
+    pub tilt_high: [f32; CHUNK],
+    /// Output gain, linear.
+    pub output: [f32; CHUNK],
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Self {
+            drive: [1.0; CHUNK],
+            mix: [1.0; CHUNK],
+            tilt_low: [1.0; CHUNK],
+            tilt_high: [1.0; CHUNK],
+            output: [1.0; CHUNK],
+        }
+    }
+}
+
+impl Controls {
+    /// Sets every sample of the chunk to constant values.
+    pub fn fill(&mut self, drive: f32, mix: f32, tone: f32, output: f32) {
+        let (lo, hi) = super::filters::tilt_gains(tone);
+        self.drive.fill(drive);
+        self.mix.fill(mix);
+        self.tilt_low.fill(lo);
+        self.tilt_high.fill(hi);
+        self.output.fill(output);
+    }
+}
+
+/// The state of a curve change.
+#[derive(Clone, Copy)]
+struct CurveState {
+    current: Curve,
+    previous: Curve,
+    /// Samples into the crossfade from `previous` to `current`; `len` when done.
+    pos: usize,
+    len: usize,
+}
+
+/// One oversampling factor's processing path.
+struct Tier {
+    os: Oversampler,
+    tilt: Tilt,
+    /// The part of the padding finer than a base-rate sample, at the oversampled rate.
+    hi_pad: Delay<MAX_FACTOR>,
+    /// The rest of the padding, at the base rate.
+    base_pad: Delay<MAX_LATENCY>,
+}
+
+impl Tier {
+    fn new(factor: Factor, sample_rate: f32) -> Self {
+        Self {
+            os: Oversampler::new(factor),
+            tilt: Tilt::new(sample_rate * factor.ratio() as f32),
+            hi_pad: Delay::new(0),
+            base_pad: Delay::new(0),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.os.reset();
+        self.tilt.reset();
+        self.hi_pad.reset();
+        self.base_pad.reset();
+    }
+
+    /// Processes `input` into `out` (both `n` long) with the scratch buffers `a` and `b`.
+    fn process(
+        &mut self,
+        input: &[Lanes],
+        out: &mut [Lanes],
+        ctl: &Controls,
+        curve: CurveState,
+        hi_rate: &mut HiRate,
+    ) {
+        let n = input.len();
+        hi_rate.a[..n].copy_from_slice(input);
+        let ratio = self.os.factor().ratio();
+        let hi = self.os.upsample(n, &mut hi_rate.a, &mut hi_rate.b);
+        if curve.pos < curve.len {
+            kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
+        } else {
+            match curve.current {
+                Curve::Smooth => kernel::<Smooth>(hi, ratio, ctl, &mut self.tilt),
+                Curve::SoftClip => kernel::<SoftClip>(hi, ratio, ctl, &mut self.tilt),
+                Curve::Tube => kernel::<Tube>(hi, ratio, ctl, &mut self.tilt),
+                Curve::HardClip => kernel::<HardClip>(hi, ratio, ctl, &mut self.tilt),
+            }
+        }
+        self.hi_pad.process(hi);
+        self.os.downsample(n, &mut hi_rate.a, &mut hi_rate.b);
+        out.copy_from_slice(&hi_rate.a[..n]);
+        self.base_pad.process(out);
+    }
+}
+
+/// The shaper, tilt and dry/wet mix over an oversampled chunk: `ratio` samples per control value.
+#[inline(always)]
+fn kernel<S: Shape>(hi: &mut [Lanes], ratio: usize, ctl: &Controls, tilt: &mut Tilt) {
+    for (i, frame) in hi.chunks_exact_mut(ratio).enumerate() {
+        let (drive, mix) = (ctl.drive[i], ctl.mix[i]);
+        let (lo, hg) = (ctl.tilt_low[i], ctl.tilt_high[i]);
+        for s in frame {
+            let dry = *s;
+            let wet = tilt.tick([S::shape(dry[0] * drive), S::shape(dry[1] * drive)], lo, hg);
+            for c in 0..2 {
+                s[c] = dry[c] + (wet[c] - dry[c]) * mix;
+            }
+        }
+    }
+}
+
+/// [`kernel`] while one curve crossfades into another.
+fn kernel_fading(hi: &mut [Lanes], ratio: usize, ctl: &Controls, tilt: &mut Tilt, c: CurveState) {
+    for (i, frame) in hi.chunks_exact_mut(ratio).enumerate() {
+        let (drive, mix) = (ctl.drive[i], ctl.mix[i]);
+        let g = ((c.pos + i) as f32 / c.len as f32).min(1.0);
+        let shape = |x: f32| c.previous.shape(x) + (c.current.shape(x) - c.previous.shape(x)) * g;
+        for s in frame {
+            let dry = *s;
+            let wet = tilt.tick(
+                [shape(dry[0] * drive), shape(dry[1] * drive)],
+                ctl.tilt_low[i],
+                ctl.tilt_high[i],
+            );
+            for ch in 0..2 {
+                s[ch] = dry[ch] + (wet[ch] - dry[ch]) * mix;
+            }
+        }
+    }
+}
+
+/// Oversampled scratch memory, shared by the tiers (they run one after the other).
+struct HiRate {
+    a: Box<[Lanes]>,
+    b: Box<[Lanes]>,
+}
+
+/// Base-rate scratch memory for one chunk.
+struct Chunk {
+    input: [Lanes; CHUNK],
+    /// The output of the tier heard, and after the chunk, the engine's output.
+    out_active: [Lanes; CHUNK],
+    /// The output of the tier being switched to.
+    out_next: [Lanes; CHUNK],
+}
+
+/// Where a tier change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    Steady,
+    /// The next tier runs silently for `left` more samples so its filters settle.
+    WarmingUp {
+        to: Factor,
+        left: usize,
+    },
+    /// The next tier fades in; `pos` samples of `len` done.
+    Fading {
+        to: Factor,
+        pos: usize,
+    },
+}
+
+/// The saturator for one plugin instance at one sample rate.
+pub struct Engine {
+    sample_rate: f32,
+    tiers: Vec<Tier>,
+    latency: usize,
+    active: Factor,
+    requested: Factor,
+    switch: Switch,
+    tier_fade_len: usize,
+    curve: CurveState,
+    dc: DcBlocker,
+    hi_rate: HiRate,
+    chunk: Box<Chunk>,
+}
+
+impl Engine {
+    /// Builds every tier for `sample_rate` and measures their delays to pad them to a common
+    /// latency. Allocates; call it from `activate`, never from the audio thread.
+    pub fn new(sample_rate: f32, factor: Factor) -> Self {
+        let sample_rate = if sample_rate.is_finite() && sample_rate > 0.0 {
+            sample_rate
+        } else {
+            48_000.0
+        };
+        let tiers = Factor::ALL
+            .iter()
+            .map(|&f| Tier::new(f, sample_rate))
+            .collect();
+        let curve_len = ((CURVE_CROSSFADE_SECONDS * sample_rate) as usize).max(1);
+        let mut engine = Self {
+            sample_rate,
+            tiers,
+            latency: 0,
+            active: factor,
+            requested: factor,
+            switch: Switch::Steady,
+            tier_fade_len: ((TIER_CROSSFADE_SECONDS * sample_rate) as usize).max(1),
+            curve: CurveState {
+                current: Curve::Smooth,
+                previous: Curve::Smooth,
+                pos: curve_len,
+                len: curve_len,
+            },
+            dc: DcBlocker::new(sample_rate),
+            hi_rate: HiRate {
+                a: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
+                b: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
+            },
+            chunk: Box::new(Chunk {
+                input: [[0.0; 2]; CHUNK],
+                out_active: [[0.0; 2]; CHUNK],
+                out_next: [[0.0; 2]; CHUNK],
+            }),
+        };
+        engine.align_tiers();
+        engine.reset();
+        engine
+    }
+
+    /// Measures each tier's delay (the centre of mass of its impulse response, which is its group
+    /// delay at low frequencies) and pads every tier to the longest, rounded up to whole samples.
+    /// The padding is split into base-rate samples and a remainder at the oversampled rate, so
+    /// every tier lands within half an oversampled sample of the common latency.
+    fn align_tiers(&mut self) {
+        let delays: Vec<f64> = Factor::ALL.iter().map(|&f| self.measure_delay(f)).collect();
+        let latency = delays.iter().cloned().fold(0.0, f64::max).ceil() as usize;
+        assert!(
+            latency < MAX_LATENCY,
+            "tier latency {latency} exceeds the padding"
+        );
+        self.latency = latency;
+        for (tier, (&f, d)) in self.tiers.iter_mut().zip(Factor::ALL.iter().zip(delays)) {
+            let ratio = f.ratio();
+            let pad_hi = ((latency as f64 - d) * ratio as f64).round().max(0.0) as usize;
+            tier.base_pad = Delay::new(pad_hi / ratio);
+            tier.hi_pad = Delay::new(pad_hi % ratio);
+        }
+    }
+
+    /// The low-frequency group delay of a tier's filters, in base-rate samples.
+    fn measure_delay(&mut self, factor: Factor) -> f64 {
+        let mut ctl = Controls::default();
+        ctl.fill(1.0, 0.0, 0.0, 1.0);
+        let curve = self.curve;
+        let tier = &mut self.tiers[factor.stages()];
+        tier.reset();
+        let (mut moment, mut sum) = (0.0f64, 0.0f64);
+        for chunk in 0..64 {
+            let mut input = [[0.0f32; 2]; CHUNK];
+            if chunk == 0 {
+                input[0] = [1.0, 1.0];
+            }
+            let mut out = [[0.0f32; 2]; CHUNK];
+            tier.process(&input, &mut out, &ctl, curve, &mut self.hi_rate);
+            for (i, s) in out.iter().enumerate() {
+                let n = (chunk * CHUNK + i) as f64;
+                moment += n * s[0] as f64;
+                sum += s[0] as f64;
+            }
+        }
+        tier.reset();
+        moment / sum
+    }
+
+    /// The latency every tier has, in samples: report it to the host once, it never changes.
+    pub fn latency(&self) -> u32 {
+        self.latency as u32
+    }
+
+    pub fn sample_rate(&self) -> f32 {
+        self.sample_rate
+    }
+
+    /// The factor currently heard (the one fading out, during a switch).
+    pub fn active_factor(&self) -> Factor {
+        self.active
+    }
+
+    /// Whether a tier change is in progress.
+    pub fn is_switching(&self) -> bool {
+        self.switch != Switch::Steady
+    }
+
+    /// Asks for a factor; the engine switches to it click-free, at chunk boundaries.
+    pub fn set_factor(&mut self, factor: Factor) {
+        self.requested = factor;
+    }
+
+    /// Changes the curve, crossfading from the current one.
+    pub fn set_curve(&mut self, curve: Curve) {
+        if curve != self.curve.current {
+            self.curve.previous = self.curve.current;
+            self.curve.current = curve;
+            self.curve.pos = 0;
+        }
+    }
+
+    /// Forgets all signal history and jumps straight to the requested factor and curve.
+    pub fn reset(&mut self) {
+        for tier in &mut self.tiers {
+            tier.reset();
+        }
+        self.dc.reset();
+        self.active = self.requested;
+        self.switch = Switch::Steady;
+        self.curve.previous = self.curve.current;
+        self.curve.pos = self.curve.len;
+    }
+
+    /// Processes one or two channels in place. `left` and `right` (when present) have the same
+    /// length, which may be anything; `next_controls` fills the controls of each chunk given its
+    /// length (the caller's smoothers advance by exactly that many samples).
+    pub fn process(
+        &mut self,
+        left: &mut [f32],
+        mut right: Option<&mut [f32]>,
+        ctl: &mut Controls,
+        mut next_controls: impl FnMut(&mut Controls, usize),
+    ) {
+        let total = left.len();
+        let mut start = 0;
+        while start < total {
+            let n = (total - start).min(CHUNK);
+            next_controls(ctl, n);
+            for i in 0..n {
+                let l = sanitize(left[start + i]);
+                let r = match right.as_deref() {
+                    Some(r) => sanitize(r[start + i]),
+                    None => l,
+                };
+                self.chunk.input[i] = [l, r];
+            }
+            self.process_chunk(n, ctl);
+            for i in 0..n {
+                let y = self.chunk.out_active[i];
+                left[start + i] = y[0];
+                if let Some(r) = right.as_deref_mut() {
+                    r[start + i] = y[1];
+                }
+            }
+            start += n;
+        }
+    }
+
+    /// Processes `chunk.input[..n]` into `chunk.out_active[..n]`.
+    fn process_chunk(&mut self, n: usize, ctl: &Controls) {
+        if self.switch == Switch::Steady && self.requested != self.active {
+            let to = self.requested;
+            self.tiers[to.stages()].reset();
+            self.switch = Switch::WarmingUp {
+                to,
+                left: self.latency + WARM_UP_EXTRA,
+            };
+        }
+
+        let Chunk {
+            input,
+            out_active,
+            out_next,
+        } = &mut *self.chunk;
+        let curve = self.curve;
+        self.tiers[self.active.stages()].process(
+            &input[..n],
+            &mut out_active[..n],
+            ctl,
+            curve,
+            &mut self.hi_rate,
+        );
+
+        match self.switch {
+            Switch::Steady => {}
+            Switch::WarmingUp { to, left } => {
+                self.tiers[to.stages()].process(
+                    &input[..n],
+                    &mut out_next[..n],
+                    ctl,
+                    curve,
+                    &mut self.hi_rate,
+                );
+                self.switch = if left > n {
+                    Switch::WarmingUp { to, left: left - n }
+                } else {
+                    Switch::Fading { to, pos: 0 }
+                };
+            }
+            Switch::Fading { to, pos } => {
+                self.tiers[to.stages()].process(
+                    &input[..n],
+                    &mut out_next[..n],
+                    ctl,
+                    curve,
+                    &mut self.hi_rate,
+                );
+                let len = self.tier_fade_len;
+                for i in 0..n {
+                    let g = ((pos + i) as f32 / len as f32).min(1.0);
+                    for c in 0..2 {
+                        let a = out_active[i][c];
+                        out_active[i][c] = a + (out_next[i][c] - a) * g;
+                    }
+                }
+                self.switch = if pos + n >= len {
+                    self.active = to;
+                    Switch::Steady
+                } else {
+                    Switch::Fading { to, pos: pos + n }
+                };
+            }
+        }
+
+        if self.curve.pos < self.curve.len {
+            self.curve.pos = (self.curve.pos + n).min(self.curve.len);
+        }
+
+        for (i, y) in out_active[..n].iter_mut().enumerate() {
+            let d = self.dc.tick(*y);
+            let g = ctl.output[i];
+            *y = [d[0] * g, d[1] * g];
+        }
+    }
+}
+
+/// Replaces NaN and infinities by silence and clamps absurd levels, so nothing downstream ever
+/// sees them.
+#[inline(always)]
+fn sanitize(x: f32) -> f32 {
+    if x.is_finite() {
+        x.clamp(-MAX_INPUT, MAX_INPUT)
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(engine: &mut Engine, input: &[f32], ctl: &mut Controls) -> Vec<f32> {
+        let mut l = input.to_vec();
+        let mut r = input.to_vec();
+        engine.process(&mut l, Some(&mut r), ctl, |_, _| {});
+        l
+    }
+
+    /// A Hann-windowed sinc click band-limited to a tenth of the sample rate, centred at `at`.
+    pub(crate) fn click(len: usize, at: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let t = i as f64 - at as f64;
+                if t.abs() > 32.0 {
+                    return 0.0;
+                }
+                let x = std::f64::consts::PI * 0.2 * t;
+                let sinc = if t == 0.0 { 1.0 } else { x.sin() / x };
+                let w = 0.5 + 0.5 * (std::f64::consts::PI * t / 32.0).cos();
+                (0.1 * sinc * w) as f32
+            })
+            .collect()
+    }
+
+    /// The lag that maximises the cross-correlation of `output` with `input`, refined by a
+    /// parabola through the peak.
+    pub(crate) fn correlation_delay(input: &[f32], output: &[f32], max_lag: usize) -> f64 {
+        let xc = |lag: usize| -> f64 {
+            input
+                .iter()
+                .zip(&output[lag..])
+                .map(|(a, b)| *a as f64 * *b as f64)
+                .sum()
+        };
+        let values: Vec<f64> = (0..max_lag).map(xc).collect();
+        let (peak, _) = values
+            .iter()
+            .enumerate()
+            .fold((0, f64::MIN), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) });
+        if peak == 0 || peak + 1 >= values.len() {
+            return peak as f64;
+        }
+        let (a, b, c) = (values[peak - 1], values[peak], values[peak + 1]);
+        peak as f64 + 0.5 * (a - c) / (a - 2.0 * b + c)
+    }
+
+    #[test]
+    fn every_tier_has_the_same_delay_at_any_mix() {
+        for mix in [0.0, 0.5, 1.0] {
+            for f in Factor::ALL {
+                let mut engine = Engine::new(48_000.0, f);
+                let mut ctl = Controls::default();
+                // Drive at unity and a quiet click keep the curve in its linear region.
+                ctl.fill(1.0, mix, 0.0, 1.0);
+                let input = click(1024, 100);
+                let out = run(&mut engine, &input, &mut ctl);
+                let delay = correlation_delay(&input, &out, 200);
+                assert!(
+                    (delay - engine.latency() as f64).abs() < 0.3,
+                    "{f:?} at mix {mix}: {delay} vs {}",
+                    engine.latency()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nan_and_inf_input_never_reach_the_output() {
+        let mut engine = Engine::new(48_000.0, Factor::X4);
+        let mut ctl = Controls::default();
+        ctl.fill(8.0, 1.0, 0.0, 1.0);
+        let input: Vec<f32> = (0..1000)
+            .map(|i| match i % 7 {
+                0 => f32::NAN,
+                1 => f32::INFINITY,
+                2 => f32::NEG_INFINITY,
+                3 => 1e30,
+                _ => 0.5,
+            })
+            .collect();
+        assert!(
+            run(&mut engine, &input, &mut ctl)
+                .iter()
+                .all(|x| x.is_finite())
+        );
+    }
+
+    #[test]
+    fn odd_block_lengths_match_one_long_block() {
+        let input: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.05).sin() * 0.8).collect();
+        let mut ctl = Controls::default();
+        ctl.fill(4.0, 0.7, 0.3, 0.9);
+        let mut a = Engine::new(44_100.0, Factor::X8);
+        let whole = run(&mut a, &input, &mut ctl);
+        let mut b = Engine::new(44_100.0, Factor::X8);
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for len in [1, 7, 64, 65, 3, 500].iter().cycle() {
+            if start >= input.len() {
+                break;
+            }
+            let end = (start + len).min(input.len());
+            pieces.extend(run(&mut b, &input[start..end], &mut ctl));
+            start = end;
+        }
+        assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn switching_factor_completes_and_keeps_level() {
+        let mut engine = Engine::new(48_000.0, Factor::X1);
+        let mut ctl = Controls::default();
+        ctl.fill(1.0, 1.0, 0.0, 1.0);
+        let input: Vec<f32> = (0..4800).map(|i| (i as f32 * 0.02).sin() * 0.01).collect();
+        run(&mut engine, &input, &mut ctl);
+        engine.set_factor(Factor::X16);
+        let out = run(&mut engine, &input, &mut ctl);
+        assert_eq!(engine.active_factor(), Factor::X16);
+        assert!(!engine.is_switching());
+        let peak = out[2400..].iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!((peak - 0.01).abs() < 5e-4, "{peak}");
+    }
+}

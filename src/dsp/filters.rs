@@ -1,0 +1,124 @@
+//! Small linear filters around the shaper: the tilt tone control and the DC blocker.
+
+use super::halfband::Lanes;
+
+/// The pivot of the tilt tone control, in Hz: below it the tilt cuts or boosts the lows, above it
+/// the highs, in opposite directions.
+pub const TILT_PIVOT_HZ: f32 = 700.0;
+/// How far the tilt goes at either end of the tone control, in dB for each side.
+pub const TILT_RANGE_DB: f32 = 6.0;
+/// The corner of the DC blocker, in Hz: low enough to keep every audible bass note.
+pub const DC_BLOCKER_HZ: f32 = 5.0;
+
+/// The low and high gains of the tilt for a tone setting in -1 (dark) ..= 1 (bright).
+#[inline]
+pub fn tilt_gains(tone: f32) -> (f32, f32) {
+    let high = (tone.clamp(-1.0, 1.0) * TILT_RANGE_DB * std::f32::consts::LN_10 / 20.0).exp();
+    (1.0 / high, high)
+}
+
+/// A tilt equaliser: a one-pole low-pass splits the signal at the pivot; the low part and the rest
+/// get opposite gains.
+#[derive(Clone, Copy, Default)]
+pub struct Tilt {
+    coef: f32,
+    low: Lanes,
+}
+
+impl Tilt {
+    /// A tilt for a signal at `sample_rate`.
+    pub fn new(sample_rate: f32) -> Self {
+        Self {
+            coef: 1.0 - (-std::f32::consts::TAU * TILT_PIVOT_HZ / sample_rate).exp(),
+            low: [0.0; 2],
+        }
+    }
+
+    #[inline(always)]
+    pub fn tick(&mut self, x: Lanes, low_gain: f32, high_gain: f32) -> Lanes {
+        let mut out = [0.0; 2];
+        for c in 0..2 {
+            self.low[c] += (x[c] - self.low[c]) * self.coef;
+            out[c] = self.low[c] * low_gain + (x[c] - self.low[c]) * high_gain;
+        }
+        out
+    }
+
+    pub fn reset(&mut self) {
+        self.low = [0.0; 2];
+    }
+}
+
+/// A one-pole, one-zero high-pass at [`DC_BLOCKER_HZ`] that removes the DC the asymmetric curve
+/// creates.
+#[derive(Clone, Copy, Default)]
+pub struct DcBlocker {
+    pole: f32,
+    x1: Lanes,
+    y1: Lanes,
+}
+
+impl DcBlocker {
+    pub fn new(sample_rate: f32) -> Self {
+        Self {
+            pole: 1.0 - std::f32::consts::TAU * DC_BLOCKER_HZ / sample_rate,
+            x1: [0.0; 2],
+            y1: [0.0; 2],
+        }
+    }
+
+    #[inline(always)]
+    pub fn tick(&mut self, x: Lanes) -> Lanes {
+        let mut y = [0.0; 2];
+        for c in 0..2 {
+            y[c] = x[c] - self.x1[c] + self.pole * self.y1[c];
+        }
+        self.x1 = x;
+        self.y1 = y;
+        y
+    }
+
+    pub fn reset(&mut self) {
+        self.x1 = [0.0; 2];
+        self.y1 = [0.0; 2];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_tilt_is_transparent() {
+        let mut tilt = Tilt::new(48_000.0);
+        let (lo, hi) = tilt_gains(0.0);
+        for i in 0..1000 {
+            let x = [(i as f32 * 0.37).sin(), 1.0];
+            let y = tilt.tick(x, lo, hi);
+            assert!((y[0] - x[0]).abs() < 1e-5 && (y[1] - x[1]).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn bright_tilt_lifts_highs_and_cuts_lows() {
+        let (lo, hi) = tilt_gains(1.0);
+        assert!((20.0 * hi.log10() - TILT_RANGE_DB).abs() < 1e-4);
+        let mut tilt = Tilt::new(48_000.0);
+        // DC settles to the low gain.
+        let mut y = [0.0; 2];
+        for _ in 0..48_000 {
+            y = tilt.tick([1.0, 1.0], lo, hi);
+        }
+        assert!((y[0] - lo).abs() < 1e-3);
+    }
+
+    #[test]
+    fn dc_blocker_removes_dc() {
+        let mut dc = DcBlocker::new(48_000.0);
+        let mut y = [0.0; 2];
+        for _ in 0..48_000 {
+            y = dc.tick([0.5, -0.5]);
+        }
+        assert!(y[0].abs() < 1e-4 && y[1].abs() < 1e-4);
+    }
+}

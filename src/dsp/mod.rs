@@ -1,0 +1,13 @@
+//! The audio path: everything that turns input samples into output samples, with no knowledge of
+//! plugins, hosts or threads.
+
+pub mod delay;
+pub mod engine;
+pub mod filters;
+pub mod halfband;
+pub mod oversampler;
+pub mod shaper;
+
+pub use engine::{CHUNK, Controls, Engine};
+pub use oversampler::Factor;
+pub use shaper::Curve;

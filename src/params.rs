@@ -1,0 +1,138 @@
+//! The parameters a musician and a host see: their ranges, defaults, units and smoothing.
+
+use crate::dsp::{Curve, Factor};
+use nice_plug::prelude::*;
+use std::sync::Arc;
+
+/// Parameter smoothing for gains, in milliseconds.
+const GAIN_SMOOTHING_MS: f32 = 50.0;
+/// Parameter smoothing for mix and tone, in milliseconds.
+const LINEAR_SMOOTHING_MS: f32 = 30.0;
+/// The drive range's top, in dB.
+pub const DRIVE_MAX_DB: f32 = 36.0;
+/// The output range, in dB either side of unity.
+pub const OUTPUT_RANGE_DB: f32 = 24.0;
+
+/// The user's oversampling choice: `Auto` lets the healer pick (up to 16x); the others fix the
+/// factor, which the healer then treats as a ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum Oversampling {
+    #[id = "auto"]
+    #[name = "Auto"]
+    Auto,
+    #[id = "1x"]
+    #[name = "1x"]
+    X1,
+    #[id = "2x"]
+    #[name = "2x"]
+    X2,
+    #[id = "4x"]
+    #[name = "4x"]
+    X4,
+    #[id = "8x"]
+    #[name = "8x"]
+    X8,
+    #[id = "16x"]
+    #[name = "16x"]
+    X16,
+}
+
+impl Oversampling {
+    /// The factor this choice runs at in realtime before any healing. `Auto` means 4x until the
+    /// healer decides.
+    pub fn realtime_factor(self) -> Factor {
+        match self {
+            Oversampling::Auto | Oversampling::X4 => Factor::X4,
+            Oversampling::X1 => Factor::X1,
+            Oversampling::X2 => Factor::X2,
+            Oversampling::X8 => Factor::X8,
+            Oversampling::X16 => Factor::X16,
+        }
+    }
+}
+
+#[derive(Params)]
+pub struct SalveParams {
+    /// How hard the signal hits the curve, as a linear gain shown in dB.
+    #[id = "drive"]
+    pub drive: FloatParam,
+    #[id = "curve"]
+    pub curve: EnumParam<Curve>,
+    /// Tilt from dark (-100 %) to bright (+100 %), applied to the saturated signal.
+    #[id = "tone"]
+    pub tone: FloatParam,
+    /// Wet share, 0..=1 shown as a percentage.
+    #[id = "mix"]
+    pub mix: FloatParam,
+    /// Output gain, linear, shown in dB.
+    #[id = "output"]
+    pub output: FloatParam,
+    #[id = "oversampling"]
+    pub oversampling: EnumParam<Oversampling>,
+    /// Offline renders use 16x unless this is on, in which case they use the realtime factor, so a
+    /// bounce matches what was heard.
+    #[id = "render_rt"]
+    pub render_like_realtime: BoolParam,
+}
+
+impl Default for SalveParams {
+    fn default() -> Self {
+        Self {
+            drive: FloatParam::new(
+                "Drive",
+                util::db_to_gain(6.0),
+                FloatRange::Skewed {
+                    min: 1.0,
+                    max: util::db_to_gain(DRIVE_MAX_DB),
+                    factor: FloatRange::gain_skew_factor(0.0, DRIVE_MAX_DB),
+                },
+            )
+            .with_smoother(SmoothingStyle::Logarithmic(GAIN_SMOOTHING_MS))
+            .with_unit(" dB")
+            .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
+            .with_string_to_value(formatters::s2v_f32_gain_to_db()),
+            curve: EnumParam::new("Curve", Curve::Smooth),
+            tone: FloatParam::new(
+                "Tone",
+                0.0,
+                FloatRange::Linear {
+                    min: -1.0,
+                    max: 1.0,
+                },
+            )
+            .with_smoother(SmoothingStyle::Linear(LINEAR_SMOOTHING_MS))
+            .with_unit(" %")
+            .with_value_to_string(Arc::new(|v| format!("{:+.0}", v * 100.0)))
+            .with_string_to_value(Arc::new(|s| {
+                s.trim()
+                    .trim_end_matches('%')
+                    .trim()
+                    .parse::<f32>()
+                    .ok()
+                    .map(|v| v / 100.0)
+            })),
+            mix: FloatParam::new("Mix", 1.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .with_smoother(SmoothingStyle::Linear(LINEAR_SMOOTHING_MS))
+                .with_unit(" %")
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage()),
+            output: FloatParam::new(
+                "Output",
+                1.0,
+                FloatRange::Skewed {
+                    min: util::db_to_gain(-OUTPUT_RANGE_DB),
+                    max: util::db_to_gain(OUTPUT_RANGE_DB),
+                    factor: FloatRange::gain_skew_factor(-OUTPUT_RANGE_DB, OUTPUT_RANGE_DB),
+                },
+            )
+            .with_smoother(SmoothingStyle::Logarithmic(GAIN_SMOOTHING_MS))
+            .with_unit(" dB")
+            .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
+            .with_string_to_value(formatters::s2v_f32_gain_to_db()),
+            oversampling: EnumParam::new("Oversampling", Oversampling::Auto),
+            render_like_realtime: BoolParam::new("Render like realtime", false)
+                .non_automatable()
+                .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),
+        }
+    }
+}
