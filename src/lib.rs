@@ -14,8 +14,8 @@ use nice_plug::prelude::*;
 use params::SalveParams;
 use std::sync::Arc;
 
-/// The lowest sample rate Salve accepts, in Hz.
-pub const MIN_SAMPLE_RATE: f32 = 8_000.0;
+/// The lowest sample rate Salve accepts, in Hz (hosts and validators do try 1 kHz).
+pub const MIN_SAMPLE_RATE: f32 = 1_000.0;
 /// The highest sample rate Salve accepts, in Hz (8x 192 kHz).
 pub const MAX_SAMPLE_RATE: f32 = 1_536_000.0;
 

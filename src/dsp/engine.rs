@@ -519,10 +519,11 @@ mod tests {
                 .sum()
         };
         let values: Vec<f64> = (0..max_lag).map(xc).collect();
-        let (peak, _) = values
-            .iter()
-            .enumerate()
-            .fold((0, f64::MIN), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) });
+        let (peak, _) =
+            values.iter().enumerate().fold(
+                (0, f64::MIN),
+                |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) },
+            );
         if peak == 0 || peak + 1 >= values.len() {
             return peak as f64;
         }

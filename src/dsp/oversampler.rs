@@ -190,10 +190,10 @@ mod tests {
             let mut out = Vec::new();
             let mut input = Vec::new();
             for block in 0..32 {
-                for i in 0..n {
+                for (i, lanes) in a[..n].iter_mut().enumerate() {
                     let t = (block * n + i) as f64;
                     let s = (std::f64::consts::TAU * 0.01 * t).sin() as f32;
-                    a[i] = [s, s];
+                    *lanes = [s, s];
                     input.push(s);
                 }
                 let hi = os.upsample(n, &mut a, &mut b);
