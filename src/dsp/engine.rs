@@ -124,15 +124,13 @@ impl Tier {
         hi_rate.a[..n].copy_from_slice(input);
         let ratio = self.os.factor().ratio();
         let hi = self.os.upsample(n, &mut hi_rate.a, &mut hi_rate.b);
+        let flat = |g: &[f32]| g[..n].iter().all(|&g| g == 1.0);
         if curve.pos < curve.len {
             kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
+        } else if flat(&ctl.tilt_low) && flat(&ctl.tilt_high) {
+            kernel_for::<false>(curve.current, hi, ratio, ctl, &mut self.tilt);
         } else {
-            match curve.current {
-                Curve::Smooth => kernel::<Smooth>(hi, ratio, ctl, &mut self.tilt),
-                Curve::SoftClip => kernel::<SoftClip>(hi, ratio, ctl, &mut self.tilt),
-                Curve::Tube => kernel::<Tube>(hi, ratio, ctl, &mut self.tilt),
-                Curve::HardClip => kernel::<HardClip>(hi, ratio, ctl, &mut self.tilt),
-            }
+            kernel_for::<true>(curve.current, hi, ratio, ctl, &mut self.tilt);
         }
         self.hi_pad.process(hi);
         self.os.downsample(n, &mut hi_rate.a, &mut hi_rate.b);
@@ -142,18 +140,54 @@ impl Tier {
 }
 
 /// The shaper, tilt and dry/wet mix over an oversampled chunk: `ratio` samples per control value.
+/// With `TILT` false (the tone control at its centre for the whole chunk) the tilt filter is
+/// skipped; its state then follows the signal, so that turning the tone away from the centre
+/// starts without a transient (its output depends on the state only through `low - high` gain,
+/// which starts at zero).
 #[inline(always)]
-fn kernel<S: Shape>(hi: &mut [Lanes], ratio: usize, ctl: &Controls, tilt: &mut Tilt) {
+fn kernel<S: Shape, const TILT: bool>(
+    hi: &mut [Lanes],
+    ratio: usize,
+    ctl: &Controls,
+    tilt: &mut Tilt,
+) {
+    let mut last = [0.0; 2];
     for (i, frame) in hi.chunks_exact_mut(ratio).enumerate() {
         let (drive, mix) = (ctl.drive[i], ctl.mix[i]);
         let (lo, hg) = (ctl.tilt_low[i], ctl.tilt_high[i]);
         for s in frame {
             let dry = *s;
-            let wet = tilt.tick([S::shape(dry[0] * drive), S::shape(dry[1] * drive)], lo, hg);
+            let shaped = [S::shape(dry[0] * drive), S::shape(dry[1] * drive)];
+            let wet = if TILT {
+                tilt.tick(shaped, lo, hg)
+            } else {
+                last = shaped;
+                shaped
+            };
             for c in 0..2 {
                 s[c] = dry[c] + (wet[c] - dry[c]) * mix;
             }
         }
+    }
+    if !TILT {
+        tilt.follow(last);
+    }
+}
+
+/// Runs [`kernel`] for the curve's type.
+#[inline(always)]
+fn kernel_for<const TILT: bool>(
+    curve: Curve,
+    hi: &mut [Lanes],
+    ratio: usize,
+    ctl: &Controls,
+    tilt: &mut Tilt,
+) {
+    match curve {
+        Curve::Smooth => kernel::<Smooth, TILT>(hi, ratio, ctl, tilt),
+        Curve::SoftClip => kernel::<SoftClip, TILT>(hi, ratio, ctl, tilt),
+        Curve::Tube => kernel::<Tube, TILT>(hi, ratio, ctl, tilt),
+        Curve::HardClip => kernel::<HardClip, TILT>(hi, ratio, ctl, tilt),
     }
 }
 

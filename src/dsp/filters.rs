@@ -44,6 +44,11 @@ impl Tilt {
         out
     }
 
+    /// Sets the state as if the filter had settled on `x`, while it is bypassed.
+    pub fn follow(&mut self, x: Lanes) {
+        self.low = x;
+    }
+
     pub fn reset(&mut self) {
         self.low = [0.0; 2];
     }

@@ -91,59 +91,65 @@ pub fn design_f32<const N: usize>(transition: f64) -> [f32; N] {
     coefs.map(|c| c as f32)
 }
 
-/// The state of one first-order allpass section for both lanes: its last input and last output.
-#[derive(Clone, Copy, Default)]
-struct AllpassState {
-    x: Lanes,
-    y: Lanes,
-}
-
-impl AllpassState {
-    /// `y[n] = a * (x[n] - y[n-1]) + x[n-1]`, the allpass `(a + z^-1) / (1 + a z^-1)`.
-    #[inline(always)]
-    fn tick(&mut self, a: f32, input: Lanes) -> Lanes {
-        let mut out = [0.0; 2];
-        for c in 0..2 {
-            out[c] = (input[c] - self.y[c]) * a + self.x[c];
-        }
-        self.x = input;
-        self.y = out;
-        out
-    }
-}
-
-/// The two allpass chains of a half-band filter: even coefficients in one, odd in the other.
+/// The two allpass chains of a half-band filter, even coefficients in one and odd in the other.
+/// Section `k` of both chains runs in one step over four values (even left, even right, odd
+/// left, odd right), which the compiler maps onto one SIMD register.
 #[derive(Clone, Copy)]
 struct TwoPaths<const N: usize> {
-    coefs: [f32; N],
-    state: [AllpassState; N],
+    /// `[a_2k, a_2k, a_2k+1, a_2k+1]` for section pair `k`; a missing odd section has `a = 0`
+    /// and a zero input history, which makes it a pure one-sample delay that is never read.
+    coefs: [[f32; 4]; N],
+    /// Last input of each section pair.
+    x: [[f32; 4]; N],
+    /// Last output of each section pair.
+    y: [[f32; 4]; N],
 }
 
 impl<const N: usize> TwoPaths<N> {
+    /// The number of section pairs in use: `ceil(N / 2)`.
+    const PAIRS: usize = N.div_ceil(2);
+
     fn new(coefs: [f32; N]) -> Self {
+        let mut pairs = [[0.0; 4]; N];
+        for (k, pair) in pairs.iter_mut().take(Self::PAIRS).enumerate() {
+            let even = coefs[2 * k];
+            let odd = coefs.get(2 * k + 1).copied().unwrap_or(0.0);
+            *pair = [even, even, odd, odd];
+        }
         Self {
-            coefs,
-            state: [AllpassState::default(); N],
+            coefs: pairs,
+            x: [[0.0; 4]; N],
+            y: [[0.0; 4]; N],
         }
     }
 
     /// Runs `even` through the even-indexed chain and `odd` through the odd-indexed one.
     #[inline(always)]
-    fn tick(&mut self, mut even: Lanes, mut odd: Lanes) -> (Lanes, Lanes) {
-        let mut i = 0;
-        while i + 1 < N {
-            even = self.state[i].tick(self.coefs[i], even);
-            odd = self.state[i + 1].tick(self.coefs[i + 1], odd);
-            i += 2;
+    fn tick(&mut self, even: Lanes, odd: Lanes) -> (Lanes, Lanes) {
+        let mut v = [even[0], even[1], odd[0], odd[1]];
+        for k in 0..Self::PAIRS {
+            let (a, x1, y1) = (self.coefs[k], self.x[k], self.y[k]);
+            let mut out = [0.0f32; 4];
+            for j in 0..4 {
+                // y[n] = a (x[n] - y[n-1]) + x[n-1]: the allpass (a + z^-1) / (1 + a z^-1).
+                out[j] = (v[j] - y1[j]) * a[j] + x1[j];
+            }
+            self.x[k] = v;
+            self.y[k] = out;
+            v = out;
         }
-        if i < N {
-            even = self.state[i].tick(self.coefs[i], even);
+        if N % 2 == 1 {
+            // The last odd "section" does not exist: the odd chain's value is its input.
+            let k = Self::PAIRS - 1;
+            v[2] = self.x[k][2];
+            v[3] = self.x[k][3];
         }
-        (even, odd)
+        ([v[0], v[1]], [v[2], v[3]])
     }
 
     fn reset(&mut self) {
-        self.state = [AllpassState::default(); N];
+        self.x = [[0.0; 4]; N];
+        self.y = [[0.0; 4]; N];
     }
 }
 
