@@ -6,12 +6,20 @@
 
 pub mod dsp;
 pub mod editor;
+mod hooks;
 pub mod params;
 pub mod presets;
+pub mod probe;
 
-use dsp::{Controls, Engine, Factor};
+use dsp::{Controls, Engine, Factor, OutputStats, Path};
 use nice_plug::prelude::*;
 use params::SalveParams;
+use probe::clock::MonotonicClock;
+use probe::events::{EventKind, Events};
+use probe::record::BlockRecord;
+use probe::telemetry::Telemetry;
+use probe::{BlockInfo, Probe, ProbeConfig};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 /// The lowest sample rate Salve accepts, in Hz (hosts and validators do try 1 kHz).
@@ -27,6 +35,15 @@ pub struct Salve {
     controls: Box<Controls>,
     /// Whether the host renders offline (no deadline: always the best quality).
     offline: bool,
+    /// Times and checks every block; built in `activate`.
+    probe: Option<Probe<MonotonicClock>>,
+    /// The probe's clock, calibrated once per instance.
+    clock: Option<MonotonicClock>,
+    /// The reading end of the probe's ring, until the background thread takes it.
+    records: Option<rtrb::Consumer<BlockRecord>>,
+    /// What the probe publishes, shared with the editor and the background thread.
+    telemetry: Arc<Telemetry>,
+    hooks: hooks::Hooks,
 }
 
 impl Default for Salve {
@@ -36,6 +53,11 @@ impl Default for Salve {
             engine: None,
             controls: Box::default(),
             offline: false,
+            probe: None,
+            clock: None,
+            records: None,
+            telemetry: Arc::new(Telemetry::new()),
+            hooks: hooks::Hooks::default(),
         }
     }
 }
@@ -126,6 +148,17 @@ impl Plugin for Salve {
         let engine = Engine::new(sr, self.target_factor());
         context.set_latency_samples(engine.latency());
         self.engine = Some(engine);
+        match &mut self.probe {
+            // Keep the probe across activations so that it notices a sample-rate change.
+            Some(probe) => probe.restart_stream(),
+            None => {
+                let clock = self.clock.take().unwrap_or_default();
+                let (probe, records) =
+                    Probe::new(clock, ProbeConfig::default(), self.telemetry.clone());
+                self.probe = Some(probe);
+                self.records = Some(records);
+            }
+        }
         true
     }
 
@@ -137,6 +170,9 @@ impl Plugin for Salve {
             engine.set_curve(curve);
             engine.reset();
         }
+        if let Some(probe) = &mut self.probe {
+            probe.restart_stream();
+        }
     }
 
     fn deactivate(&mut self) {
@@ -147,34 +183,86 @@ impl Plugin for Salve {
         &mut self,
         buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let factor = self.target_factor();
-        let Some(engine) = self.engine.as_mut() else {
+        let (Some(engine), Some(probe)) = (self.engine.as_mut(), self.probe.as_mut()) else {
             for channel in buffer.as_slice() {
                 channel.fill(0.0);
             }
             return ProcessStatus::Normal;
         };
+        let start = probe.begin();
+        let transport = context.transport();
+        let info = BlockInfo {
+            samples: buffer.samples() as u32,
+            sample_rate: transport.sample_rate,
+            realtime: !self.offline,
+            playing: transport.playing,
+            position: transport.pos_samples(),
+            loop_range: transport.loop_range_samples,
+        };
+
         // Parameters are read every block rather than in `activate`/`reset`, because nice-plug
         // loads a state without calling either.
         engine.set_factor(factor);
         engine.set_curve(self.params.curve.value());
+        let panic_armed = self.hooks.arm(&self.params.hooks, engine);
+
         let params = &self.params;
         let controls = &mut self.controls;
-        // SAFETY: flushing denormals only changes results that are below 1e-38 anyway; the guard
-        // restores the host's floating-point mode before returning.
-        unsafe {
-            no_denormals::no_denormals(|| {
-                let channels = buffer.as_slice();
-                if let Some((left, rest)) = channels.split_first_mut() {
-                    let right = rest.first_mut().map(|r| &mut **r);
-                    engine.process(left, right, controls, |ctl, n| {
-                        fill_controls(params, ctl, n)
-                    });
+        let mut dsp = || {
+            catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: flushing denormals only changes results below 1e-38; the guard
+                // restores the host's floating-point mode before returning, also on unwinding.
+                unsafe {
+                    no_denormals::no_denormals(|| {
+                        let channels = buffer.as_slice();
+                        match channels.split_first_mut() {
+                            Some((left, rest)) => {
+                                let right = rest.first_mut().map(|r| &mut **r);
+                                engine.process(left, right, controls, |ctl, n| {
+                                    fill_controls(params, ctl, n)
+                                })
+                            }
+                            None => OutputStats::default(),
+                        }
+                    })
                 }
-            })
+            }))
         };
+        // A panic allocates (its payload, the unwinding exception); only a test's injected panic
+        // is allowed to do that under the allocation checker.
+        let result = if panic_armed {
+            util::permit_alloc(dsp)
+        } else {
+            dsp()
+        };
+
+        let mut events = Events::default();
+        let stats = match result {
+            Ok(stats) => stats,
+            Err(payload) => {
+                // Keep the host alive: silence this block, restart the DSP and play it safe.
+                // The payload is leaked rather than freed here, on the audio thread.
+                std::mem::forget(payload);
+                for channel in buffer.as_slice() {
+                    channel.fill(0.0);
+                }
+                engine.set_safe_mode(true);
+                engine.restart();
+                events.insert(EventKind::Panic);
+                OutputStats {
+                    restarted: false,
+                    ..OutputStats::default()
+                }
+            }
+        };
+        let heard = match engine.active_path() {
+            Path::Tier(f) => f.ratio() as u8,
+            Path::Bypass => 0,
+        };
+        probe.end(start, &info, &stats, heard, events);
         ProcessStatus::Normal
     }
 }

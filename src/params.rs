@@ -73,6 +73,9 @@ pub struct SalveParams {
     /// bounce matches what was heard.
     #[id = "render_rt"]
     pub render_like_realtime: BoolParam,
+    /// Fault injection for the tests; empty unless built with `test-hooks`.
+    #[nested(group = "Test")]
+    pub hooks: crate::hooks::HookParams,
 }
 
 impl Default for SalveParams {
@@ -133,6 +136,7 @@ impl Default for SalveParams {
             render_like_realtime: BoolParam::new("Render like realtime", false)
                 .non_automatable()
                 .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),
+            hooks: Default::default(),
         }
     }
 }

@@ -21,9 +21,12 @@ fn processing_never_allocates() {
             assert_no_alloc(|| {
                 engine.set_factor(*factor);
                 engine.set_curve(curves[i % curves.len()]);
-                engine.process(&mut left[..len], Some(&mut right[..len]), &mut ctl, |c, n| {
-                    c.drive[..n].fill(8.0)
-                });
+                engine.process(
+                    &mut left[..len],
+                    Some(&mut right[..len]),
+                    &mut ctl,
+                    |c, n| c.drive[..n].fill(8.0),
+                );
                 engine.process(&mut left[..len], None, &mut ctl, |_, _| {});
             });
         }

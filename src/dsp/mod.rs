@@ -5,9 +5,10 @@ pub mod delay;
 pub mod engine;
 pub mod filters;
 pub mod halfband;
+pub mod limiter;
 pub mod oversampler;
 pub mod shaper;
 
-pub use engine::{CHUNK, Controls, Engine};
+pub use engine::{CHUNK, Controls, Engine, Fault, OutputStats, Path};
 pub use oversampler::Factor;
 pub use shaper::Curve;

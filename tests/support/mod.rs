@@ -2,7 +2,8 @@
 //! clack-host, and drives it the way a DAW would (activate, process blocks, automate parameters,
 //! save and load state).
 //!
-//! The library it loads is a debug build of Salve made with the `alloc-checks` feature, so the
+//! The library it loads is a debug build of Salve made with the `alloc-checks` feature (and
+//! `test-hooks`, which adds a hidden fault-injection parameter), so the
 //! plugin aborts on any allocation inside `process()`; the host side of every `process()` call
 //! also runs under `assert_no_alloc`.
 
@@ -41,7 +42,7 @@ pub fn plugin_library() -> &'static PathBuf {
                 "-p",
                 "salve",
                 "--features",
-                "alloc-checks",
+                "alloc-checks,test-hooks",
             ])
             .arg("--target-dir")
             .arg(&target)

@@ -1,0 +1,50 @@
+//! Cost of the probe per `process()` call at 64-sample stereo blocks: two clock reads, the
+//! budget/continuity/output checks, the health score, the atomics and the ring push (with a
+//! reader draining the ring, as the background thread does). The output scan itself (peak, NaN,
+//! DC, subnormals) is folded into the engine's output loop and is part of the engine benchmark.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use salve::dsp::OutputStats;
+use salve::probe::clock::MonotonicClock;
+use salve::probe::events::Events;
+use salve::probe::telemetry::Telemetry;
+use salve::probe::{BlockInfo, Probe, ProbeConfig};
+use std::hint::black_box;
+use std::sync::Arc;
+
+fn probe(c: &mut Criterion) {
+    let (mut probe, mut consumer) = Probe::new(
+        MonotonicClock::new(),
+        ProbeConfig::default(),
+        Arc::new(Telemetry::new()),
+    );
+    let mut info = BlockInfo {
+        samples: 64,
+        sample_rate: 48_000.0,
+        realtime: true,
+        playing: true,
+        position: Some(0),
+        loop_range: None,
+    };
+    let stats = OutputStats {
+        peak: 0.5,
+        mean: 0.001,
+        ..Default::default()
+    };
+    let mut n = 0u32;
+    c.bench_function("probe/64", |b| {
+        b.iter(|| {
+            let start = probe.begin();
+            let record = probe.end(start, &info, &stats, 4, Events::default());
+            info.position = info.position.map(|p| p + 64);
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(1024) {
+                while consumer.pop().is_ok() {}
+            }
+            black_box(record)
+        })
+    });
+}
+
+criterion_group!(benches, probe);
+criterion_main!(benches);

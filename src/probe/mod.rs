@@ -1,0 +1,338 @@
+//! The probe: on the audio thread, times every `process()` call against its deadline, notices
+//! dropouts and bad output, and publishes what it saw without ever waiting: a fixed-size record
+//! per block into a wait-free ring, and the instantaneous figures in atomics.
+//!
+//! The probe never allocates, locks, logs or blocks. Its only system interaction is reading the
+//! clock (see [`clock`]), which tests replace by a virtual one.
+
+pub mod clock;
+pub mod events;
+pub mod health;
+pub mod record;
+pub mod telemetry;
+
+use crate::dsp::OutputStats;
+use clock::Clock;
+use events::{EventKind, Events};
+use health::HealthInputs;
+use record::BlockRecord;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use telemetry::Telemetry;
+
+/// How many block records the ring holds: about 1.4 s of 64-sample blocks at 192 kHz, far more
+/// than a reader polling at 50 Hz needs.
+pub const RING_CAPACITY: usize = 4096;
+
+/// Tunables of the probe.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeConfig {
+    /// Load above which a block is a near miss.
+    pub near_miss: f32,
+    /// A callback gap counts when it exceeds this many times the previous block's duration (and
+    /// the host's usual cadence, see [`Probe`]).
+    pub gap_factor: f32,
+    /// Gaps longer than this are the host pausing, not a stall (seconds).
+    pub max_gap_seconds: f32,
+    /// Blocks the probe must have seen before it judges callback gaps.
+    pub warm_up_blocks: u32,
+    /// DC offset (linear) that counts as drift once the slow average stays above it.
+    pub dc_threshold: f32,
+    /// Share of subnormal input samples that makes a denormal storm.
+    pub denormal_share: f32,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            near_miss: 0.8,
+            gap_factor: 2.0,
+            max_gap_seconds: 1.0,
+            warm_up_blocks: 8,
+            dc_threshold: 0.05,
+            denormal_share: 0.25,
+        }
+    }
+}
+
+/// The host's view of the block, as the plugin got it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BlockInfo {
+    pub samples: u32,
+    pub sample_rate: f32,
+    /// Realtime (with a deadline) or offline.
+    pub realtime: bool,
+    pub playing: bool,
+    /// The transport position in samples, when the host gives one.
+    pub position: Option<i64>,
+    /// The loop range in samples, when looping.
+    pub loop_range: Option<(i64, i64)>,
+}
+
+/// What the probe remembers of the previous block.
+#[derive(Debug, Clone, Copy)]
+struct Previous {
+    start_ns: u64,
+    samples: u32,
+    sample_rate: f32,
+    playing: bool,
+    position: Option<i64>,
+}
+
+/// The audio-thread half of the telemetry path. Create it with [`Probe::new`] (off the audio
+/// thread), keep the returned consumer for the background thread.
+pub struct Probe<C: Clock> {
+    clock: C,
+    config: ProbeConfig,
+    producer: rtrb::Producer<BlockRecord>,
+    telemetry: Arc<Telemetry>,
+    seq: u64,
+    previous: Option<Previous>,
+    /// The sample rate of the previous activation, to notice a change.
+    last_rate: Option<f32>,
+    /// The host's usual ratio of callback gap to block duration: a slowly decaying maximum, so
+    /// that hosts that call in bursts (several blocks back to back, then a wait) are judged
+    /// against their own rhythm.
+    cadence: f32,
+    health: HealthInputs,
+    dc: f32,
+    dc_drifting: bool,
+    limiting: bool,
+    gui_overruns_seen: u64,
+}
+
+impl<C: Clock> Probe<C> {
+    /// A probe with its ring; the consumer goes to the background thread.
+    pub fn new(
+        clock: C,
+        config: ProbeConfig,
+        telemetry: Arc<Telemetry>,
+    ) -> (Self, rtrb::Consumer<BlockRecord>) {
+        let (producer, consumer) = rtrb::RingBuffer::new(RING_CAPACITY);
+        let gui_overruns_seen = telemetry.gui_frame_overruns.load(Ordering::Relaxed);
+        (
+            Self {
+                clock,
+                config,
+                producer,
+                telemetry,
+                seq: 0,
+                previous: None,
+                last_rate: None,
+                cadence: 1.0,
+                health: HealthInputs::default(),
+                dc: 0.0,
+                dc_drifting: false,
+                limiting: false,
+                gui_overruns_seen,
+            },
+            consumer,
+        )
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    /// Starts a new stream (after `activate` or `reset`): callback gaps and transport continuity
+    /// are judged afresh, a sample-rate change is noticed at the next block.
+    pub fn restart_stream(&mut self) {
+        if let Some(p) = self.previous {
+            self.last_rate = Some(p.sample_rate);
+        }
+        self.previous = None;
+        self.seq = 0;
+        self.cadence = 1.0;
+    }
+
+    /// Call first thing in `process()`: returns the block's start time.
+    #[inline]
+    pub fn begin(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    /// Call last thing in `process()`, with the start time from [`Probe::begin`], what the host
+    /// said about the block, what the engine saw at its output, the ratio heard (0 = bypass) and
+    /// events the plugin itself noticed (a panic). Publishes the record and returns it.
+    pub fn end(
+        &mut self,
+        start_ns: u64,
+        info: &BlockInfo,
+        output: &OutputStats,
+        factor: u8,
+        mut events: Events,
+    ) -> BlockRecord {
+        let end_ns = self.clock.now_ns();
+        let elapsed_ns = end_ns.saturating_sub(start_ns);
+        let rate = if info.sample_rate.is_finite() && info.sample_rate > 0.0 {
+            info.sample_rate
+        } else {
+            48_000.0
+        };
+        let duration_s = info.samples as f64 / rate as f64;
+        let (deadline_ns, load) = if info.realtime && info.samples > 0 {
+            let deadline = (duration_s * 1e9) as u64;
+            (deadline, elapsed_ns as f32 / deadline.max(1) as f32)
+        } else {
+            (0, 0.0)
+        };
+
+        // Budget.
+        if !info.realtime {
+            events.insert(EventKind::Offline);
+        } else if load > 1.0 {
+            events.insert(EventKind::Overrun);
+        } else if load > self.config.near_miss {
+            events.insert(EventKind::NearMiss);
+        }
+
+        // Stream continuity.
+        if let Some(prev) = self.previous {
+            self.judge_continuity(&prev, start_ns, info, &mut events);
+        } else if let Some(last) = self.last_rate
+            && last != info.sample_rate
+        {
+            events.insert(EventKind::SampleRateChange);
+        }
+
+        // Output health.
+        if output.restarted {
+            events.insert(EventKind::NonFinite);
+        }
+        let total = info.samples as f32 * 2.0;
+        if total > 0.0 && output.subnormal_inputs as f32 > total * self.config.denormal_share {
+            events.insert(EventKind::DenormalStorm);
+        }
+        self.dc += (output.mean - self.dc) * (duration_s as f32).min(1.0);
+        let drifting = self.dc.abs() > self.config.dc_threshold;
+        if drifting && !self.dc_drifting {
+            events.insert(EventKind::DcDrift);
+        }
+        self.dc_drifting = drifting;
+        if output.limited && !self.limiting {
+            events.insert(EventKind::Limiter);
+        }
+        self.limiting = output.limited;
+
+        self.previous = Some(Previous {
+            start_ns,
+            samples: info.samples,
+            sample_rate: info.sample_rate,
+            playing: info.playing,
+            position: info.position,
+        });
+
+        let record = BlockRecord {
+            seq: self.seq,
+            start_ns,
+            elapsed_ns,
+            deadline_ns,
+            samples: info.samples,
+            sample_rate: info.sample_rate,
+            load,
+            factor,
+            peak: output.peak,
+            transport_pos: info.position,
+            events,
+        };
+        self.seq += 1;
+        self.publish(&record, duration_s, end_ns);
+        record
+    }
+
+    fn judge_continuity(
+        &mut self,
+        prev: &Previous,
+        start_ns: u64,
+        info: &BlockInfo,
+        events: &mut Events,
+    ) {
+        if info.samples != prev.samples {
+            events.insert(EventKind::BlockSizeChange);
+        }
+        if info.sample_rate != prev.sample_rate {
+            events.insert(EventKind::SampleRateChange);
+        }
+        let prev_duration_ns = prev.samples as f64 / prev.sample_rate.max(1.0) as f64 * 1e9;
+        let gap_ns = start_ns.saturating_sub(prev.start_ns) as f64;
+        let ratio = (gap_ns / prev_duration_ns.max(1.0)) as f32;
+        let late = info.realtime
+            && self.seq >= self.config.warm_up_blocks as u64
+            && ratio > self.config.gap_factor * self.cadence.max(1.0)
+            && gap_ns < self.config.max_gap_seconds as f64 * 1e9;
+        if late {
+            events.insert(EventKind::CallbackGap);
+        } else if ratio.is_finite() {
+            // The usual cadence: jumps up to any gap that is not a stall, decays slowly.
+            self.cadence = (self.cadence * 0.999).max(ratio.min(64.0)).max(1.0);
+        }
+
+        // Transport continuity while playing.
+        if let (true, true, Some(pos), Some(prev_pos)) =
+            (prev.playing, info.playing, info.position, prev.position)
+        {
+            let expected = prev_pos + prev.samples as i64;
+            let jump = pos - expected;
+            let is_loop = info
+                .loop_range
+                .is_some_and(|(start, end)| pos == start && expected >= end - 1);
+            if jump > 0 && !is_loop {
+                // Samples the host lost by being late: a jump that matches them is the host
+                // skipping audio to catch up; anything else is a seek.
+                let lost = (gap_ns - prev_duration_ns).max(0.0) / 1e9 * info.sample_rate as f64;
+                let tolerance = (prev.samples as f64).max(0.1 * jump as f64);
+                if (jump as f64 - lost).abs() <= tolerance {
+                    events.insert(EventKind::TransportJump);
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, record: &BlockRecord, duration_s: f64, end_ns: u64) {
+        let t = &*self.telemetry;
+        for kind in record.events.iter() {
+            t.bump(kind);
+        }
+
+        // Health.
+        self.health.decay(duration_s);
+        if record.deadline_ns > 0 {
+            self.health.observe_load(record.load);
+        }
+        let e = record.events;
+        self.health.overruns += e.contains(EventKind::Overrun) as u8 as f32;
+        self.health.dropouts += (e.contains(EventKind::CallbackGap)
+            || e.contains(EventKind::TransportJump)) as u8 as f32;
+        self.health.faults +=
+            (e.contains(EventKind::NonFinite) || e.contains(EventKind::Panic)) as u8 as f32;
+        let gui = t.gui_frame_overruns.load(Ordering::Relaxed);
+        self.health.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
+        self.gui_overruns_seen = gui;
+
+        t.load.store(record.load, Ordering::Relaxed);
+        t.load_smoothed.store(self.health.load, Ordering::Relaxed);
+        t.health.store(self.health.score(), Ordering::Relaxed);
+        if record.load > t.worst_load.load(Ordering::Relaxed) {
+            t.worst_load.store(record.load, Ordering::Relaxed);
+            t.worst_at_ns.store(record.start_ns, Ordering::Relaxed);
+            t.worst_pos.store(
+                record.transport_pos.unwrap_or(i64::MIN) as u64,
+                Ordering::Relaxed,
+            );
+        }
+        t.factor.store(record.factor as u64, Ordering::Relaxed);
+        telemetry::increment(&t.blocks);
+        t.last_block_ns.store(end_ns, Ordering::Relaxed);
+
+        if self.producer.push(*record).is_err() {
+            telemetry::increment(&t.ring_drops);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

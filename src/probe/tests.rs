@@ -1,0 +1,315 @@
+//! Virtual-clock tests of every event kind the probe reports.
+
+use super::clock::VirtualClock;
+use super::*;
+
+const RATE: f32 = 48_000.0;
+/// 64 samples at 48 kHz, in ns.
+const BLOCK_NS: u64 = 1_333_333;
+
+/// A host calling the probe at a steady pace on a virtual clock.
+struct Stream {
+    probe: Probe<VirtualClock>,
+    clock: VirtualClock,
+    consumer: rtrb::Consumer<BlockRecord>,
+    /// When the next callback starts.
+    next_ns: u64,
+    info: BlockInfo,
+}
+
+impl Stream {
+    fn new() -> Self {
+        let clock = VirtualClock::new();
+        let (probe, consumer) = Probe::new(
+            clock.clone(),
+            ProbeConfig::default(),
+            Arc::new(Telemetry::new()),
+        );
+        Self {
+            probe,
+            clock,
+            consumer,
+            next_ns: 1_000_000,
+            info: BlockInfo {
+                samples: 64,
+                sample_rate: RATE,
+                realtime: true,
+                playing: false,
+                position: None,
+                loop_range: None,
+            },
+        }
+    }
+
+    fn block_ns(&self) -> u64 {
+        (self.info.samples as f64 / self.info.sample_rate as f64 * 1e9) as u64
+    }
+
+    /// One callback whose processing takes `load` of the block's duration.
+    fn block(&mut self, load: f64) -> BlockRecord {
+        self.block_with(load, &OutputStats::default())
+    }
+
+    fn block_with(&mut self, load: f64, output: &OutputStats) -> BlockRecord {
+        self.clock.set_ns(self.next_ns);
+        let start = self.probe.begin();
+        self.clock
+            .advance_ns((self.block_ns() as f64 * load) as u64);
+        let record = self
+            .probe
+            .end(start, &self.info, output, 4, Events::default());
+        self.next_ns += self.block_ns();
+        if let Some(pos) = &mut self.info.position {
+            *pos += self.info.samples as i64;
+        }
+        record
+    }
+
+    /// `n` clean blocks at 30 % load.
+    fn settle(&mut self, n: usize) {
+        for _ in 0..n {
+            let r = self.block(0.3);
+            assert!(
+                r.events.is_empty() || r.events == only(EventKind::BlockSizeChange),
+                "{:?}",
+                r.events
+            );
+        }
+    }
+
+    fn count(&self, kind: EventKind) -> u64 {
+        self.probe.telemetry().count(kind)
+    }
+}
+
+fn only(kind: EventKind) -> Events {
+    let mut e = Events::default();
+    e.insert(kind);
+    e
+}
+
+#[test]
+fn a_block_over_its_deadline_is_an_overrun() {
+    let mut s = Stream::new();
+    s.settle(10);
+    let r = s.block(1.3);
+    assert_eq!(r.events, only(EventKind::Overrun));
+    assert!((r.load - 1.3).abs() < 0.01);
+    assert_eq!(r.deadline_ns, BLOCK_NS);
+    assert_eq!(s.count(EventKind::Overrun), 1);
+    assert_eq!(s.count(EventKind::NearMiss), 0);
+}
+
+#[test]
+fn a_block_above_the_threshold_is_a_near_miss() {
+    let mut s = Stream::new();
+    s.settle(10);
+    assert_eq!(s.block(0.85).events, only(EventKind::NearMiss));
+    assert!(s.block(0.79).events.is_empty());
+    assert_eq!(s.count(EventKind::NearMiss), 1);
+}
+
+#[test]
+fn a_late_callback_in_a_steady_stream_is_a_gap() {
+    let mut s = Stream::new();
+    s.settle(20);
+    s.next_ns += 3 * BLOCK_NS; // the host's thread stalled for three blocks
+    let r = s.block(0.3);
+    assert!(r.events.contains(EventKind::CallbackGap), "{:?}", r.events);
+    assert_eq!(s.count(EventKind::CallbackGap), 1);
+    // A long pause (the host stopped calling) is not a stall.
+    s.next_ns += 5_000_000_000;
+    assert!(!s.block(0.3).events.contains(EventKind::CallbackGap));
+}
+
+#[test]
+fn gaps_are_judged_against_a_bursty_hosts_own_rhythm() {
+    let mut s = Stream::new();
+    // The host processes 4 blocks back to back, then waits for the device.
+    let burst = |s: &mut Stream| {
+        for i in 0..4 {
+            s.clock.set_ns(s.next_ns);
+            let start = s.probe.begin();
+            s.clock.advance_ns(BLOCK_NS / 10);
+            s.probe.end(
+                start,
+                &s.info,
+                &OutputStats::default(),
+                4,
+                Events::default(),
+            );
+            s.next_ns += if i == 3 {
+                4 * BLOCK_NS - 3 * BLOCK_NS / 10
+            } else {
+                BLOCK_NS / 10
+            };
+        }
+    };
+    for _ in 0..20 {
+        burst(&mut s);
+    }
+    assert_eq!(s.count(EventKind::CallbackGap), 0);
+    s.next_ns += 12 * BLOCK_NS;
+    burst(&mut s);
+    assert_eq!(s.count(EventKind::CallbackGap), 1);
+}
+
+#[test]
+fn a_transport_jump_matching_the_lost_time_is_a_dropout_but_seeks_and_loops_are_not() {
+    let mut s = Stream::new();
+    s.info.playing = true;
+    s.info.position = Some(0);
+    s.settle(20);
+
+    // The host fell 3 blocks behind and skipped the audio to catch up.
+    s.next_ns += 3 * BLOCK_NS;
+    s.info.position = s.info.position.map(|p| p + 3 * 64);
+    let r = s.block(0.3);
+    assert!(
+        r.events.contains(EventKind::TransportJump),
+        "{:?}",
+        r.events
+    );
+
+    // An honest seek: the position moves, the callbacks stay on time.
+    s.settle(20);
+    s.info.position = Some(1_000_000);
+    assert!(!s.block(0.3).events.contains(EventKind::TransportJump));
+    s.info.position = Some(10);
+    assert!(!s.block(0.3).events.contains(EventKind::TransportJump));
+
+    // A loop: back to the loop start once the end is reached.
+    s.info.loop_range = Some((0, s.info.position.unwrap() + 64));
+    s.block(0.3);
+    s.info.position = Some(0);
+    assert!(!s.block(0.3).events.contains(EventKind::TransportJump));
+    assert_eq!(s.count(EventKind::TransportJump), 1);
+}
+
+#[test]
+fn block_size_and_sample_rate_changes_are_noticed() {
+    let mut s = Stream::new();
+    s.settle(5);
+    s.info.samples = 128;
+    assert!(s.block(0.3).events.contains(EventKind::BlockSizeChange));
+    assert!(!s.block(0.3).events.contains(EventKind::BlockSizeChange));
+
+    // Re-activation at another rate.
+    s.probe.restart_stream();
+    s.info.sample_rate = 96_000.0;
+    assert!(s.block(0.3).events.contains(EventKind::SampleRateChange));
+    assert_eq!(s.count(EventKind::SampleRateChange), 1);
+}
+
+#[test]
+fn offline_blocks_have_no_deadline() {
+    let mut s = Stream::new();
+    s.info.realtime = false;
+    let r = s.block(25.0); // far slower than realtime: fine offline
+    assert_eq!(r.events, only(EventKind::Offline));
+    assert_eq!((r.deadline_ns, r.load), (0, 0.0));
+    assert_eq!(s.count(EventKind::Overrun), 0);
+    assert_eq!(s.probe.telemetry().health.load(Ordering::Relaxed), 1.0);
+}
+
+#[test]
+fn output_faults_are_counted() {
+    let mut s = Stream::new();
+    s.settle(3);
+    let restarted = OutputStats {
+        restarted: true,
+        ..Default::default()
+    };
+    assert!(
+        s.block_with(0.3, &restarted)
+            .events
+            .contains(EventKind::NonFinite)
+    );
+    let limited = OutputStats {
+        limited: true,
+        peak: 1.99,
+        ..Default::default()
+    };
+    assert!(
+        s.block_with(0.3, &limited)
+            .events
+            .contains(EventKind::Limiter)
+    );
+    // One engagement lasting several blocks counts once.
+    assert!(
+        !s.block_with(0.3, &limited)
+            .events
+            .contains(EventKind::Limiter)
+    );
+    s.block(0.3);
+    assert!(
+        s.block_with(0.3, &limited)
+            .events
+            .contains(EventKind::Limiter)
+    );
+    assert_eq!(s.count(EventKind::Limiter), 2);
+    let storm = OutputStats {
+        subnormal_inputs: 100,
+        ..Default::default()
+    };
+    assert!(
+        s.block_with(0.3, &storm)
+            .events
+            .contains(EventKind::DenormalStorm)
+    );
+    let offset = OutputStats {
+        mean: 0.2,
+        ..Default::default()
+    };
+    let mut drift = 0;
+    for _ in 0..2000 {
+        drift += s
+            .block_with(0.3, &offset)
+            .events
+            .contains(EventKind::DcDrift) as u32;
+    }
+    assert_eq!(drift, 1);
+    assert!(s.probe.telemetry().health.load(Ordering::Relaxed) < 1.0);
+}
+
+#[test]
+fn records_reach_the_reader_in_order() {
+    let mut s = Stream::new();
+    s.settle(10);
+    let seqs: Vec<u64> = std::iter::from_fn(|| s.consumer.pop().ok())
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_stalled_reader_costs_drops_not_waiting() {
+    let mut s = Stream::new();
+    // Nobody reads: the ring fills, then every further record is dropped and counted, and the
+    // probe keeps its pace (every call returns, the clock only moves by the simulated work).
+    let total = RING_CAPACITY as u64 + 1000;
+    for _ in 0..total {
+        s.block(0.3);
+    }
+    let t = s.probe.telemetry();
+    assert_eq!(t.ring_drops.load(Ordering::Relaxed), 1000);
+    assert_eq!(t.blocks.load(Ordering::Relaxed), total);
+    assert_eq!(s.consumer.slots(), RING_CAPACITY);
+    // Once the reader catches up, records flow again.
+    while s.consumer.pop().is_ok() {}
+    s.block(0.3);
+    assert_eq!(s.consumer.slots(), 1);
+}
+
+#[test]
+fn the_worst_block_is_kept_with_its_position() {
+    let mut s = Stream::new();
+    s.info.playing = true;
+    s.info.position = Some(4800);
+    s.settle(5);
+    s.block(0.95);
+    s.settle(5);
+    let t = s.probe.telemetry();
+    assert!((t.worst_load.load(Ordering::Relaxed) - 0.95).abs() < 0.01);
+    assert_eq!(t.worst_position(), Some(4800 + 5 * 64));
+}
