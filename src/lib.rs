@@ -6,6 +6,7 @@
 
 pub mod dsp;
 pub mod editor;
+pub mod healer;
 mod hooks;
 pub mod params;
 pub mod presets;

@@ -29,8 +29,13 @@ pub const TIER_CROSSFADE_SECONDS: f32 = 0.010;
 /// How long a curve change crossfades, in seconds.
 pub const CURVE_CROSSFADE_SECONDS: f32 = 0.005;
 /// How many samples a newly started tier runs silently before it fades in, beyond its latency, so
-/// that its filters have settled.
+/// that its filters have settled (when there is time: switching up).
 const WARM_UP_EXTRA: usize = 128;
+/// Switching down happens under CPU pressure, while both tiers cost: a shorter warm-up and fade.
+const DOWN_WARM_UP_EXTRA: usize = 32;
+const DOWN_FADE: usize = 64;
+/// An urgent switch (the reflex, already overrunning) fits in one short block.
+const URGENT_FADE: usize = 32;
 
 /// Inputs beyond +60 dBFS are clamped before anything else sees them.
 pub const MAX_INPUT: f32 = 1000.0;
@@ -307,15 +312,13 @@ struct Chunk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Switch {
     Steady,
-    /// The next tier runs silently for `left` more samples so its filters settle.
-    WarmingUp {
+    /// The next path runs for `warm` more samples unheard, so its filters settle, then fades in
+    /// over `len` samples, `pos` of which are done.
+    Switching {
         to: Path,
-        left: usize,
-    },
-    /// The next tier fades in; `pos` samples of `len` done.
-    Fading {
-        to: Path,
+        warm: usize,
         pos: usize,
+        len: usize,
     },
 }
 
@@ -330,6 +333,8 @@ pub struct Engine {
     safe_mode: bool,
     switch: Switch,
     tier_fade_len: usize,
+    /// The next switch is urgent (see [`Engine::set_urgent`]).
+    urgent: bool,
     curve: CurveState,
     limiter: SafetyLimiter,
     /// Samples left in the fade-in after a restart, and its length.
@@ -363,6 +368,7 @@ impl Engine {
             safe_mode: false,
             switch: Switch::Steady,
             tier_fade_len: ((TIER_CROSSFADE_SECONDS * sample_rate) as usize).max(1),
+            urgent: false,
             curve: CurveState {
                 current: Curve::Smooth,
                 previous: Curve::Smooth,
@@ -466,6 +472,13 @@ impl Engine {
     /// Asks for a factor; the engine switches to it click-free, at chunk boundaries.
     pub fn set_factor(&mut self, factor: Factor) {
         self.factor = factor;
+    }
+
+    /// Makes the next switch as short as possible (no settling beyond the latency, a 32-sample
+    /// fade): for a step down while already overrunning, where a longer overlap of two tiers
+    /// would only cost more overruns.
+    pub fn set_urgent(&mut self) {
+        self.urgent = true;
     }
 
     /// Safe mode plays the clean bypass (same latency) instead of any tier; switching in and out
@@ -608,9 +621,26 @@ impl Engine {
         if self.switch == Switch::Steady && requested != self.active {
             let to = requested;
             self.tiers[to.index()].reset();
-            self.switch = Switch::WarmingUp {
+            let rank = |p: Path| match p {
+                Path::Tier(f) => f.stages() + 1,
+                Path::Bypass => 0,
+            };
+            let (warm, len) = if self.urgent {
+                (self.latency, URGENT_FADE)
+            } else if rank(to) < rank(self.active) {
+                (
+                    self.latency + DOWN_WARM_UP_EXTRA,
+                    DOWN_FADE.min(self.tier_fade_len),
+                )
+            } else {
+                (self.latency + WARM_UP_EXTRA, self.tier_fade_len)
+            };
+            self.urgent = false;
+            self.switch = Switch::Switching {
                 to,
-                left: self.latency + WARM_UP_EXTRA,
+                warm,
+                pos: 0,
+                len: len.max(1),
             };
         }
 
@@ -628,45 +658,39 @@ impl Engine {
             &mut self.hi_rate,
         );
 
-        match self.switch {
-            Switch::Steady => {}
-            Switch::WarmingUp { to, left } => {
-                self.tiers[to.index()].process(
-                    &input[..n],
-                    &mut out_next[..n],
-                    ctl,
-                    curve,
-                    &mut self.hi_rate,
-                );
-                self.switch = if left > n {
-                    Switch::WarmingUp { to, left: left - n }
-                } else {
-                    Switch::Fading { to, pos: 0 }
-                };
-            }
-            Switch::Fading { to, pos } => {
-                self.tiers[to.index()].process(
-                    &input[..n],
-                    &mut out_next[..n],
-                    ctl,
-                    curve,
-                    &mut self.hi_rate,
-                );
-                let len = self.tier_fade_len;
-                for i in 0..n {
-                    let g = ((pos + i) as f32 / len as f32).min(1.0);
-                    for c in 0..2 {
-                        let a = out_active[i][c];
-                        out_active[i][c] = a + (out_next[i][c] - a) * g;
-                    }
+        if let Switch::Switching {
+            to,
+            mut warm,
+            mut pos,
+            len,
+        } = self.switch
+        {
+            self.tiers[to.index()].process(
+                &input[..n],
+                &mut out_next[..n],
+                ctl,
+                curve,
+                &mut self.hi_rate,
+            );
+            for i in 0..n {
+                if warm > 0 {
+                    warm -= 1;
+                    continue;
                 }
-                self.switch = if pos + n >= len {
-                    self.active = to;
-                    Switch::Steady
-                } else {
-                    Switch::Fading { to, pos: pos + n }
-                };
+                pos += 1;
+                let g = (pos as f32 / len as f32).min(1.0);
+                for c in 0..2 {
+                    let a = out_active[i][c];
+                    out_active[i][c] = a + (out_next[i][c] - a) * g;
+                }
             }
+            self.switch = if pos >= len {
+                // The fade may end inside the chunk: the rest of it already is the new path.
+                self.active = to;
+                Switch::Steady
+            } else {
+                Switch::Switching { to, warm, pos, len }
+            };
         }
 
         if self.curve.pos < self.curve.len {

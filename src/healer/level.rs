@@ -1,0 +1,136 @@
+//! The quality levels the healer moves between, and the visualizer tiers it sheds first.
+
+use crate::dsp::{Factor, Path};
+use serde::{Deserialize, Serialize};
+
+/// Audio quality, lowest first. Each level above `Emergency` is an oversampling factor;
+/// `Emergency` is safe mode: the clean, latency-preserving bypass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Level {
+    Emergency = 0,
+    Minimal = 1,
+    Low = 2,
+    Medium = 3,
+    High = 4,
+    Ultra = 5,
+}
+
+impl Level {
+    pub const ALL: [Level; 6] = [
+        Level::Emergency,
+        Level::Minimal,
+        Level::Low,
+        Level::Medium,
+        Level::High,
+        Level::Ultra,
+    ];
+
+    pub fn from_u8(v: u8) -> Level {
+        Self::ALL[(v as usize).min(5)]
+    }
+
+    pub fn from_factor(f: Factor) -> Level {
+        Self::from_u8(f.stages() as u8 + 1)
+    }
+
+    /// The factor this level plays; `None` for safe mode.
+    pub fn factor(self) -> Option<Factor> {
+        match self {
+            Level::Emergency => None,
+            l => Some(Factor::from_stages(l as usize - 1)),
+        }
+    }
+
+    /// The oversampling ratio (0 for safe mode).
+    pub fn ratio(self) -> u32 {
+        self.factor().map_or(0, |f| f.ratio() as u32)
+    }
+
+    pub fn path(self) -> Path {
+        self.factor().map_or(Path::Bypass, Path::Tier)
+    }
+
+    /// The level that plays `ratio` (0 = safe mode).
+    pub fn from_ratio(ratio: u8) -> Level {
+        match ratio {
+            0 => Level::Emergency,
+            r => Level::from_u8(r.trailing_zeros() as u8 + 1),
+        }
+    }
+
+    pub fn down(self) -> Level {
+        Self::from_u8((self as u8).saturating_sub(1))
+    }
+
+    pub fn up(self) -> Level {
+        Self::from_u8(self as u8 + 1)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Emergency => "Safe mode",
+            Level::Minimal => "Minimal (1x)",
+            Level::Low => "Low (2x)",
+            Level::Medium => "Medium (4x)",
+            Level::High => "High (8x)",
+            Level::Ultra => "Ultra (16x)",
+        }
+    }
+}
+
+/// How much the visualizer draws, highest first. Shed before any audio quality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum VisTier {
+    Off = 0,
+    Minimal = 1,
+    Reduced = 2,
+    Full = 3,
+}
+
+impl VisTier {
+    pub fn from_u8(v: u8) -> VisTier {
+        [
+            VisTier::Off,
+            VisTier::Minimal,
+            VisTier::Reduced,
+            VisTier::Full,
+        ][(v as usize).min(3)]
+    }
+
+    pub fn down(self) -> VisTier {
+        Self::from_u8((self as u8).saturating_sub(1))
+    }
+
+    pub fn up(self) -> VisTier {
+        Self::from_u8(self as u8 + 1)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            VisTier::Off => "Off",
+            VisTier::Minimal => "Minimal (meter)",
+            VisTier::Reduced => "Reduced",
+            VisTier::Full => "Full",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_map_to_factors_and_back() {
+        for f in Factor::ALL {
+            let l = Level::from_factor(f);
+            assert_eq!(l.factor(), Some(f));
+            assert_eq!(Level::from_ratio(f.ratio() as u8), l);
+        }
+        assert_eq!(Level::Emergency.factor(), None);
+        assert_eq!(Level::from_ratio(0), Level::Emergency);
+        assert_eq!(Level::Ultra.up(), Level::Ultra);
+        assert_eq!(Level::Emergency.down(), Level::Emergency);
+    }
+}

@@ -1,0 +1,137 @@
+//! The healer's decisions as the audio thread sees them: a few atomics it reads at every block
+//! boundary, and the reflex, the audio thread's own first-line reaction to a sustained overrun.
+
+use super::level::{Level, VisTier};
+use crate::probe::events::EventKind;
+use crate::probe::record::BlockRecord;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+
+/// What the healer wants, readable at any time without waiting.
+#[derive(Debug)]
+pub struct Decisions {
+    /// The quality level to play ([`Level`] as `u8`). The healer writes it; the reflex may lower
+    /// it between two healer ticks.
+    pub level: AtomicU8,
+    /// The visualizer tier ([`VisTier`] as `u8`).
+    pub vis: AtomicU8,
+    /// Whether the healer acts (Auto mode, realtime): the reflex only fires when it does.
+    pub acting: AtomicBool,
+    /// Bumped by the reflex each time it lowers the level.
+    pub reflex_count: AtomicU64,
+    /// Panics the healer has taken into account: until it catches up with the audio thread's
+    /// count, the audio thread stays in safe mode on its own.
+    pub panics_seen: AtomicU64,
+    /// Bumped by the healer thread at every tick: its heartbeat.
+    pub ticks: AtomicU64,
+}
+
+impl Decisions {
+    pub fn new(level: Level) -> Self {
+        Self {
+            level: AtomicU8::new(level as u8),
+            vis: AtomicU8::new(VisTier::Full as u8),
+            acting: AtomicBool::new(false),
+            reflex_count: AtomicU64::new(0),
+            panics_seen: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+        }
+    }
+
+    pub fn level(&self) -> Level {
+        Level::from_u8(self.level.load(Ordering::Acquire))
+    }
+
+    pub fn vis(&self) -> VisTier {
+        VisTier::from_u8(self.vis.load(Ordering::Relaxed))
+    }
+}
+
+/// Consecutive overrun blocks after which the reflex steps down without waiting for the healer.
+pub const REFLEX_OVERRUNS: u32 = 2;
+
+/// The audio thread's reflex: two overruns in a row mean the load is already past the budget,
+/// and the healer, ticking at 50 Hz, could take another 15 blocks to react. The reflex lowers the
+/// level by one at once (never into safe mode) and leaves everything else to the healer, which
+/// adopts the change at its next tick. Wait-free: a load, a compare-exchange, a counter.
+#[derive(Debug, Default)]
+pub struct Reflex {
+    consecutive: u32,
+}
+
+impl Reflex {
+    /// Looks at the block just processed; returns whether it lowered the level.
+    pub fn observe(&mut self, record: &BlockRecord, decisions: &Decisions) -> bool {
+        if !record.events.contains(EventKind::Overrun) {
+            self.consecutive = 0;
+            return false;
+        }
+        self.consecutive += 1;
+        if self.consecutive < REFLEX_OVERRUNS || !decisions.acting.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.consecutive = 0;
+        let current = decisions.level.load(Ordering::Acquire);
+        let heard = Level::from_ratio(record.factor) as u8;
+        // Step down from what was heard (the healer's decision may not be applied yet).
+        let target = current
+            .min(heard)
+            .saturating_sub(1)
+            .max(Level::Minimal as u8);
+        if target >= current {
+            return false;
+        }
+        let lowered = decisions
+            .level
+            .compare_exchange(current, target, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if lowered {
+            decisions.reflex_count.fetch_add(1, Ordering::Release);
+        }
+        lowered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::events::Events;
+
+    fn record(overrun: bool, factor: u8) -> BlockRecord {
+        let mut events = Events::default();
+        if overrun {
+            events.insert(EventKind::Overrun);
+        }
+        BlockRecord {
+            factor,
+            events,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn two_overruns_in_a_row_step_down_once() {
+        let d = Decisions::new(Level::Ultra);
+        d.acting.store(true, Ordering::Relaxed);
+        let mut r = Reflex::default();
+        assert!(!r.observe(&record(true, 16), &d));
+        assert!(!r.observe(&record(false, 16), &d));
+        assert!(!r.observe(&record(true, 16), &d));
+        assert!(r.observe(&record(true, 16), &d));
+        assert_eq!(d.level(), Level::High);
+        assert_eq!(d.reflex_count.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn never_below_minimal_and_idle_unless_the_healer_acts() {
+        let d = Decisions::new(Level::Minimal);
+        let mut r = Reflex::default();
+        for _ in 0..4 {
+            assert!(!r.observe(&record(true, 1), &d));
+        }
+        d.acting.store(true, Ordering::Relaxed);
+        for _ in 0..4 {
+            assert!(!r.observe(&record(true, 1), &d));
+        }
+        assert_eq!(d.level(), Level::Minimal);
+    }
+}

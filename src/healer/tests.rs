@@ -1,0 +1,264 @@
+//! The healer in simulated sessions (see [`super::sim`]): every scenario is deterministic
+//! (virtual clock, seeded jitter) and compared with the healer Off where the issue asks.
+
+use super::learning::{Action, IncidentKind, Learned};
+use super::level::Level;
+use super::sim::{Fault, Sim};
+use super::*;
+
+fn run(mode: Mode, fault: Fault, seconds: f64) -> Sim {
+    let mut sim = Sim::new(mode, fault, Learned::default(), 7);
+    sim.run(seconds);
+    sim
+}
+
+fn report(name: &str, auto: &Sim, off: &Sim) {
+    println!(
+        "{name:<12} Auto: overruns {:>5}, first overrun {:>7}, first downgrade {:>7}, mean factor {:>5.2}, changes {:>3} | Off: overruns {:>5}, first overrun {:>7}",
+        auto.overruns(),
+        fmt_t(auto.first_overrun()),
+        fmt_t(auto.first_downgrade()),
+        auto.mean_factor(),
+        auto.level_changes().len(),
+        off.overruns(),
+        fmt_t(off.first_overrun()),
+    );
+}
+
+fn fmt_t(t: Option<f64>) -> String {
+    t.map_or("-".into(), |t| format!("{t:.3}s"))
+}
+
+#[test]
+fn clean_load_for_ten_minutes_never_downgrades() {
+    let sim = run(Mode::Auto, Fault::Clean, 600.0);
+    let off = run(Mode::Off, Fault::Clean, 600.0);
+    report("clean", &sim, &off);
+    assert_eq!(sim.first_downgrade(), None);
+    assert_eq!(sim.overruns(), 0);
+    assert_eq!(sim.healer.tier_changes, 0);
+}
+
+#[test]
+fn a_step_slowdown_costs_at_most_three_overruns_and_recovers() {
+    let fault = Fault::Step {
+        factor: 3.0,
+        from_s: 5.0,
+        until_s: 35.0,
+    };
+    let sim = run(Mode::Auto, fault, 60.0);
+    let off = run(Mode::Off, fault, 60.0);
+    report("step x3", &sim, &off);
+    assert!(sim.overruns() <= 3, "{} overruns", sim.overruns());
+    assert!(off.overruns() > 1000);
+    // Back at the original level within 10 s of the fault's end, and calm about it.
+    let back = sim
+        .steps
+        .iter()
+        .filter(|s| s.t >= 35.0 && s.level == Level::Ultra)
+        .map(|s| s.t)
+        .next()
+        .expect("never returned to Ultra");
+    assert!(back - 35.0 <= 10.0, "back after {:.1} s", back - 35.0);
+    assert!(sim.steps.last().unwrap().level == Level::Ultra);
+    assert!(
+        sim.max_changes_per_minute() <= 6,
+        "{:?}",
+        sim.level_changes()
+    );
+}
+
+#[test]
+fn a_ramp_is_predicted_before_the_first_overrun() {
+    let fault = Fault::Ramp {
+        to: 4.0,
+        from_s: 2.0,
+        until_s: 22.0,
+    };
+    let sim = run(Mode::Auto, fault, 30.0);
+    let off = run(Mode::Off, fault, 30.0);
+    report("ramp 1-4", &sim, &off);
+    let first_off = off
+        .first_overrun()
+        .expect("the ramp overruns without healing");
+    let downgrade = sim.first_downgrade().expect("no downgrade");
+    assert!(
+        downgrade <= first_off - 0.25,
+        "downgrade at {downgrade:.3} s, first overrun (Off) at {first_off:.3} s"
+    );
+    assert!(
+        sim.overruns() as f64 <= off.overruns() as f64 * 0.01,
+        "{} vs {}",
+        sim.overruns(),
+        off.overruns()
+    );
+    assert!(
+        sim.max_changes_per_minute() <= 6,
+        "{:?}",
+        sim.level_changes()
+    );
+}
+
+#[test]
+fn outside_preemption_is_learned_and_not_fought_with_downgrades() {
+    let fault = Fault::Preemption {
+        period_s: 2.0,
+        extra_s: 0.002,
+    };
+    let sim = run(Mode::Auto, fault, 60.0);
+    let off = run(Mode::Off, fault, 60.0);
+    report("preemption", &sim, &off);
+    // After the first few spikes the level stays at the top.
+    let late: Vec<_> = sim.steps.iter().filter(|s| s.t > 20.0).collect();
+    assert!(
+        late.iter().all(|s| s.level == Level::Ultra),
+        "{:?}",
+        sim.level_changes()
+    );
+    assert!(
+        sim.healer
+            .recommendations
+            .iter()
+            .any(|r| matches!(r, Recommendation::OutsideInterruptions { .. })),
+        "{:?}",
+        sim.healer.recommendations
+    );
+    let t = sim
+        .healer
+        .learned
+        .tally(IncidentKind::OutsideSpike, Strategy::StepDown);
+    assert!(t.rate() < 0.5, "{t:?}");
+    assert!(
+        sim.max_changes_per_minute() <= 6,
+        "{:?}",
+        sim.level_changes()
+    );
+    println!("recommendation: {}", sim.healer.recommendations[0].text());
+}
+
+#[test]
+fn nan_bursts_open_the_breaker_then_safe_mode_then_recover_by_trial() {
+    let fault = Fault::NanBursts {
+        period_s: 1.0,
+        from_s: 2.0,
+        until_s: 10.0,
+    };
+    let sim = run(Mode::Auto, fault, 40.0);
+    let restarts = sim.steps.iter().filter(|s| s.nan).count();
+    assert!(restarts >= 5);
+    let log: Vec<_> = sim.healer.log.iter().collect();
+    let step_down = log
+        .iter()
+        .position(|i| {
+            i.kind == IncidentKind::NonFinite && matches!(i.action, Action::StepDown { .. })
+        })
+        .expect("the breaker never opened");
+    let safe = log
+        .iter()
+        .position(|i| i.kind == IncidentKind::NonFinite && i.action == Action::SafeMode)
+        .expect("never entered safe mode");
+    assert!(step_down < safe);
+    assert!(sim.steps.iter().any(|s| s.level == Level::Emergency));
+    // Left safe mode by trial once the bursts stopped, and stays out.
+    let end = sim.steps.last().unwrap();
+    assert!(end.level >= Level::Minimal, "{:?}", end.level);
+    assert!(sim.healer.breakers[Level::Emergency as usize].is_closed());
+    assert!(
+        sim.healer
+            .recommendations
+            .contains(&Recommendation::RepeatedInvalidAudio)
+    );
+}
+
+#[test]
+fn monitor_only_detects_and_logs_the_same_but_changes_nothing() {
+    // The same record stream into both: the logs must agree, and monitor-only changes nothing.
+    let fault = Fault::Step {
+        factor: 3.0,
+        from_s: 2.0,
+        until_s: 20.0,
+    };
+    let monitor = run(Mode::MonitorOnly, fault, 25.0);
+    assert_eq!(monitor.level_changes(), []);
+    assert_eq!(monitor.healer.tier_changes, 0);
+    let would = monitor
+        .healer
+        .log
+        .iter()
+        .filter(|i| matches!(i.action, Action::WouldStepDown { .. }))
+        .count();
+    assert!(would >= 1);
+
+    // Open loop: one recorded stream (from a session without healing) into an Auto and a
+    // monitor-only healer: the same detections and the same decisions, logged.
+    let mut source = Sim::new(Mode::Off, fault, Learned::default(), 3);
+    source.run(25.0);
+    let replay = |mode: Mode| {
+        let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+        for (now, batch) in &source.batches {
+            let inputs = TickInputs {
+                mode,
+                ceiling: Level::Ultra,
+                gui_frame_ms: None,
+                reflex_count: 0,
+            };
+            h.tick(*now, batch, inputs);
+        }
+        h
+    };
+    let auto = replay(Mode::Auto);
+    let monitor = replay(Mode::MonitorOnly);
+    let normalise = |h: &Healer| -> Vec<(IncidentKind, String)> {
+        h.log
+            .iter()
+            .map(|i| {
+                let action = match i.action {
+                    Action::WouldStepDown { from, to } => Action::StepDown { from, to },
+                    a => a,
+                };
+                (i.kind, format!("{action:?} at {:.2}", i.at_s))
+            })
+            .collect()
+    };
+    assert!(!auto.log.is_empty());
+    assert_eq!(normalise(&auto), normalise(&monitor));
+    assert!(auto.tier_changes > 0);
+    assert_eq!(monitor.tier_changes, 0);
+}
+
+#[test]
+fn offline_rendering_takes_no_action() {
+    let fault = Fault::Step {
+        factor: 10.0,
+        from_s: 1.0,
+        until_s: 20.0,
+    };
+    let mut sim = Sim::new(Mode::Auto, fault, Learned::default(), 9).offline();
+    sim.run(20.0);
+    assert_eq!(sim.level_changes(), []);
+    assert!(sim.healer.log.is_empty());
+}
+
+#[test]
+fn a_learned_fingerprint_starts_the_next_session_at_the_learned_level() {
+    // A machine that sustains only High (8x) at these settings.
+    let fault = Fault::Step {
+        factor: 3.0,
+        from_s: 0.0,
+        until_s: f64::INFINITY,
+    };
+    let mut first = Sim::new(Mode::Auto, fault, Learned::default(), 11);
+    first.run(20.0);
+    let learned = first.healer.learned.clone();
+    assert!(!learned.fingerprints.is_empty(), "nothing learned");
+    let mut second = Sim::new(Mode::Auto, fault, learned, 12);
+    second.run(20.0);
+    println!(
+        "first session: {} overruns, second: {} overruns, learned {:?}",
+        first.overruns(),
+        second.overruns(),
+        second.healer.learned.fingerprints
+    );
+    assert!(second.overruns() < first.overruns());
+    assert!(second.steps[20].level < Level::Ultra);
+}

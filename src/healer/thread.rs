@@ -1,0 +1,158 @@
+//! The healer's own background thread (not nice-plug's shared `execute_background` worker, which
+//! every instance shares): drains the probe's ring, ticks the [`Healer`] at 50 Hz, publishes its
+//! decisions in atomics and a snapshot for the editor. Started at `activate`, stopped and joined
+//! at `deactivate` or drop. A panic inside a tick is caught and recorded; the loop goes on, and
+//! the audio thread keeps playing the last decided level whatever happens here.
+
+use super::level::Level;
+use super::shared::Decisions;
+use super::{Healer, Mode, TickInputs};
+use crate::probe::clock::Clock;
+use crate::probe::record::BlockRecord;
+use crate::probe::telemetry::Telemetry;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the healer ticks.
+pub const TICK_INTERVAL: Duration = Duration::from_millis(20);
+
+/// What the plugin and the editor tell the healer thread.
+#[derive(Debug)]
+pub struct Controls {
+    /// [`Mode`] as `u8` (0 Auto, 1 Monitor only, 2 Off).
+    pub mode: AtomicU8,
+    /// The user's ceiling ([`Level`] as `u8`).
+    pub ceiling: AtomicU8,
+    /// Set while the host renders offline: the healer stays out.
+    pub offline: AtomicBool,
+    /// The editor's smoothed frame time in microseconds, 0 while closed.
+    pub gui_frame_us: AtomicU64,
+    /// Requests from the health panel, consumed by the thread.
+    pub acknowledge: AtomicBool,
+    pub reset_learning: AtomicBool,
+    /// Panics caught inside a tick.
+    pub tick_panics: AtomicU64,
+}
+
+impl Controls {
+    pub fn new(ceiling: Level) -> Self {
+        Self {
+            mode: AtomicU8::new(0),
+            ceiling: AtomicU8::new(ceiling as u8),
+            offline: AtomicBool::new(false),
+            gui_frame_us: AtomicU64::new(0),
+            acknowledge: AtomicBool::new(false),
+            reset_learning: AtomicBool::new(false),
+            tick_panics: AtomicU64::new(0),
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        match self.mode.load(Ordering::Relaxed) {
+            0 => Mode::Auto,
+            1 => Mode::MonitorOnly,
+            _ => Mode::Off,
+        }
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        let v = match mode {
+            Mode::Auto => 0,
+            Mode::MonitorOnly => 1,
+            Mode::Off => 2,
+        };
+        self.mode.store(v, Ordering::Relaxed);
+    }
+}
+
+/// A running healer thread; stops and joins when dropped.
+pub struct HealerThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl HealerThread {
+    /// Starts the thread. `healer` is shared so that the editor and the checkpoints can read it
+    /// (they lock it briefly between ticks; the audio thread never does).
+    pub fn spawn<C: Clock + Sync>(
+        healer: Arc<Mutex<Healer>>,
+        mut records: rtrb::Consumer<BlockRecord>,
+        decisions: Arc<Decisions>,
+        controls: Arc<Controls>,
+        telemetry: Arc<Telemetry>,
+        clock: C,
+    ) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("salve-healer".into())
+            .spawn(move || {
+                let mut batch: Vec<BlockRecord> =
+                    Vec::with_capacity(super::super::probe::RING_CAPACITY);
+                while !stop_flag.load(Ordering::Acquire) {
+                    batch.clear();
+                    while let Ok(r) = records.pop() {
+                        batch.push(r);
+                    }
+                    let offline = controls.offline.load(Ordering::Relaxed);
+                    let mode = if offline { Mode::Off } else { controls.mode() };
+                    let gui_us = controls.gui_frame_us.load(Ordering::Relaxed);
+                    let inputs = TickInputs {
+                        mode,
+                        ceiling: Level::from_u8(controls.ceiling.load(Ordering::Relaxed)),
+                        gui_frame_ms: (gui_us > 0).then_some(gui_us as f32 / 1000.0),
+                        reflex_count: decisions.reflex_count.load(Ordering::Acquire),
+                    };
+                    let now = clock.now_ns();
+                    let result = catch_unwind(AssertUnwindSafe(|| {
+                        let mut healer = healer.lock().unwrap_or_else(|p| p.into_inner());
+                        if controls.acknowledge.swap(false, Ordering::Relaxed) {
+                            healer.acknowledge();
+                        }
+                        if controls.reset_learning.swap(false, Ordering::Relaxed) {
+                            healer.reset_learning();
+                        }
+                        let d = healer.tick(now, &batch, inputs);
+                        (d, healer.panics_seen)
+                    }));
+                    match result {
+                        Ok((d, panics)) => {
+                            decisions.level.store(d.level as u8, Ordering::Release);
+                            decisions.vis.store(d.vis as u8, Ordering::Relaxed);
+                            decisions
+                                .acting
+                                .store(mode == Mode::Auto, Ordering::Relaxed);
+                            decisions.panics_seen.store(panics, Ordering::Release);
+                        }
+                        Err(_) => {
+                            controls.tick_panics.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    decisions.ticks.fetch_add(1, Ordering::Relaxed);
+                    let _ = &telemetry;
+                    std::thread::sleep(TICK_INTERVAL);
+                }
+            })?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for HealerThread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
