@@ -13,15 +13,19 @@ pub mod presets;
 pub mod probe;
 
 use dsp::{Controls, Engine, Factor, OutputStats, Path};
+use healer::level::Level;
+use healer::shared::{Decisions, Reflex};
+use healer::thread::HealerThread;
+use healer::{Healer, HealerConfig, Mode};
 use nice_plug::prelude::*;
 use params::SalveParams;
 use probe::clock::MonotonicClock;
 use probe::events::{EventKind, Events};
-use probe::record::BlockRecord;
 use probe::telemetry::Telemetry;
 use probe::{BlockInfo, Probe, ProbeConfig};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 /// The lowest sample rate Salve accepts, in Hz (hosts and validators do try 1 kHz).
 pub const MIN_SAMPLE_RATE: f32 = 1_000.0;
@@ -38,12 +42,21 @@ pub struct Salve {
     offline: bool,
     /// Times and checks every block; built in `activate`.
     probe: Option<Probe<MonotonicClock>>,
-    /// The probe's clock, calibrated once per instance.
-    clock: Option<MonotonicClock>,
-    /// The reading end of the probe's ring, until the background thread takes it.
-    records: Option<rtrb::Consumer<BlockRecord>>,
-    /// What the probe publishes, shared with the editor and the background thread.
+    /// What the probe publishes, shared with the editor and the healer thread.
     telemetry: Arc<Telemetry>,
+    /// The healer's state, shared with its thread and the editor (never locked on the audio
+    /// thread).
+    healer: Arc<Mutex<Healer>>,
+    /// The healer's decisions, read by the audio thread at every block.
+    decisions: Arc<Decisions>,
+    /// What the plugin tells the healer thread (mode, ceiling, offline).
+    healer_controls: Arc<healer::thread::Controls>,
+    /// Runs from `activate` to `deactivate`.
+    healer_thread: Option<HealerThread>,
+    /// The audio thread's first-line reaction to overruns.
+    reflex: Reflex,
+    /// Panics caught on the audio thread; safe mode holds until the healer has seen them all.
+    panics: u64,
     hooks: hooks::Hooks,
 }
 
@@ -55,23 +68,57 @@ impl Default for Salve {
             controls: Box::default(),
             offline: false,
             probe: None,
-            clock: None,
-            records: None,
             telemetry: Arc::new(Telemetry::new()),
+            healer: Arc::new(Mutex::new(Healer::new(
+                HealerConfig::default(),
+                Level::Ultra,
+                Default::default(),
+            ))),
+            decisions: Arc::new(Decisions::new(Level::Medium)),
+            healer_controls: Arc::new(healer::thread::Controls::new(Level::Ultra)),
+            healer_thread: None,
+            reflex: Reflex::default(),
+            panics: 0,
             hooks: hooks::Hooks::default(),
         }
     }
 }
 
 impl Salve {
-    /// The factor to run at now: the best one offline (unless the user wants renders to match
-    /// realtime), otherwise the user's choice.
-    fn target_factor(&self) -> Factor {
-        if self.offline && !self.params.render_like_realtime.value() {
-            Factor::X16
-        } else {
-            self.params.oversampling.value().realtime_factor()
+    /// What to play now, as a factor and whether safe mode is on: offline, the best factor
+    /// (unless the user wants renders to match realtime) and no healing; in realtime, the
+    /// healer's level under the user's ceiling in Auto, the ceiling in monitor-only, the user's
+    /// choice with healing off.
+    fn target(&self) -> (Factor, bool) {
+        let choice = self.params.oversampling.value();
+        if self.offline {
+            if self.params.render_like_realtime.value() {
+                return (choice.realtime_factor(), false);
+            }
+            return (Factor::X16, false);
         }
+        let ceiling = choice.ceiling();
+        let panic_latch = self.decisions.panics_seen.load(Ordering::Acquire) < self.panics;
+        match self.params.healing.value().mode() {
+            Mode::Off => (choice.realtime_factor(), panic_latch),
+            Mode::MonitorOnly => (ceiling.factor().unwrap_or(Factor::X16), panic_latch),
+            Mode::Auto => {
+                let level = self.decisions.level().min(ceiling);
+                let safe = level == Level::Emergency || panic_latch;
+                (level.factor().unwrap_or(Factor::X1), safe)
+            }
+        }
+    }
+
+    /// Tells the healer thread the user's current choices (three relaxed atomic stores).
+    fn publish_controls(&self) {
+        let c = &self.healer_controls;
+        c.ceiling.store(
+            self.params.oversampling.value().ceiling() as u8,
+            Ordering::Relaxed,
+        );
+        c.set_mode(self.params.healing.value().mode());
+        c.offline.store(self.offline, Ordering::Relaxed);
     }
 }
 
@@ -146,28 +193,65 @@ impl Plugin for Salve {
             return false;
         }
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
-        let engine = Engine::new(sr, self.target_factor());
+        self.publish_controls();
+
+        // The healer starts the session: a level learned under these conditions applies now.
+        let ceiling = self.params.oversampling.value().ceiling();
+        let start = self
+            .healer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .start_session(sr as u32, buffer_config.max_buffer_size, ceiling);
+        self.decisions.level.store(start as u8, Ordering::Release);
+
+        let (factor, safe) = self.target();
+        let mut engine = Engine::new(sr, factor);
+        engine.set_safe_mode(safe);
+        engine.reset();
         context.set_latency_samples(engine.latency());
         self.engine = Some(engine);
-        match &mut self.probe {
+
+        let records = match &mut self.probe {
             // Keep the probe across activations so that it notices a sample-rate change.
-            Some(probe) => probe.restart_stream(),
-            None => {
-                let clock = self.clock.take().unwrap_or_default();
-                let (probe, records) =
-                    Probe::new(clock, ProbeConfig::default(), self.telemetry.clone());
-                self.probe = Some(probe);
-                self.records = Some(records);
+            Some(probe) => {
+                probe.restart_stream();
+                probe.new_ring()
             }
-        }
+            None => {
+                let (probe, records) = Probe::new(
+                    MonotonicClock::new(),
+                    ProbeConfig::default(),
+                    self.telemetry.clone(),
+                );
+                self.probe = Some(probe);
+                records
+            }
+        };
+        self.healer_thread = None;
+        self.healer_thread = match HealerThread::spawn(
+            self.healer.clone(),
+            records,
+            self.decisions.clone(),
+            self.healer_controls.clone(),
+            self.telemetry.clone(),
+            MonotonicClock::new(),
+        ) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // Without its thread the healer cannot act: Salve plays as set.
+                nice_error!("Salve could not start its healer thread: {e}");
+                None
+            }
+        };
         true
     }
 
     fn reset(&mut self) {
-        let factor = self.target_factor();
+        let (factor, safe) = self.target();
         let curve = self.params.curve.value();
         if let Some(engine) = &mut self.engine {
             engine.set_factor(factor);
+            engine.set_safe_mode(safe);
             engine.set_curve(curve);
             engine.reset();
         }
@@ -177,6 +261,8 @@ impl Plugin for Salve {
     }
 
     fn deactivate(&mut self) {
+        // Stops and joins the healer thread.
+        self.healer_thread = None;
         self.engine = None;
     }
 
@@ -186,7 +272,8 @@ impl Plugin for Salve {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        let factor = self.target_factor();
+        let (factor, safe) = self.target();
+        self.publish_controls();
         let (Some(engine), Some(probe)) = (self.engine.as_mut(), self.probe.as_mut()) else {
             for channel in buffer.as_slice() {
                 channel.fill(0.0);
@@ -207,6 +294,7 @@ impl Plugin for Salve {
         // Parameters are read every block rather than in `activate`/`reset`, because nice-plug
         // loads a state without calling either.
         engine.set_factor(factor);
+        engine.set_safe_mode(safe);
         engine.set_curve(self.params.curve.value());
         let panic_armed = self.hooks.arm(&self.params.hooks, engine);
 
@@ -253,6 +341,7 @@ impl Plugin for Salve {
                 engine.set_safe_mode(true);
                 engine.restart();
                 events.insert(EventKind::Panic);
+                self.panics += 1;
                 OutputStats {
                     restarted: false,
                     ..OutputStats::default()
@@ -263,7 +352,12 @@ impl Plugin for Salve {
             Path::Tier(f) => f.ratio() as u8,
             Path::Bypass => 0,
         };
-        probe.end(start, &info, &stats, heard, events);
+        let record = probe.end(start, &info, &stats, heard, events);
+        if self.reflex.observe(&record, &self.decisions) {
+            // Already overrunning: the step down the reflex just made happens at the next block,
+            // in one short crossfade.
+            engine.set_urgent();
+        }
         ProcessStatus::Normal
     }
 }

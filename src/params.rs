@@ -38,8 +38,16 @@ pub enum Oversampling {
 }
 
 impl Oversampling {
-    /// The factor this choice runs at in realtime before any healing. `Auto` means 4x until the
-    /// healer decides.
+    /// The highest level the healer may choose: `Auto` lets it go up to 16x.
+    pub fn ceiling(self) -> crate::healer::level::Level {
+        use crate::healer::level::Level;
+        match self {
+            Oversampling::Auto => Level::Ultra,
+            fixed => Level::from_factor(fixed.realtime_factor()),
+        }
+    }
+
+    /// The factor this choice runs at without healing (`Auto` without the healer means 4x).
     pub fn realtime_factor(self) -> Factor {
         match self {
             Oversampling::Auto | Oversampling::X4 => Factor::X4,
@@ -47,6 +55,33 @@ impl Oversampling {
             Oversampling::X2 => Factor::X2,
             Oversampling::X8 => Factor::X8,
             Oversampling::X16 => Factor::X16,
+        }
+    }
+}
+
+/// What the healer may do (see [`crate::healer::Mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum Healing {
+    /// Detects, predicts and adapts the quality.
+    #[id = "auto"]
+    #[name = "Auto"]
+    Auto,
+    /// Detects, predicts and reports what it would do; changes nothing.
+    #[id = "monitor"]
+    #[name = "Monitor only"]
+    MonitorOnly,
+    /// The oversampling plays as set.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+}
+
+impl Healing {
+    pub fn mode(self) -> crate::healer::Mode {
+        match self {
+            Healing::Auto => crate::healer::Mode::Auto,
+            Healing::MonitorOnly => crate::healer::Mode::MonitorOnly,
+            Healing::Off => crate::healer::Mode::Off,
         }
     }
 }
@@ -73,6 +108,9 @@ pub struct SalveParams {
     /// bounce matches what was heard.
     #[id = "render_rt"]
     pub render_like_realtime: BoolParam,
+    /// Whether Salve adapts its quality to keep the session running.
+    #[id = "healing"]
+    pub healing: EnumParam<Healing>,
     /// Fault injection for the tests; empty unless built with `test-hooks`.
     #[nested(group = "Test")]
     pub hooks: crate::hooks::HookParams,
@@ -136,6 +174,7 @@ impl Default for SalveParams {
             render_like_realtime: BoolParam::new("Render like realtime", false)
                 .non_automatable()
                 .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),
+            healing: EnumParam::new("Healing", Healing::Auto).non_automatable(),
             hooks: Default::default(),
         }
     }

@@ -77,7 +77,7 @@ pub struct HealerThread {
 impl HealerThread {
     /// Starts the thread. `healer` is shared so that the editor and the checkpoints can read it
     /// (they lock it briefly between ticks; the audio thread never does).
-    pub fn spawn<C: Clock + Sync>(
+    pub fn spawn<C: Clock>(
         healer: Arc<Mutex<Healer>>,
         mut records: rtrb::Consumer<BlockRecord>,
         decisions: Arc<Decisions>,

@@ -130,6 +130,14 @@ impl<C: Clock> Probe<C> {
         )
     }
 
+    /// Replaces the ring (at a new activation, when the previous reader has gone); returns the
+    /// new reading end. Allocates: call it off the audio thread.
+    pub fn new_ring(&mut self) -> rtrb::Consumer<BlockRecord> {
+        let (producer, consumer) = rtrb::RingBuffer::new(RING_CAPACITY);
+        self.producer = producer;
+        consumer
+    }
+
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
     }

@@ -1,0 +1,51 @@
+//! Cost of the healer: one tick at 50 Hz with the 15 records of 64-sample blocks at 48 kHz that
+//! arrive between two ticks, and the cost per record (a tick with 4096 records, the ring's
+//! capacity, divided by 4096).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use salve::healer::level::Level;
+use salve::healer::{Healer, HealerConfig, Mode, TickInputs};
+use salve::probe::record::BlockRecord;
+use std::hint::black_box;
+
+fn records(n: usize) -> Vec<BlockRecord> {
+    (0..n)
+        .map(|i| BlockRecord {
+            seq: i as u64,
+            elapsed_ns: 500_000 + (i as u64 * 7919) % 100_000,
+            deadline_ns: 1_333_333,
+            samples: 64,
+            sample_rate: 48_000.0,
+            load: 0.4 + ((i * 7919) % 100) as f32 / 1000.0,
+            factor: 16,
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn healer(c: &mut Criterion) {
+    let inputs = TickInputs {
+        mode: Mode::Auto,
+        ceiling: Level::Ultra,
+        gui_frame_ms: Some(2.0),
+        reflex_count: 0,
+    };
+    let mut group = c.benchmark_group("healer");
+    for n in [15usize, 4096] {
+        let batch = records(n);
+        let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
+        h.start_session(48_000, 64, Level::Ultra);
+        let mut now = 0u64;
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("tick/{n}"), |b| {
+            b.iter(|| {
+                now += 20_000_000;
+                black_box(h.tick(now, &batch, inputs))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, healer);
+criterion_main!(benches);
