@@ -29,10 +29,14 @@ pub enum IncidentKind {
     SlowGui,
     /// The previous session ended without a clean shutdown.
     Crash,
+    /// The healer's own tick panicked; the audio kept the last decision.
+    HealerFault,
+    /// The crash journal could not be written (disk full, read-only).
+    Journal,
 }
 
 impl IncidentKind {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 9;
 
     pub fn label(self) -> &'static str {
         match self {
@@ -43,6 +47,8 @@ impl IncidentKind {
             IncidentKind::Panic => "DSP crash",
             IncidentKind::SlowGui => "Slow display",
             IncidentKind::Crash => "Unexpected shutdown",
+            IncidentKind::HealerFault => "Healer fault",
+            IncidentKind::Journal => "Journal not written",
         }
     }
 }

@@ -527,6 +527,11 @@ impl Healer {
         }
     }
 
+    /// A tick panicked (caught by the thread): recorded, and the decision stays as it was.
+    pub fn record_own_fault(&mut self) {
+        self.incident(IncidentKind::HealerFault, Action::Observe, 0.0);
+    }
+
     /// The user acknowledged the recommendations.
     pub fn acknowledge(&mut self) {
         self.recommendations.clear();

@@ -2,9 +2,10 @@
 //! (virtual clock, seeded jitter) and compared with the healer Off where the issue asks.
 
 use super::learning::{Action, IncidentKind, Learned};
-use super::level::Level;
+use super::level::{Level, VisTier};
 use super::sim::{Fault, Sim};
 use super::*;
+use crate::probe::record::BlockRecord;
 
 fn run(mode: Mode, fault: Fault, seconds: f64) -> Sim {
     let mut sim = Sim::new(mode, fault, Learned::default(), 7);
@@ -168,6 +169,60 @@ fn nan_bursts_open_the_breaker_then_safe_mode_then_recover_by_trial() {
             .recommendations
             .contains(&Recommendation::RepeatedInvalidAudio)
     );
+    assert!(
+        sim.max_changes_per_minute() <= 6,
+        "{:?}",
+        sim.level_changes()
+    );
+}
+
+#[test]
+fn a_slow_gui_sheds_the_visualizer_first_and_gets_it_back() {
+    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+    h.start_session(48_000, 64, Level::Ultra);
+    let record = BlockRecord {
+        deadline_ns: 1_333_333,
+        samples: 64,
+        sample_rate: 48_000.0,
+        load: 0.3,
+        factor: 16,
+        ..Default::default()
+    };
+    let batch = vec![record; 15];
+    let mut now = 0;
+    let mut tick = |h: &mut Healer, frame_ms: f32| {
+        now += 20_000_000;
+        h.tick(
+            now,
+            &batch,
+            TickInputs {
+                mode: Mode::Auto,
+                ceiling: Level::Ultra,
+                gui_frame_ms: Some(frame_ms),
+                reflex_count: 0,
+            },
+        )
+    };
+    let mut tiers = Vec::new();
+    for _ in 0..150 {
+        let d = tick(&mut h, 25.0); // frames three times over budget for 3 s
+        tiers.push(d.vis);
+        assert_eq!(
+            d.level,
+            Level::Ultra,
+            "audio quality is not touched for a slow GUI"
+        );
+    }
+    assert_eq!(*tiers.last().unwrap(), VisTier::Off);
+    assert!(
+        tiers.windows(2).all(|w| w[1] <= w[0]),
+        "one step at a time, only down"
+    );
+    for _ in 0..1000 {
+        tick(&mut h, 2.0); // 20 s of fast frames
+    }
+    assert_eq!(h.vis(), VisTier::Full);
+    assert!(h.log.iter().any(|i| i.kind == IncidentKind::SlowGui));
 }
 
 #[test]

@@ -129,6 +129,9 @@ impl HealerThread {
                         }
                         Err(_) => {
                             controls.tick_panics.fetch_add(1, Ordering::Relaxed);
+                            // The audio thread keeps the last decision; the fault is recorded.
+                            let mut healer = healer.lock().unwrap_or_else(|p| p.into_inner());
+                            healer.record_own_fault();
                         }
                     }
                     decisions.ticks.fetch_add(1, Ordering::Relaxed);
