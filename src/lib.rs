@@ -4,6 +4,7 @@
 //! exports are at the bottom. The audio path lives in [`dsp`], the parameters in [`params`], the
 //! factory presets in [`presets`] and the editor in [`editor`].
 
+pub mod checkpoint;
 pub mod dsp;
 pub mod editor;
 pub mod healer;
@@ -53,6 +54,8 @@ pub struct Salve {
     healer_controls: Arc<healer::thread::Controls>,
     /// Runs from `activate` to `deactivate`.
     healer_thread: Option<HealerThread>,
+    /// Checkpoints the session (run by the healer thread), kept across activations.
+    checkpointer: Arc<Mutex<checkpoint::Checkpointer>>,
     /// The audio thread's first-line reaction to overruns.
     reflex: Reflex,
     /// Panics caught on the audio thread; safe mode holds until the healer has seen them all.
@@ -62,8 +65,14 @@ pub struct Salve {
 
 impl Default for Salve {
     fn default() -> Self {
+        let params = Arc::new(SalveParams::default());
+        let checkpointer = checkpoint::Checkpointer::new(
+            params.session.clone(),
+            checkpoint::journal::Journal::open_default(),
+        );
         Self {
-            params: Arc::new(SalveParams::default()),
+            params,
+            checkpointer: Arc::new(Mutex::new(checkpointer)),
             engine: None,
             controls: Box::default(),
             offline: false,
@@ -196,12 +205,17 @@ impl Plugin for Salve {
         self.publish_controls();
 
         // The healer starts the session: a level learned under these conditions applies now.
+        // A state loaded since the last activation is restored first (its learned levels, or a
+        // crash to recover from), then the session starts.
         let ceiling = self.params.oversampling.value().ceiling();
-        let start = self
-            .healer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .start_session(sr as u32, buffer_config.max_buffer_size, ceiling);
+        let start = {
+            let mut healer = self.healer.lock().unwrap_or_else(|p| p.into_inner());
+            self.checkpointer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .tick(&mut healer, false, ceiling);
+            healer.start_session(sr as u32, buffer_config.max_buffer_size, ceiling)
+        };
         self.decisions.level.store(start as u8, Ordering::Release);
 
         let (factor, safe) = self.target();
@@ -230,6 +244,7 @@ impl Plugin for Salve {
         self.healer_thread = None;
         self.healer_thread = match HealerThread::spawn(
             self.healer.clone(),
+            self.checkpointer.clone(),
             records,
             self.decisions.clone(),
             self.healer_controls.clone(),

@@ -111,6 +111,10 @@ pub struct SalveParams {
     /// Whether Salve adapts its quality to keep the session running.
     #[id = "healing"]
     pub healing: EnumParam<Healing>,
+    /// The latest checkpoint of the healing session, carried by every host save (see
+    /// [`crate::checkpoint`]).
+    #[persist = "session"]
+    pub session: Arc<std::sync::Mutex<crate::checkpoint::Persisted>>,
     /// Fault injection for the tests; empty unless built with `test-hooks`.
     #[nested(group = "Test")]
     pub hooks: crate::hooks::HookParams,
@@ -175,6 +179,7 @@ impl Default for SalveParams {
                 .non_automatable()
                 .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),
             healing: EnumParam::new("Healing", Healing::Auto).non_automatable(),
+            session: Default::default(),
             hooks: Default::default(),
         }
     }

@@ -246,7 +246,17 @@ pub struct Healer {
     /// Panics seen in the records.
     pub panics_seen: u64,
     last_vis_change_s: f64,
+    /// The last level that held for [`KNOWN_GOOD_S`] without trouble: where a session restarts
+    /// after a crash.
+    pub known_good: Level,
+    /// A message for the user about what was restored, if anything.
+    pub notice: Option<String>,
+    /// After a crash restore: the session may not start above this level.
+    crash_cap: Option<Level>,
 }
+
+/// Seconds a level must hold without trouble to count as known-good.
+pub const KNOWN_GOOD_S: f64 = 5.0;
 
 impl Healer {
     /// A healer starting at `ceiling`, with what earlier sessions learned.
@@ -283,7 +293,93 @@ impl Healer {
             last_heard: ceiling,
             panics_seen: 0,
             last_vis_change_s: f64::NEG_INFINITY,
+            known_good: ceiling.min(Level::Medium),
+            notice: None,
+            crash_cap: None,
         }
+    }
+
+    /// The checkpoint of the session now.
+    pub fn checkpoint(
+        &self,
+        instance_id: u64,
+        generation: u64,
+        running: bool,
+    ) -> crate::checkpoint::Checkpoint {
+        crate::checkpoint::Checkpoint {
+            instance_id,
+            generation,
+            wall_time_s: crate::checkpoint::wall_clock_s(),
+            mode: self.mode,
+            level: self.level,
+            known_good: self.known_good,
+            breakers: self.breakers,
+            learned: self.learned.clone(),
+            incidents: self.log.iter().copied().collect(),
+            running,
+        }
+    }
+
+    /// Takes over a restored checkpoint. After a crash (`running` still set) the session starts
+    /// at the last known-good level, not the one playing at the crash (so a crash cannot loop),
+    /// with that level's breaker open and the crash recorded.
+    pub fn restore(&mut self, cp: &crate::checkpoint::Checkpoint, ceiling: Level) {
+        self.learned = cp.learned.clone();
+        self.breakers = cp.breakers;
+        self.log = IncidentLog::default();
+        for incident in &cp.incidents {
+            self.log.push(*incident);
+        }
+        self.known_good = cp.known_good.max(Level::Minimal).min(ceiling);
+        if cp.running {
+            let crash_level = cp.level;
+            if crash_level > Level::Emergency {
+                self.breakers[crash_level as usize].trip(self.now_s);
+            }
+            self.level = self.known_good.min(crash_level.max(Level::Minimal));
+            self.crash_cap = Some(self.level);
+            self.last_change_s = self.now_s;
+            self.trial = None;
+            self.incident(
+                IncidentKind::Crash,
+                Action::StepDown {
+                    from: crash_level,
+                    to: self.level,
+                },
+                0.0,
+            );
+            self.notice = Some(format!(
+                "Recovered after an unexpected shutdown: restored state from {}.",
+                crate::checkpoint::clock_text(cp.wall_time_s)
+            ));
+        }
+    }
+
+    /// The journal could not be written.
+    pub fn record_journal_failure(&mut self) {
+        let recent = self
+            .log
+            .iter()
+            .rev()
+            .take(4)
+            .any(|i| i.kind == IncidentKind::Journal && self.now_s - i.at_s < 60.0);
+        if !recent {
+            self.incident(IncidentKind::Journal, Action::Observe, 0.0);
+        }
+    }
+
+    /// Whether the incident log holds anything worth checkpointing at once (after `seen`).
+    pub fn significant_since(&self, seen: u32) -> bool {
+        self.log.total() > seen
+            && self
+                .log
+                .iter()
+                .rev()
+                .take((self.log.total() - seen) as usize)
+                .any(|i| {
+                    !matches!(i.action, Action::Observe | Action::ShedVisualizer)
+                        || matches!(i.kind, IncidentKind::NonFinite | IncidentKind::Panic)
+                })
     }
 
     /// Starts a session under known conditions (at `activate`): a level learned under the same
@@ -301,6 +397,9 @@ impl Healer {
             && learned >= Level::Minimal
         {
             self.level = learned;
+        }
+        if let Some(cap) = self.crash_cap.take() {
+            self.level = self.level.min(cap);
         }
         self.level
     }
@@ -383,6 +482,14 @@ impl Healer {
         self.try_upgrade(risk, ceiling);
         self.try_leave_safe_mode();
         self.close_recovered_overload(risk);
+        if self.failed_in_a_row == 0
+            && self.trial.is_none()
+            && self.level >= Level::Minimal
+            && risk < self.config.risk_vis
+            && self.now_s - self.last_change_s >= KNOWN_GOOD_S
+        {
+            self.known_good = self.level;
+        }
 
         let level = match inputs.mode {
             Mode::Auto => self.level,

@@ -7,6 +7,7 @@
 use super::level::Level;
 use super::shared::Decisions;
 use super::{Healer, Mode, TickInputs};
+use crate::checkpoint::Checkpointer;
 use crate::probe::clock::Clock;
 use crate::probe::record::BlockRecord;
 use crate::probe::telemetry::Telemetry;
@@ -79,6 +80,7 @@ impl HealerThread {
     /// (they lock it briefly between ticks; the audio thread never does).
     pub fn spawn<C: Clock>(
         healer: Arc<Mutex<Healer>>,
+        checkpointer: Arc<Mutex<Checkpointer>>,
         mut records: rtrb::Consumer<BlockRecord>,
         decisions: Arc<Decisions>,
         controls: Arc<Controls>,
@@ -116,6 +118,13 @@ impl HealerThread {
                             healer.reset_learning();
                         }
                         let d = healer.tick(now, &batch, inputs);
+                        // Offline renders are not sessions to recover: no checkpoints from them.
+                        let realtime = batch.iter().any(|r| r.deadline_ns > 0);
+                        checkpointer.lock().unwrap_or_else(|p| p.into_inner()).tick(
+                            &mut healer,
+                            realtime,
+                            inputs.ceiling,
+                        );
                         (d, healer.panics_seen)
                     }));
                     match result {
@@ -138,6 +147,14 @@ impl HealerThread {
                     let _ = &telemetry;
                     std::thread::sleep(TICK_INTERVAL);
                 }
+                // A clean stop: the final checkpoint, sentinel cleared.
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    let mut healer = healer.lock().unwrap_or_else(|p| p.into_inner());
+                    checkpointer
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .finish(&mut healer);
+                }));
             })?;
         Ok(Self {
             stop,

@@ -32,6 +32,18 @@ pub fn plugin_library() -> &'static PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // The plugin's crash journal goes under target/, not into the user's data directory
+        // (a test may have set its own already).
+        if std::env::var_os("SALVE_JOURNAL_DIR").is_none() {
+            // SAFETY: set once, before any plugin instance (the only reader) exists; other test
+            // threads wait on this OnceLock before they create one.
+            unsafe {
+                std::env::set_var(
+                    "SALVE_JOURNAL_DIR",
+                    root.join("target").join("test-journal"),
+                );
+            }
+        }
         let target = root.join("target").join("alloc-checks");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)

@@ -1,0 +1,363 @@
+//! Checkpoints: the session's healing state (tiers, breakers, what was learned, the last
+//! incidents), serialized with rmp-serde behind a versioned, checksummed header. The latest one
+//! rides in the plugin state (a persisted field, so every host save and autosave carries it) and
+//! in a crash journal on disk ([`journal`]); after a crash Salve restores it and starts safe.
+//!
+//! Only the healer thread builds, writes and reads checkpoints; the audio thread never does.
+
+pub mod journal;
+
+use crate::healer::Mode;
+use crate::healer::breaker::Breaker;
+use crate::healer::learning::{Incident, Learned};
+use crate::healer::level::Level;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The format version this Salve writes. Older versions are migrated on load; newer ones are
+/// kept unread (see [`Persisted`]).
+pub const FORMAT_VERSION: u16 = 1;
+/// Marks a Salve checkpoint.
+pub const MAGIC: [u8; 4] = *b"SLVC";
+/// `MAGIC`, version (u16), payload length (u32), CRC-32 of the payload (u32).
+pub const HEADER_LEN: usize = 14;
+/// A payload larger than this is refused unread (a hostile length cannot make Salve allocate).
+pub const MAX_PAYLOAD: usize = 1 << 20;
+
+/// The session's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Stable across saves and reloads of the same plugin instance.
+    pub instance_id: u64,
+    /// Increases with every checkpoint of the session.
+    pub generation: u64,
+    /// Wall-clock time of the checkpoint, seconds since the Unix epoch.
+    pub wall_time_s: u64,
+    pub mode: Mode,
+    /// The level playing at the checkpoint.
+    pub level: Level,
+    /// The last level that held without trouble.
+    pub known_good: Level,
+    pub breakers: [Breaker; 6],
+    pub learned: Learned,
+    /// The last incidents, oldest first.
+    pub incidents: Vec<Incident>,
+    /// True while a session runs; a clean shutdown writes a final checkpoint with it cleared.
+    /// A restored checkpoint that still says "running" means the last session crashed.
+    pub running: bool,
+}
+
+/// Why checkpoint bytes could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointError {
+    /// Shorter than its header or its declared length.
+    Truncated,
+    /// Not a Salve checkpoint.
+    NotACheckpoint,
+    /// Written by a newer Salve.
+    FutureVersion(u16),
+    /// The checksum does not match: the bytes were damaged.
+    Corrupt,
+    /// The checksum matches but the contents make no sense (or the length is absurd).
+    Malformed(String),
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointError::Truncated => write!(f, "it is incomplete"),
+            CheckpointError::NotACheckpoint => write!(f, "it is not Salve session data"),
+            CheckpointError::FutureVersion(v) => {
+                write!(f, "it was written by a newer Salve (format {v})")
+            }
+            CheckpointError::Corrupt => write!(f, "it is damaged (checksum mismatch)"),
+            CheckpointError::Malformed(e) => write!(f, "its contents are invalid ({e})"),
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {}
+
+impl Checkpoint {
+    /// The bytes: header and rmp-serde payload. Deterministic for the same checkpoint.
+    pub fn encode(&self) -> Vec<u8> {
+        let payload = rmp_serde::to_vec(self).expect("a checkpoint always serializes");
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Validates and decodes; never panics, whatever the bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(if MAGIC.starts_with(&bytes[..bytes.len().min(4)]) {
+                CheckpointError::Truncated
+            } else {
+                CheckpointError::NotACheckpoint
+            });
+        }
+        if bytes[..4] != MAGIC {
+            return Err(CheckpointError::NotACheckpoint);
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        let len = u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]) as usize;
+        let crc = u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]);
+        if version > FORMAT_VERSION {
+            return Err(CheckpointError::FutureVersion(version));
+        }
+        if len > MAX_PAYLOAD {
+            return Err(CheckpointError::Malformed(format!("{len} bytes declared")));
+        }
+        let payload = bytes
+            .get(HEADER_LEN..HEADER_LEN + len)
+            .ok_or(CheckpointError::Truncated)?;
+        if crc32fast::hash(payload) != crc {
+            return Err(CheckpointError::Corrupt);
+        }
+        // Every version this Salve knows (1) decodes the same way; a future format change
+        // decodes the old layout here and migrates it.
+        rmp_serde::from_slice(payload).map_err(|e| CheckpointError::Malformed(e.to_string()))
+    }
+
+    /// The checkpoint as text for the plugin state (base64).
+    pub fn to_text(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.encode())
+    }
+
+    pub fn from_text(text: &str) -> Result<Self, CheckpointError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| CheckpointError::NotACheckpoint)?;
+        Self::decode(&bytes)
+    }
+}
+
+/// The persisted field in the plugin state: the latest checkpoint as text, and, when the host
+/// handed Salve a checkpoint it could not read, those bytes unchanged, so that the next save
+/// loses nothing (a newer Salve can still read them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Persisted {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preserved: Option<String>,
+}
+
+/// A new, random instance id.
+pub fn new_instance_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Seconds since the Unix epoch.
+pub fn wall_clock_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `HH:MM:SS` (UTC) of a wall-clock time, for notices.
+pub fn clock_text(wall_time_s: u64) -> String {
+    let s = wall_time_s % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Where a restored session came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The checkpoint in the host's saved state.
+    Host,
+    /// A newer checkpoint of the same instance in the crash journal.
+    Journal,
+    /// Nothing usable: a fresh session.
+    Defaults,
+}
+
+/// The outcome of reading a loaded state's checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub checkpoint: Option<Checkpoint>,
+    pub source: Source,
+    /// Text for the health panel when something could not be used.
+    pub problem: Option<String>,
+    /// The host's checkpoint text when it could not be read: kept to hand back unchanged.
+    pub unreadable: Option<String>,
+}
+
+/// Chooses what to restore from the host's persisted field and the journal: the host's
+/// checkpoint, unless the journal has a newer one of the same instance; on a checkpoint that
+/// cannot be read, the defaults (its text is kept, never overwritten).
+pub fn choose(persisted: &Persisted, journal: Option<&journal::Journal>) -> Restored {
+    let Some(text) = &persisted.current else {
+        return Restored {
+            checkpoint: None,
+            source: Source::Defaults,
+            problem: None,
+            unreadable: None,
+        };
+    };
+    match Checkpoint::from_text(text) {
+        Ok(host) => {
+            let newer = journal
+                .and_then(|j| j.latest(host.instance_id))
+                .filter(|j| j.generation > host.generation);
+            match newer {
+                Some(j) => Restored {
+                    checkpoint: Some(j),
+                    source: Source::Journal,
+                    problem: None,
+                    unreadable: None,
+                },
+                None => Restored {
+                    checkpoint: Some(host),
+                    source: Source::Host,
+                    problem: None,
+                    unreadable: None,
+                },
+            }
+        }
+        Err(e) => Restored {
+            checkpoint: None,
+            source: Source::Defaults,
+            problem: Some(format!(
+                "Salve's saved session data could not be read: {e}. Your settings are kept; the \
+                 healing history starts afresh, and the unreadable data is saved back unchanged."
+            )),
+            unreadable: Some(text.clone()),
+        },
+    }
+}
+
+/// How often a running session is checkpointed (when it processed audio), in seconds.
+pub const CHECKPOINT_INTERVAL_S: f64 = 3.0;
+
+/// The healer thread's checkpoint duty: notices a state the host loaded and restores it, writes
+/// checkpoints into the plugin state and the journal every few seconds and after significant
+/// incidents (only while audio is processed, so that loading and saving a state without playing
+/// gives back identical bytes), and writes the final one at a clean shutdown.
+pub struct Checkpointer {
+    session: std::sync::Arc<std::sync::Mutex<Persisted>>,
+    journal: Option<journal::Journal>,
+    instance_id: Option<u64>,
+    generation: u64,
+    last_seen: Option<String>,
+    unreadable: Option<String>,
+    last_write_s: f64,
+    incidents_seen: u32,
+    dirty: bool,
+    urgent: bool,
+    wrote: bool,
+}
+
+impl Checkpointer {
+    pub fn new(
+        session: std::sync::Arc<std::sync::Mutex<Persisted>>,
+        journal: Option<journal::Journal>,
+    ) -> Self {
+        Self {
+            session,
+            journal,
+            instance_id: None,
+            generation: 0,
+            last_seen: None,
+            unreadable: None,
+            last_write_s: f64::NEG_INFINITY,
+            incidents_seen: 0,
+            dirty: false,
+            urgent: false,
+            wrote: false,
+        }
+    }
+
+    fn persisted(&self) -> Persisted {
+        self.session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// One healer tick's worth of checkpoint work.
+    pub fn tick(&mut self, healer: &mut crate::healer::Healer, had_records: bool, ceiling: Level) {
+        let persisted = self.persisted();
+        if persisted.current != self.last_seen {
+            // The host loaded a state (or this is the first look at it).
+            let restored = choose(&persisted, self.journal.as_ref());
+            if let Some(cp) = &restored.checkpoint {
+                self.instance_id = Some(cp.instance_id);
+                self.generation = cp.generation;
+                healer.restore(cp, ceiling);
+                self.urgent |= cp.running;
+                if restored.source == Source::Journal && !cp.running {
+                    healer.notice = Some(format!(
+                        "Restored Salve's session from its journal ({}), newer than the host's copy.",
+                        clock_text(cp.wall_time_s)
+                    ));
+                }
+            }
+            if let Some(problem) = restored.problem {
+                healer.notice = Some(problem);
+            }
+            self.unreadable = restored.unreadable;
+            self.last_seen = persisted.current;
+            self.incidents_seen = healer.log.total();
+        }
+        self.dirty |= had_records;
+        let now = healer.now_s();
+        let due = now - self.last_write_s >= CHECKPOINT_INTERVAL_S
+            || healer.significant_since(self.incidents_seen)
+            || self.urgent;
+        if self.dirty && due {
+            self.write(healer, true);
+            self.last_write_s = now;
+        }
+    }
+
+    fn write(&mut self, healer: &mut crate::healer::Healer, running: bool) {
+        let id = *self.instance_id.get_or_insert_with(new_instance_id);
+        self.generation += 1;
+        let cp = healer.checkpoint(id, self.generation, running);
+        let text = cp.to_text();
+        {
+            let mut p = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            p.current = Some(text.clone());
+            if let Some(u) = self.unreadable.take() {
+                p.preserved = Some(u);
+            }
+        }
+        self.last_seen = Some(text);
+        if let Some(j) = &self.journal
+            && j.write(&cp).is_err()
+        {
+            healer.record_journal_failure();
+        }
+        self.incidents_seen = healer.log.total();
+        self.dirty = false;
+        self.urgent = false;
+        self.wrote = true;
+    }
+
+    /// A clean shutdown: the final checkpoint, with the running sentinel cleared (only if this
+    /// session wrote any, so that an instance that never played leaves its state untouched).
+    pub fn finish(&mut self, healer: &mut crate::healer::Healer) {
+        if self.wrote {
+            self.write(healer, false);
+        }
+    }
+}
