@@ -1,0 +1,60 @@
+//! Checkpoint costs on the healer thread: building and serializing a checkpoint with a full
+//! incident ring, and writing it to the journal (atomic write: temporary file, fsync, rename).
+//! The audio thread never does any of this.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use salve::checkpoint::journal::Journal;
+use salve::healer::learning::{Action, Incident, IncidentKind, Outcome};
+use salve::healer::level::Level;
+use salve::healer::{Healer, HealerConfig};
+use std::hint::black_box;
+
+fn full_healer() -> Healer {
+    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
+    for i in 0..64 {
+        h.log.push(Incident {
+            id: i,
+            at_s: i as f64,
+            kind: IncidentKind::Overload,
+            load: 0.9,
+            p99: 1.1,
+            risk: 0.4,
+            level: Level::Ultra,
+            action: Action::StepDown {
+                from: Level::Ultra,
+                to: Level::High,
+            },
+            outcome: Outcome::Recovered,
+            time_to_detect_s: 0.02,
+            time_to_recover_s: Some(1.5),
+        });
+    }
+    h
+}
+
+fn checkpoint(c: &mut Criterion) {
+    let h = full_healer();
+    c.bench_function("checkpoint/build+serialize", |b| {
+        b.iter(|| black_box(h.checkpoint(1, 2, true).encode()))
+    });
+    let cp = h.checkpoint(1, 2, true);
+    println!(
+        "checkpoint size with a full incident ring: {} bytes",
+        cp.encode().len()
+    );
+    let dir = std::env::temp_dir().join(format!("salve-bench-journal-{}", std::process::id()));
+    let journal = Journal::new(&dir);
+    let mut generation = 0;
+    c.bench_function("checkpoint/journal_write", |b| {
+        b.iter(|| {
+            generation += 1;
+            let mut cp = cp.clone();
+            cp.generation = generation;
+            journal.write(&cp).unwrap();
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, checkpoint);
+criterion_main!(benches);
