@@ -185,7 +185,12 @@ impl Plugin for Salve {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(self.params.clone())
+        editor::create(editor::Shared {
+            params: self.params.clone(),
+            telemetry: self.telemetry.clone(),
+            healer: self.healer.clone(),
+            controls: self.healer_controls.clone(),
+        })
     }
 
     fn activate(

@@ -1,0 +1,259 @@
+//! The health panel: what the probe and the healer know, in calm words and colours, with the
+//! few controls a musician needs (acknowledge, reset learning, reset counters).
+
+use crate::healer::Healer;
+use crate::healer::learning::{Action, Incident, Outcome};
+use crate::healer::level::{Level, VisTier};
+use crate::probe::events::EventKind;
+use crate::probe::telemetry::Telemetry;
+use egui::{Color32, RichText};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+
+/// How many GUI frames the load graph shows.
+pub const GRAPH_FRAMES: usize = 240;
+
+/// Everything the panel shows, captured once per frame (so the drawing code is pure and
+/// testable).
+#[derive(Debug, Clone, Default)]
+pub struct HealthSnapshot {
+    pub score: f32,
+    pub load: f32,
+    pub level: Option<Level>,
+    pub ceiling: Option<Level>,
+    pub vis: Option<VisTier>,
+    pub risk: f32,
+    pub p99: f32,
+    pub worst_load: f32,
+    pub worst_pos: Option<i64>,
+    pub counters: Vec<(&'static str, u64)>,
+    pub incidents: Vec<Incident>,
+    pub breakers: Vec<(Level, bool)>,
+    pub recommendations: Vec<String>,
+    pub notice: Option<String>,
+    pub healer_available: bool,
+}
+
+impl HealthSnapshot {
+    pub fn capture(telemetry: &Telemetry, healer: Option<&Healer>, ceiling: Level) -> Self {
+        let counted = [
+            ("Overruns", EventKind::Overrun),
+            ("Near misses", EventKind::NearMiss),
+            ("Callback gaps", EventKind::CallbackGap),
+            ("Transport jumps", EventKind::TransportJump),
+            ("NaN restarts", EventKind::NonFinite),
+            ("Limiter", EventKind::Limiter),
+            ("Panics", EventKind::Panic),
+        ];
+        let mut counters: Vec<(&'static str, u64)> =
+            counted.iter().map(|(l, k)| (*l, telemetry.count(*k))).collect();
+        counters.push(("Ring drops", telemetry.ring_drops.load(Ordering::Relaxed)));
+        let mut s = Self {
+            score: telemetry.health.load(Ordering::Relaxed),
+            load: telemetry.load_smoothed.load(Ordering::Relaxed),
+            ceiling: Some(ceiling),
+            worst_load: telemetry.worst_load.load(Ordering::Relaxed),
+            worst_pos: telemetry.worst_position(),
+            counters,
+            ..Default::default()
+        };
+        if let Some(h) = healer {
+            s.healer_available = true;
+            s.level = Some(h.level());
+            s.vis = Some(h.vis());
+            s.risk = h.risk();
+            s.p99 = h.stats().p99();
+            s.incidents = h.log.iter().rev().take(12).copied().collect();
+            s.breakers = Level::ALL[1..]
+                .iter()
+                .map(|l| (*l, h.breakers[*l as usize].is_closed()))
+                .collect();
+            s.recommendations = h.recommendations.iter().map(|r| r.text()).collect();
+            s.notice = h.notice.clone();
+        }
+        s
+    }
+}
+
+/// What the user asked for in this frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PanelActions {
+    pub acknowledge: bool,
+    pub reset_learning: bool,
+    pub reset_counters: bool,
+}
+
+/// Calm unless action is needed.
+fn score_colour(score: f32) -> Color32 {
+    if score >= 0.8 {
+        Color32::from_rgb(110, 190, 130)
+    } else if score >= 0.5 {
+        Color32::from_rgb(220, 180, 90)
+    } else {
+        Color32::from_rgb(220, 110, 100)
+    }
+}
+
+fn score_words(score: f32) -> &'static str {
+    if score >= 0.8 {
+        "All well"
+    } else if score >= 0.5 {
+        "Working hard"
+    } else {
+        "Needs attention"
+    }
+}
+
+fn action_text(a: &Action) -> String {
+    match a {
+        Action::Observe => "noted".into(),
+        Action::StepDown { from, to } => format!("{} → {}", from.label(), to.label()),
+        Action::SafeMode => "safe mode".into(),
+        Action::ShedVisualizer => "lighter display".into(),
+        Action::Revert { to } => format!("back to {}", to.label()),
+        Action::Recommend => "advice given".into(),
+        Action::WouldStepDown { from, to } => {
+            format!("would go {} → {}", from.label(), to.label())
+        }
+    }
+}
+
+/// Draws the load graph: mean and peak per frame against the budget line.
+fn load_graph(ui: &mut egui::Ui, history: &VecDeque<(f32, f32)>) {
+    let size = egui::vec2(ui.available_width().max(200.0), 70.0);
+    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, Color32::from_gray(28));
+    let y = |load: f32| rect.bottom() - (load.clamp(0.0, 1.5) / 1.5) * rect.height();
+    let budget = y(1.0);
+    painter.line_segment(
+        [egui::pos2(rect.left(), budget), egui::pos2(rect.right(), budget)],
+        egui::Stroke::new(1.0, Color32::from_rgb(200, 90, 80)),
+    );
+    let dx = rect.width() / GRAPH_FRAMES as f32;
+    for (i, (mean, peak)) in history.iter().enumerate() {
+        let x = rect.left() + i as f32 * dx;
+        painter.line_segment(
+            [egui::pos2(x, rect.bottom()), egui::pos2(x, y(*mean))],
+            egui::Stroke::new(dx.max(1.0), Color32::from_rgb(90, 140, 200)),
+        );
+        painter.line_segment(
+            [egui::pos2(x, y(*peak)), egui::pos2(x, y(*peak) + 1.5)],
+            egui::Stroke::new(dx.max(1.0), Color32::from_rgb(230, 230, 230)),
+        );
+        if *peak > 1.0 {
+            painter.line_segment(
+                [egui::pos2(x, rect.top()), egui::pos2(x, rect.top() + 6.0)],
+                egui::Stroke::new(2.0, Color32::from_rgb(220, 110, 100)),
+            );
+        }
+    }
+}
+
+/// The health panel.
+pub fn show(
+    ui: &mut egui::Ui,
+    s: &HealthSnapshot,
+    history: &VecDeque<(f32, f32)>,
+) -> PanelActions {
+    let mut actions = PanelActions::default();
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(format!("{:.0}", s.score * 100.0))
+                .size(28.0)
+                .color(score_colour(s.score)),
+        )
+        .on_hover_text("Health score, 0-100: load above 70 %, overruns, dropouts and faults lower it.");
+        ui.label(RichText::new(score_words(s.score)).size(16.0));
+    });
+    if let Some(n) = &s.notice {
+        ui.label(RichText::new(n).color(Color32::from_rgb(220, 180, 90)));
+    }
+    ui.label(format!(
+        "DSP load {:.0} % of the budget (worst {:.0} %{})",
+        s.load * 100.0,
+        s.worst_load * 100.0,
+        s.worst_pos
+            .map(|p| format!(" at sample {p}"))
+            .unwrap_or_default()
+    ));
+    load_graph(ui, history);
+    if s.healer_available {
+        ui.label(format!(
+            "Quality: {}   (ceiling {})   Display: {}",
+            s.level.map_or("-", Level::label),
+            s.ceiling.map_or("-", Level::label),
+            s.vis.map_or("-", VisTier::label),
+        ));
+        ui.label(format!(
+            "Risk of running out of time: {:.0} %   p99 load {:.0} %",
+            s.risk * 100.0,
+            s.p99 * 100.0
+        ))
+        .on_hover_text("Predicted from the recent load, its spread and its trend.");
+    } else {
+        ui.label("Healer: not running (the plugin is not processing).");
+    }
+    ui.horizontal_wrapped(|ui| {
+        for (label, n) in &s.counters {
+            ui.label(format!("{label}: {n}"));
+        }
+        if ui.small_button("Reset counters").clicked() {
+            actions.reset_counters = true;
+        }
+    });
+    if !s.breakers.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Breakers:");
+            for (level, closed) in &s.breakers {
+                let (text, colour) = if *closed {
+                    ("ok", Color32::from_gray(160))
+                } else {
+                    ("resting", Color32::from_rgb(220, 180, 90))
+                };
+                ui.label(RichText::new(format!("{} {text}", level.label())).color(colour));
+            }
+        });
+    }
+    for r in &s.recommendations {
+        ui.label(RichText::new(format!("What you can do: {r}")).strong());
+    }
+    ui.separator();
+    ui.label(RichText::new("Recent incidents").strong());
+    if s.incidents.is_empty() {
+        ui.label("None. Salve has had nothing to fix.");
+    }
+    for i in &s.incidents {
+        let outcome = match i.outcome {
+            Outcome::Pending => "ongoing".to_owned(),
+            Outcome::Recovered => format!(
+                "recovered in {:.1} s",
+                i.time_to_recover_s.unwrap_or_default()
+            ),
+            Outcome::NotHelping => "did not help".to_owned(),
+        };
+        ui.label(format!(
+            "{:>7.1} s  {}: {} ({outcome})",
+            i.at_s,
+            i.kind.label(),
+            action_text(&i.action)
+        ));
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .button("Acknowledge")
+            .on_hover_text("Clear the advice shown above.")
+            .clicked()
+        {
+            actions.acknowledge = true;
+        }
+        if ui
+            .button("Reset learning")
+            .on_hover_text("Forget which quality levels held on this machine and which fixes worked.")
+            .clicked()
+        {
+            actions.reset_learning = true;
+        }
+    });
+    actions
+}

@@ -1,0 +1,157 @@
+//! The editor window: the sound controls on the left, the health panel on the right, drawn with
+//! egui. It reads the audio thread's data only through the probe's atomics and the healer's
+//! state (which the audio thread never locks), and reports its own frame time to the healer.
+
+pub mod health;
+
+use crate::healer::Healer;
+use crate::healer::thread::Controls as HealerControls;
+use crate::params::SalveParams;
+use crate::probe::telemetry::Telemetry;
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::LogicalSize;
+
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{
+    EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
+    create_egui_editor,
+};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The editor's initial size, in logical pixels.
+pub const EDITOR_WIDTH: f32 = 860.0;
+pub const EDITOR_HEIGHT: f32 = 560.0;
+/// The panel redraws at most this often while nothing else happens.
+pub const REPAINT_INTERVAL: Duration = Duration::from_millis(50);
+
+pub type SalveEditor = EguiEditor<SalveApp>;
+
+/// What the editor shares with the plugin.
+#[derive(Clone)]
+pub struct Shared {
+    pub params: Arc<SalveParams>,
+    pub telemetry: Arc<Telemetry>,
+    pub healer: Arc<Mutex<Healer>>,
+    pub controls: Arc<HealerControls>,
+}
+
+/// The editor's state between repaints.
+pub struct SalveApp {
+    shared: Shared,
+    gui: Option<GuiContext>,
+    /// Mean and peak load per frame, oldest first.
+    history: VecDeque<(f32, f32)>,
+    /// Smoothed frame time, in microseconds.
+    frame_us: f32,
+}
+
+impl SalveApp {
+    pub fn new(shared: Shared) -> Self {
+        Self {
+            shared,
+            gui: None,
+            history: VecDeque::with_capacity(health::GRAPH_FRAMES),
+            frame_us: 0.0,
+        }
+    }
+
+    fn sound(&self, ui: &mut egui::Ui, gui: &GuiContext) {
+        let setter = gui.param_setter();
+        let p = &self.shared.params;
+        ui.heading("Sound");
+        egui::Grid::new("sound").num_columns(2).show(ui, |ui| {
+            let row = |ui: &mut egui::Ui, label: &str, tip: &str| {
+                ui.label(label).on_hover_text(tip);
+            };
+            row(ui, "Drive", "How hard the signal hits the curve (0-36 dB).");
+            ui.add(ParamSlider::for_param(&p.drive, &setter));
+            ui.end_row();
+            row(ui, "Curve", "Smooth, Soft clip, Tube (even harmonics) or Hard clip.");
+            ui.add(ParamSlider::for_param(&p.curve, &setter));
+            ui.end_row();
+            row(ui, "Tone", "Tilts the saturated sound darker or brighter.");
+            ui.add(ParamSlider::for_param(&p.tone, &setter));
+            ui.end_row();
+            row(ui, "Mix", "Dry/wet balance; phase-aligned at any setting.");
+            ui.add(ParamSlider::for_param(&p.mix, &setter));
+            ui.end_row();
+            row(ui, "Output", "Output level (-24 to +24 dB).");
+            ui.add(ParamSlider::for_param(&p.output, &setter));
+            ui.end_row();
+            row(ui, "Oversampling", "Auto lets Salve choose up to 16x; a fixed value is the highest it uses.");
+            ui.add(ParamSlider::for_param(&p.oversampling, &setter));
+            ui.end_row();
+            row(ui, "Healing", "Auto adapts the quality to keep the session running; Monitor only reports; Off plays as set.");
+            ui.add(ParamSlider::for_param(&p.healing, &setter));
+            ui.end_row();
+        });
+    }
+
+    fn health(&mut self, ui: &mut egui::Ui) {
+        let t = &self.shared.telemetry;
+        let mean = t.load_smoothed.load(Ordering::Relaxed);
+        let peak = t.load.load(Ordering::Relaxed).max(mean);
+        if self.history.len() == health::GRAPH_FRAMES {
+            self.history.pop_front();
+        }
+        self.history.push_back((mean, peak));
+        let ceiling = self.shared.params.oversampling.value().ceiling();
+        let snapshot = {
+            let healer = self.shared.healer.lock().unwrap_or_else(|p| p.into_inner());
+            health::HealthSnapshot::capture(t, Some(&healer), ceiling)
+        };
+        ui.heading("Health");
+        let actions = health::show(ui, &snapshot, &self.history);
+        let c = &self.shared.controls;
+        if actions.acknowledge {
+            c.acknowledge.store(true, Ordering::Relaxed);
+        }
+        if actions.reset_learning {
+            c.reset_learning.store(true, Ordering::Relaxed);
+        }
+        if actions.reset_counters {
+            t.reset_counters();
+        }
+    }
+}
+
+impl NiceEguiApp for SalveApp {
+    fn build(
+        &mut self,
+        _egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.gui = Some(nice_gui_ctx);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let started = Instant::now();
+        let Some(gui) = self.gui.clone() else { return };
+        ui.columns(2, |cols| {
+            self.sound(&mut cols[0], &gui);
+            egui::ScrollArea::vertical().show(&mut cols[1], |ui| self.health(ui));
+        });
+        ui.ctx().request_repaint_after(REPAINT_INTERVAL);
+        let us = started.elapsed().as_secs_f32() * 1e6;
+        self.frame_us += (us - self.frame_us) * 0.1;
+        self.shared
+            .controls
+            .gui_frame_us
+            .store(self.frame_us as u64, Ordering::Relaxed);
+    }
+}
+
+/// Creates the editor for a plugin instance.
+pub fn create(shared: Shared) -> Option<SalveEditor> {
+    create_egui_editor(
+        EguiEditorState::from_size(LogicalSize::new(EDITOR_WIDTH, EDITOR_HEIGHT), 1.0),
+        RepaintNotifier::new(),
+        EguiNiceSettings::new().with_tile("Salve"),
+        SalveApp::new(shared),
+    )
+}
