@@ -45,8 +45,10 @@ impl HealthSnapshot {
             ("Limiter", EventKind::Limiter),
             ("Panics", EventKind::Panic),
         ];
-        let mut counters: Vec<(&'static str, u64)> =
-            counted.iter().map(|(l, k)| (*l, telemetry.count(*k))).collect();
+        let mut counters: Vec<(&'static str, u64)> = counted
+            .iter()
+            .map(|(l, k)| (*l, telemetry.count(*k)))
+            .collect();
         counters.push(("Ring drops", telemetry.ring_drops.load(Ordering::Relaxed)));
         let mut s = Self {
             score: telemetry.health.load(Ordering::Relaxed),
@@ -107,13 +109,13 @@ fn score_words(score: f32) -> &'static str {
 fn action_text(a: &Action) -> String {
     match a {
         Action::Observe => "noted".into(),
-        Action::StepDown { from, to } => format!("{} → {}", from.label(), to.label()),
+        Action::StepDown { from, to } => format!("{} to {}", from.label(), to.label()),
         Action::SafeMode => "safe mode".into(),
         Action::ShedVisualizer => "lighter display".into(),
         Action::Revert { to } => format!("back to {}", to.label()),
         Action::Recommend => "advice given".into(),
         Action::WouldStepDown { from, to } => {
-            format!("would go {} → {}", from.label(), to.label())
+            format!("would go {} to {}", from.label(), to.label())
         }
     }
 }
@@ -127,7 +129,10 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<(f32, f32)>) {
     let y = |load: f32| rect.bottom() - (load.clamp(0.0, 1.5) / 1.5) * rect.height();
     let budget = y(1.0);
     painter.line_segment(
-        [egui::pos2(rect.left(), budget), egui::pos2(rect.right(), budget)],
+        [
+            egui::pos2(rect.left(), budget),
+            egui::pos2(rect.right(), budget),
+        ],
         egui::Stroke::new(1.0, Color32::from_rgb(200, 90, 80)),
     );
     let dx = rect.width() / GRAPH_FRAMES as f32;
@@ -151,11 +156,7 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<(f32, f32)>) {
 }
 
 /// The health panel.
-pub fn show(
-    ui: &mut egui::Ui,
-    s: &HealthSnapshot,
-    history: &VecDeque<(f32, f32)>,
-) -> PanelActions {
+pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)>) -> PanelActions {
     let mut actions = PanelActions::default();
     ui.horizontal(|ui| {
         ui.label(
@@ -163,7 +164,9 @@ pub fn show(
                 .size(28.0)
                 .color(score_colour(s.score)),
         )
-        .on_hover_text("Health score, 0-100: load above 70 %, overruns, dropouts and faults lower it.");
+        .on_hover_text(
+            "Health score, 0-100: load above 70 %, overruns, dropouts and faults lower it.",
+        );
         ui.label(RichText::new(score_words(s.score)).size(16.0));
     });
     if let Some(n) = &s.notice {
@@ -249,7 +252,9 @@ pub fn show(
         }
         if ui
             .button("Reset learning")
-            .on_hover_text("Forget which quality levels held on this machine and which fixes worked.")
+            .on_hover_text(
+                "Forget which quality levels held on this machine and which fixes worked.",
+            )
             .clicked()
         {
             actions.reset_learning = true;

@@ -13,8 +13,7 @@ use nice_plug::editor::dpi::LogicalSize;
 
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{
-    EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
-    create_egui_editor,
+    EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier, create_egui_editor,
 };
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;

@@ -1,0 +1,137 @@
+//! The health panel, rendered headless with egui_kittest: it shows what it is fed (score, quality,
+//! counters, incidents, advice) and its buttons report what the user asked for.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use salve::editor::health::{self, HealthSnapshot, PanelActions};
+use salve::healer::learning::{Action, Incident, IncidentKind, Outcome};
+use salve::healer::level::{Level, VisTier};
+use salve::healer::{Healer, HealerConfig, Mode, TickInputs};
+use salve::probe::record::BlockRecord;
+use salve::probe::telemetry::Telemetry;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+
+fn snapshot() -> HealthSnapshot {
+    HealthSnapshot {
+        score: 0.42,
+        load: 0.93,
+        level: Some(Level::High),
+        ceiling: Some(Level::Ultra),
+        vis: Some(VisTier::Reduced),
+        risk: 0.31,
+        p99: 0.97,
+        worst_load: 1.27,
+        worst_pos: Some(96_000),
+        counters: vec![("Overruns", 3), ("NaN restarts", 1)],
+        incidents: vec![Incident {
+            id: 0,
+            at_s: 12.5,
+            kind: IncidentKind::Overload,
+            load: 0.95,
+            p99: 1.1,
+            risk: 0.5,
+            level: Level::Ultra,
+            action: Action::StepDown {
+                from: Level::Ultra,
+                to: Level::High,
+            },
+            outcome: Outcome::Recovered,
+            time_to_detect_s: 0.02,
+            time_to_recover_s: Some(2.5),
+        }],
+        breakers: vec![(Level::Ultra, false), (Level::High, true)],
+        recommendations: vec!["Raise the host buffer to 256 samples.".into()],
+        notice: Some(
+            "Recovered after an unexpected shutdown: restored state from 10:00:00 UTC.".into(),
+        ),
+        healer_available: true,
+    }
+}
+
+#[test]
+fn the_panel_shows_what_it_is_fed() {
+    let s = snapshot();
+    let history: VecDeque<(f32, f32)> = (0..100).map(|i| (0.5, 0.6 + i as f32 / 100.0)).collect();
+    let harness = Harness::new_ui(|ui| {
+        health::show(ui, &s, &history);
+    });
+    for text in [
+        "42",
+        "Needs attention",
+        "DSP load 93 % of the budget (worst 127 % at sample 96000)",
+        "Quality: High (8x)",
+        "ceiling Ultra (16x)",
+        "Display: Reduced",
+        "Risk of running out of time: 31 %",
+        "Overruns: 3",
+        "NaN restarts: 1",
+        "Ultra (16x) resting",
+        "What you can do: Raise the host buffer to 256 samples.",
+        "Overload: Ultra (16x) to High (8x) (recovered in 2.5 s)",
+        "Recovered after an unexpected shutdown",
+    ] {
+        harness.get_by_label_contains(text);
+    }
+}
+
+#[test]
+fn the_buttons_report_the_users_requests() {
+    let s = snapshot();
+    let history = VecDeque::new();
+    let mut harness = Harness::new_ui_state(
+        |ui, actions: &mut PanelActions| {
+            let a = health::show(ui, &s, &history);
+            actions.acknowledge |= a.acknowledge;
+            actions.reset_learning |= a.reset_learning;
+            actions.reset_counters |= a.reset_counters;
+        },
+        PanelActions::default(),
+    );
+    harness.get_by_label("Acknowledge").click();
+    harness.run();
+    assert!(harness.state().acknowledge);
+    assert!(!harness.state().reset_learning);
+    harness.get_by_label("Reset learning").click();
+    harness.get_by_label("Reset counters").click();
+    harness.run();
+    assert!(harness.state().reset_learning && harness.state().reset_counters);
+}
+
+#[test]
+fn a_snapshot_of_a_live_healer_reads_its_state() {
+    let telemetry = Telemetry::new();
+    telemetry.health.store(0.9, Ordering::Relaxed);
+    let mut healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
+    healer.start_session(48_000, 64, Level::Ultra);
+    let records = vec![
+        BlockRecord {
+            deadline_ns: 1_333_333,
+            samples: 64,
+            sample_rate: 48_000.0,
+            load: 0.3,
+            factor: 16,
+            ..Default::default()
+        };
+        15
+    ];
+    healer.tick(
+        20_000_000,
+        &records,
+        TickInputs {
+            mode: Mode::Auto,
+            ceiling: Level::Ultra,
+            gui_frame_ms: None,
+            reflex_count: 0,
+        },
+    );
+    let s = HealthSnapshot::capture(&telemetry, Some(&healer), Level::Ultra);
+    assert_eq!(s.level, Some(Level::Ultra));
+    assert!(s.healer_available && s.incidents.is_empty());
+    let history = VecDeque::new();
+    let harness = Harness::new_ui(|ui| {
+        health::show(ui, &s, &history);
+    });
+    harness.get_by_label("All well");
+    harness.get_by_label_contains("None. Salve has had nothing to fix.");
+}
