@@ -184,7 +184,8 @@ fn load_then_save_without_playing_gives_identical_bytes() {
     play(&mut p, 0.2, |_| {});
     a.deactivate(p);
     let saved = a.save_state();
-    assert!(checkpoint_of(&saved).is_some());
+    let cp = checkpoint_of(&saved).expect("a checkpoint after playing");
+    assert!(!cp.running, "a clean deactivate clears the running sentinel");
     let mut b = Instance::new();
     assert!(b.load_state(&saved));
     assert_eq!(saved, b.save_state());
