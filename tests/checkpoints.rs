@@ -185,7 +185,10 @@ fn load_then_save_without_playing_gives_identical_bytes() {
     a.deactivate(p);
     let saved = a.save_state();
     let cp = checkpoint_of(&saved).expect("a checkpoint after playing");
-    assert!(!cp.running, "a clean deactivate clears the running sentinel");
+    assert!(
+        !cp.running,
+        "a clean deactivate clears the running sentinel"
+    );
     let mut b = Instance::new();
     assert!(b.load_state(&saved));
     assert_eq!(saved, b.save_state());

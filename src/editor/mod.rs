@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 /// The editor's initial size, in logical pixels.
 pub const EDITOR_WIDTH: f32 = 860.0;
 pub const EDITOR_HEIGHT: f32 = 560.0;
+/// A frame that takes longer than this (CPU time of `ui`, in microseconds) is a GUI overrun.
+pub const FRAME_BUDGET_US: f32 = 8_000.0;
 /// The panel redraws at most this often while nothing else happens.
 pub const REPAINT_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -138,6 +140,11 @@ impl NiceEguiApp for SalveApp {
         ui.ctx().request_repaint_after(REPAINT_INTERVAL);
         let us = started.elapsed().as_secs_f32() * 1e6;
         self.frame_us += (us - self.frame_us) * 0.1;
+        if us > FRAME_BUDGET_US {
+            // Counted into the health score (lightly: a slow display never touches the sound).
+            let t = &self.shared.telemetry.gui_frame_overruns;
+            t.store(t.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
         self.shared
             .controls
             .gui_frame_us
