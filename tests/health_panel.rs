@@ -46,6 +46,7 @@ fn snapshot() -> HealthSnapshot {
             "Recovered after an unexpected shutdown: restored state from 10:00:00 UTC.".into(),
         ),
         healer_available: true,
+        export_message: None,
     }
 }
 
@@ -85,6 +86,7 @@ fn the_buttons_report_the_users_requests() {
             actions.acknowledge |= a.acknowledge;
             actions.reset_learning |= a.reset_learning;
             actions.reset_counters |= a.reset_counters;
+            actions.export_report |= a.export_report;
         },
         PanelActions::default(),
     );
@@ -96,6 +98,32 @@ fn the_buttons_report_the_users_requests() {
     harness.get_by_label("Reset counters").click();
     harness.run();
     assert!(harness.state().reset_learning && harness.state().reset_counters);
+    assert!(!harness.state().export_report);
+    harness.get_by_label("Export report").click();
+    harness.run();
+    assert!(harness.state().export_report);
+}
+
+#[test]
+fn export_report_writes_a_valid_file_and_says_where() {
+    let dir = std::env::temp_dir().join(format!("salve-report-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut s = snapshot();
+    let path = salve::editor::report::write(&dir, &s).expect("write the report");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).expect("valid JSON");
+    assert_eq!(json["quality"], "High (8x)");
+    assert_eq!(json["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(json["incidents"][0]["kind"], "Overload");
+    assert!((json["health_score"].as_f64().unwrap() - 0.42).abs() < 1e-6);
+    // The panel tells the user where it went.
+    s.export_message = Some(format!("Report written to {}", path.display()));
+    let history = VecDeque::new();
+    let harness = Harness::new_ui(|ui| {
+        health::show(ui, &s, &history);
+    });
+    harness.get_by_label_contains("Report written to");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

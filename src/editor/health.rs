@@ -32,6 +32,8 @@ pub struct HealthSnapshot {
     pub recommendations: Vec<String>,
     pub notice: Option<String>,
     pub healer_available: bool,
+    /// The outcome of the last "Export report", for the user.
+    pub export_message: Option<String>,
 }
 
 impl HealthSnapshot {
@@ -83,6 +85,7 @@ pub struct PanelActions {
     pub acknowledge: bool,
     pub reset_learning: bool,
     pub reset_counters: bool,
+    pub export_report: bool,
 }
 
 /// Calm unless action is needed.
@@ -169,6 +172,9 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)
         );
         ui.label(RichText::new(score_words(s.score)).size(16.0));
     });
+    if let Some(m) = &s.export_message {
+        ui.label(m);
+    }
     if let Some(n) = &s.notice {
         ui.label(RichText::new(n).color(Color32::from_rgb(220, 180, 90)));
     }
@@ -249,6 +255,13 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)
             .clicked()
         {
             actions.acknowledge = true;
+        }
+        if ui
+            .button("Export report")
+            .on_hover_text("Write the incidents and statistics to a JSON file.")
+            .clicked()
+        {
+            actions.export_report = true;
         }
         if ui
             .button("Reset learning")

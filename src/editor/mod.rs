@@ -3,6 +3,7 @@
 //! state (which the audio thread never locks), and reports its own frame time to the healer.
 
 pub mod health;
+pub mod report;
 
 use crate::healer::Healer;
 use crate::healer::thread::Controls as HealerControls;
@@ -47,6 +48,8 @@ pub struct SalveApp {
     history: VecDeque<(f32, f32)>,
     /// Smoothed frame time, in microseconds.
     frame_us: f32,
+    /// What the last report export or preset load said.
+    message: Option<String>,
 }
 
 impl SalveApp {
@@ -56,6 +59,7 @@ impl SalveApp {
             gui: None,
             history: VecDeque::with_capacity(health::GRAPH_FRAMES),
             frame_us: 0.0,
+            message: None,
         }
     }
 
@@ -63,6 +67,7 @@ impl SalveApp {
         let setter = gui.param_setter();
         let p = &self.shared.params;
         ui.heading("Sound");
+        self.preset_menu(ui, gui);
         egui::Grid::new("sound").num_columns(2).show(ui, |ui| {
             let row = |ui: &mut egui::Ui, label: &str, tip: &str| {
                 ui.label(label).on_hover_text(tip);
@@ -91,6 +96,22 @@ impl SalveApp {
         });
     }
 
+    fn preset_menu(&self, ui: &mut egui::Ui, gui: &GuiContext) {
+        egui::ComboBox::from_label("Preset")
+            .selected_text("Factory presets")
+            .show_ui(ui, |ui| {
+                for preset in crate::presets::Preset::factory() {
+                    if ui
+                        .selectable_label(false, &preset.name)
+                        .on_hover_text(&preset.description)
+                        .clicked()
+                    {
+                        gui.set_state(preset.to_state());
+                    }
+                }
+            });
+    }
+
     fn health(&mut self, ui: &mut egui::Ui) {
         let t = &self.shared.telemetry;
         let mean = t.load_smoothed.load(Ordering::Relaxed);
@@ -100,10 +121,11 @@ impl SalveApp {
         }
         self.history.push_back((mean, peak));
         let ceiling = self.shared.params.oversampling.value().ceiling();
-        let snapshot = {
+        let mut snapshot = {
             let healer = self.shared.healer.lock().unwrap_or_else(|p| p.into_inner());
             health::HealthSnapshot::capture(t, Some(&healer), ceiling)
         };
+        snapshot.export_message = self.message.clone();
         ui.heading("Health");
         let actions = health::show(ui, &snapshot, &self.history);
         let c = &self.shared.controls;
@@ -115,6 +137,12 @@ impl SalveApp {
         }
         if actions.reset_counters {
             t.reset_counters();
+        }
+        if actions.export_report {
+            self.message = Some(match report::write(&report::default_dir(), &snapshot) {
+                Ok(path) => format!("Report written to {}", path.display()),
+                Err(e) => format!("The report could not be written: {e}"),
+            });
         }
     }
 }
