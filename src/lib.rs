@@ -60,6 +60,11 @@ pub struct Salve {
     reflex: Reflex,
     /// Panics caught on the audio thread; safe mode holds until the healer has seen them all.
     panics: u64,
+    /// Feeds the visualizer while the editor shows it.
+    tap: editor::visualizer::Tap,
+    analyzer: Arc<Mutex<editor::visualizer::Analyzer>>,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
+    sample_rate: Arc<atomic_float::AtomicF32>,
     hooks: hooks::Hooks,
 }
 
@@ -70,8 +75,13 @@ impl Default for Salve {
             params.session.clone(),
             checkpoint::journal::Journal::open_default(),
         );
+        let (tap, tap_reader) = editor::visualizer::Tap::new();
         Self {
             params,
+            tap,
+            analyzer: Arc::new(Mutex::new(editor::visualizer::Analyzer::new(tap_reader))),
+            editor_state: editor::default_state(),
+            sample_rate: Arc::new(atomic_float::AtomicF32::new(48_000.0)),
             checkpointer: Arc::new(Mutex::new(checkpointer)),
             engine: None,
             controls: Box::default(),
@@ -190,6 +200,10 @@ impl Plugin for Salve {
             telemetry: self.telemetry.clone(),
             healer: self.healer.clone(),
             controls: self.healer_controls.clone(),
+            decisions: self.decisions.clone(),
+            analyzer: self.analyzer.clone(),
+            sample_rate: self.sample_rate.clone(),
+            editor_state: self.editor_state.clone(),
         })
     }
 
@@ -207,6 +221,7 @@ impl Plugin for Salve {
             return false;
         }
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        self.sample_rate.store(sr, Ordering::Relaxed);
         self.publish_controls();
 
         // The healer starts the session: a level learned under these conditions applies now.
@@ -368,6 +383,16 @@ impl Plugin for Salve {
                 }
             }
         };
+        // The visualizer's tap: only while the editor shows it, never during offline renders.
+        let wanted = !self.offline
+            && self.editor_state.is_open()
+            && self.decisions.vis() != healer::level::VisTier::Off;
+        if wanted {
+            let channels = buffer.as_slice_immutable();
+            if let Some(left) = channels.first() {
+                self.tap.push(true, left, channels.get(1).map(|r| &r[..]));
+            }
+        }
         let heard = match engine.active_path() {
             Path::Tier(f) => f.ratio() as u8,
             Path::Bypass => 0,

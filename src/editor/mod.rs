@@ -4,6 +4,7 @@
 
 pub mod health;
 pub mod report;
+pub mod visualizer;
 
 use crate::healer::Healer;
 use crate::healer::thread::Controls as HealerControls;
@@ -38,6 +39,11 @@ pub struct Shared {
     pub telemetry: Arc<Telemetry>,
     pub healer: Arc<Mutex<Healer>>,
     pub controls: Arc<HealerControls>,
+    pub decisions: Arc<crate::healer::shared::Decisions>,
+    /// The GUI end of the audio tap (only the GUI thread locks it).
+    pub analyzer: Arc<Mutex<visualizer::Analyzer>>,
+    pub sample_rate: Arc<atomic_float::AtomicF32>,
+    pub editor_state: Arc<EguiEditorState>,
 }
 
 /// The editor's state between repaints.
@@ -94,6 +100,21 @@ impl SalveApp {
             ui.add(ParamSlider::for_param(&p.healing, &setter));
             ui.end_row();
         });
+    }
+
+    fn visualizer(&self, ui: &mut egui::Ui) {
+        let tier = self.shared.decisions.vis();
+        ui.separator();
+        ui.label(format!("Output ({})", tier.label()))
+            .on_hover_text("Spectrum and scope of Salve's output. Salve lightens or stops the display first when the computer is short of time.");
+        let mut analyzer = self
+            .shared
+            .analyzer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        analyzer.update(tier);
+        let rate = self.shared.sample_rate.load(Ordering::Relaxed);
+        visualizer::show(ui, &analyzer, tier, rate);
     }
 
     fn preset_menu(&self, ui: &mut egui::Ui, gui: &GuiContext) {
@@ -163,6 +184,7 @@ impl NiceEguiApp for SalveApp {
         let Some(gui) = self.gui.clone() else { return };
         ui.columns(2, |cols| {
             self.sound(&mut cols[0], &gui);
+            self.visualizer(&mut cols[0]);
             egui::ScrollArea::vertical().show(&mut cols[1], |ui| self.health(ui));
         });
         ui.ctx().request_repaint_after(REPAINT_INTERVAL);
@@ -180,10 +202,15 @@ impl NiceEguiApp for SalveApp {
     }
 }
 
+/// The editor's size and open state, kept by the plugin for the whole instance.
+pub fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(LogicalSize::new(EDITOR_WIDTH, EDITOR_HEIGHT), 1.0)
+}
+
 /// Creates the editor for a plugin instance.
 pub fn create(shared: Shared) -> Option<SalveEditor> {
     create_egui_editor(
-        EguiEditorState::from_size(LogicalSize::new(EDITOR_WIDTH, EDITOR_HEIGHT), 1.0),
+        shared.editor_state.clone(),
         RepaintNotifier::new(),
         EguiNiceSettings::new().with_tile("Salve"),
         SalveApp::new(shared),
