@@ -8,7 +8,12 @@ use std::hint::black_box;
 
 fn visualizer(c: &mut Criterion) {
     let frame: Vec<f32> = (0..800).map(|i| (i as f32 * 0.13).sin() * 0.5).collect();
-    for tier in [VisTier::Full, VisTier::Reduced, VisTier::Minimal, VisTier::Off] {
+    for tier in [
+        VisTier::Full,
+        VisTier::Reduced,
+        VisTier::Minimal,
+        VisTier::Off,
+    ] {
         let (mut tap, reader) = Tap::new();
         let mut analyzer = Analyzer::new(reader);
         c.bench_function(&format!("visualizer/{}", tier.label()), |b| {

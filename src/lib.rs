@@ -60,6 +60,9 @@ pub struct Salve {
     reflex: Reflex,
     /// Panics caught on the audio thread; safe mode holds until the healer has seen them all.
     panics: u64,
+    /// The healer heartbeat last seen, and for how many realtime samples it has not moved.
+    last_healer_tick: u64,
+    samples_since_tick: u64,
     /// Feeds the visualizer while the editor shows it.
     tap: editor::visualizer::Tap,
     analyzer: Arc<Mutex<editor::visualizer::Analyzer>>,
@@ -98,6 +101,8 @@ impl Default for Salve {
             healer_thread: None,
             reflex: Reflex::default(),
             panics: 0,
+            last_healer_tick: 0,
+            samples_since_tick: 0,
             hooks: hooks::Hooks::default(),
         }
     }
@@ -383,6 +388,18 @@ impl Plugin for Salve {
                 }
             }
         };
+        // The healer's heartbeat: if it stops, the audio keeps the last decision and says so.
+        let ticks = self.decisions.ticks.load(Ordering::Relaxed);
+        if ticks != self.last_healer_tick || self.offline {
+            self.last_healer_tick = ticks;
+            self.samples_since_tick = 0;
+        } else {
+            self.samples_since_tick += info.samples as u64;
+        }
+        let stale = self.healer_thread.is_some()
+            && self.samples_since_tick as f32 > info.sample_rate.max(1.0);
+        self.telemetry.healer_stale.store(stale, Ordering::Relaxed);
+
         // The visualizer's tap: only while the editor shows it, never during offline renders.
         let wanted = !self.offline
             && self.editor_state.is_open()

@@ -47,6 +47,7 @@ fn snapshot() -> HealthSnapshot {
         ),
         healer_available: true,
         export_message: None,
+        healer_stale: true,
     }
 }
 
@@ -71,6 +72,7 @@ fn the_panel_shows_what_it_is_fed() {
         "What you can do: Raise the host buffer to 256 samples.",
         "Overload: Ultra (16x) to High (8x) (recovered in 2.5 s)",
         "Recovered after an unexpected shutdown",
+        "The healer is not responding",
     ] {
         harness.get_by_label_contains(text);
     }

@@ -34,6 +34,8 @@ pub struct HealthSnapshot {
     pub healer_available: bool,
     /// The outcome of the last "Export report", for the user.
     pub export_message: Option<String>,
+    /// The healer has stopped responding (the sound keeps its last setting).
+    pub healer_stale: bool,
 }
 
 impl HealthSnapshot {
@@ -53,6 +55,7 @@ impl HealthSnapshot {
             .collect();
         counters.push(("Ring drops", telemetry.ring_drops.load(Ordering::Relaxed)));
         let mut s = Self {
+            healer_stale: telemetry.healer_stale.load(Ordering::Relaxed),
             score: telemetry.health.load(Ordering::Relaxed),
             load: telemetry.load_smoothed.load(Ordering::Relaxed),
             ceiling: Some(ceiling),
@@ -187,6 +190,15 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)
             .unwrap_or_default()
     ));
     load_graph(ui, history);
+    if s.healer_stale {
+        ui.label(
+            RichText::new(
+                "The healer is not responding; the sound keeps its current quality. \
+                 Reopening the plugin restarts it.",
+            )
+            .color(Color32::from_rgb(220, 180, 90)),
+        );
+    }
     if s.healer_available {
         ui.label(format!(
             "Quality: {}   (ceiling {})   Display: {}",
