@@ -145,6 +145,58 @@ impl Preset {
         }
     }
 
+    /// The preset that reproduces the current settings, named `name`.
+    pub fn from_params(params: &crate::params::SalveParams, name: &str) -> Self {
+        let id = |index: usize, ids: Option<&'static [&'static str]>| {
+            ids.and_then(|ids| ids.get(index))
+                .copied()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let db = |gain: f32| 20.0 * gain.max(1e-6).log10();
+        Self {
+            name: name.to_owned(),
+            description: String::new(),
+            drive_db: (db(params.drive.value()) * 10.0).round() / 10.0,
+            curve: id(params.curve.value().to_index(), Curve::ids()),
+            tone_percent: (params.tone.value() * 100.0).round(),
+            mix_percent: (params.mix.value() * 100.0).round(),
+            output_db: (db(params.output.value()) * 10.0).round() / 10.0,
+            oversampling: id(params.oversampling.value().to_index(), Oversampling::ids()),
+        }
+    }
+
+    /// Reads and validates a user preset file; on any error nothing is applied.
+    pub fn load(path: &std::path::Path) -> Result<Self, PresetError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PresetError::Format(format!("{}: {e}", path.display())))?;
+        Self::parse(&text)
+    }
+
+    /// Writes the preset as a pretty JSON file named after it in `dir`; returns its path.
+    pub fn save(&self, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let stem: String = self
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == ' ' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let stem = stem.trim();
+        let path = dir.join(format!(
+            "{}.json",
+            if stem.is_empty() { "preset" } else { stem }
+        ));
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&path, json + "\n")?;
+        Ok(path)
+    }
+
     /// Every factory preset, parsed.
     pub fn factory() -> Vec<Preset> {
         FACTORY
@@ -154,6 +206,29 @@ impl Preset {
             })
             .collect()
     }
+}
+
+/// Where user presets live: the user's documents folder (or home), under `Salve presets`.
+pub fn user_dir() -> std::path::PathBuf {
+    dirs::document_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("Salve presets")
+}
+
+/// The `.json` files in `dir`, sorted by name.
+pub fn user_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 #[cfg(test)]
@@ -168,6 +243,32 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), presets.len());
+    }
+
+    #[test]
+    fn the_current_settings_save_and_load_back() {
+        let params = crate::params::SalveParams::default();
+        let preset = Preset::from_params(&params, "My: sound/1");
+        let dir = std::env::temp_dir().join(format!("salve-presets-{}", std::process::id()));
+        let path = preset.save(&dir).unwrap();
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("My_ sound_1")
+        );
+        assert_eq!(Preset::load(&path).unwrap(), preset);
+        assert_eq!(user_files(&dir), vec![path.clone()]);
+        // A damaged file says why and yields nothing to apply.
+        std::fs::write(&path, "{ \"name\": 3 }").unwrap();
+        let err = Preset::load(&path).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("This is not a Salve preset file"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

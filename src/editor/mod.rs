@@ -56,6 +56,8 @@ pub struct SalveApp {
     frame_us: f32,
     /// What the last report export or preset load said.
     message: Option<String>,
+    /// The name typed for "Save preset".
+    preset_name: String,
 }
 
 impl SalveApp {
@@ -66,14 +68,15 @@ impl SalveApp {
             history: VecDeque::with_capacity(health::GRAPH_FRAMES),
             frame_us: 0.0,
             message: None,
+            preset_name: String::from("My preset"),
         }
     }
 
-    fn sound(&self, ui: &mut egui::Ui, gui: &GuiContext) {
+    fn sound(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
         let setter = gui.param_setter();
-        let p = &self.shared.params;
         ui.heading("Sound");
         self.preset_menu(ui, gui);
+        let p = &self.shared.params;
         egui::Grid::new("sound").num_columns(2).show(ui, |ui| {
             let row = |ui: &mut egui::Ui, label: &str, tip: &str| {
                 ui.label(label).on_hover_text(tip);
@@ -117,20 +120,58 @@ impl SalveApp {
         visualizer::show(ui, &analyzer, tier, rate);
     }
 
-    fn preset_menu(&self, ui: &mut egui::Ui, gui: &GuiContext) {
-        egui::ComboBox::from_label("Preset")
-            .selected_text("Factory presets")
-            .show_ui(ui, |ui| {
-                for preset in crate::presets::Preset::factory() {
-                    if ui
-                        .selectable_label(false, &preset.name)
-                        .on_hover_text(&preset.description)
-                        .clicked()
-                    {
-                        gui.set_state(preset.to_state());
+    fn preset_menu(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
+        use crate::presets::{Preset, user_dir, user_files};
+        let mut message = None;
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_label("Preset")
+                .selected_text("Presets")
+                .show_ui(ui, |ui| {
+                    for preset in Preset::factory() {
+                        if ui
+                            .selectable_label(false, &preset.name)
+                            .on_hover_text(&preset.description)
+                            .clicked()
+                        {
+                            gui.set_state(preset.to_state());
+                        }
                     }
-                }
-            });
+                    let files = user_files(&user_dir());
+                    if !files.is_empty() {
+                        ui.separator();
+                    }
+                    for path in files {
+                        let name = path.file_stem().unwrap_or_default().to_string_lossy();
+                        if ui.selectable_label(false, name.as_ref()).clicked() {
+                            // A bad file changes nothing and says why.
+                            match Preset::load(&path) {
+                                Ok(p) => gui.set_state(p.to_state()),
+                                Err(e) => message = Some(e.to_string()),
+                            }
+                        }
+                    }
+                });
+        });
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut self.preset_name).desired_width(120.0));
+            if ui
+                .button("Save preset")
+                .on_hover_text("Save the current settings to your Salve presets folder.")
+                .clicked()
+            {
+                let preset = Preset::from_params(&self.shared.params, &self.preset_name);
+                message = Some(match preset.save(&user_dir()) {
+                    Ok(path) => format!("Preset saved to {}", path.display()),
+                    Err(e) => format!("The preset could not be saved: {e}"),
+                });
+            }
+        });
+        if let Some(m) = message {
+            self.message = Some(m);
+        }
+        if let Some(m) = &self.message {
+            ui.label(m);
+        }
     }
 
     fn health(&mut self, ui: &mut egui::Ui) {
