@@ -31,11 +31,13 @@ pub const CURVE_CROSSFADE_SECONDS: f32 = 0.005;
 /// How many samples a newly started tier runs silently before it fades in, beyond its latency, so
 /// that its filters have settled (when there is time: switching up).
 const WARM_UP_EXTRA: usize = 128;
-/// Switching down happens under CPU pressure, while both tiers cost: a shorter warm-up and fade.
-const DOWN_WARM_UP_EXTRA: usize = 32;
-const DOWN_FADE: usize = 64;
+/// Switching down: instead of a silent warm-up, the new tier is primed with the last [`HISTORY`]
+/// input samples (see `Chunk::history`) and fades in at once over the usual fade.
 /// An urgent switch (the reflex, already overrunning) fits in one short block.
-const URGENT_FADE: usize = 32;
+const URGENT_FADE: usize = 64;
+/// How much recent input primes a new tier: long enough for the steepest half-band stage's
+/// start-up transient to decay (its slowest pole has a time constant of tens of samples).
+const HISTORY: usize = 4 * CHUNK;
 
 /// Inputs beyond +60 dBFS are clamped before anything else sees them.
 pub const MAX_INPUT: f32 = 1000.0;
@@ -306,6 +308,8 @@ struct Chunk {
     out_active: [Lanes; CHUNK],
     /// The output of the tier being switched to.
     out_next: [Lanes; CHUNK],
+    /// The last [`HISTORY`] input samples, oldest first, to prime a tier before it fades in.
+    history: [Lanes; HISTORY],
 }
 
 /// Where a tier change stands.
@@ -387,6 +391,7 @@ impl Engine {
                 input: [[0.0; 2]; CHUNK],
                 out_active: [[0.0; 2]; CHUNK],
                 out_next: [[0.0; 2]; CHUNK],
+                history: [[0.0; 2]; HISTORY],
             }),
         };
         engine.align_tiers();
@@ -625,16 +630,30 @@ impl Engine {
                 Path::Tier(f) => f.stages() + 1,
                 Path::Bypass => 0,
             };
+            let down = rank(to) < rank(self.active);
             let (warm, len) = if self.urgent {
-                (self.latency, URGENT_FADE)
-            } else if rank(to) < rank(self.active) {
-                (
-                    self.latency + DOWN_WARM_UP_EXTRA,
-                    DOWN_FADE.min(self.tier_fade_len),
-                )
+                (0, URGENT_FADE)
+            } else if down {
+                (0, self.tier_fade_len)
             } else {
                 (self.latency + WARM_UP_EXTRA, self.tier_fade_len)
             };
+            // Prime the new tier with the recent input, so its filters and padding hold the signal
+            // (not silence) when it starts to be heard; then give it the heard tier's DC-blocker
+            // state, which is at the same point in time (a DC blocker started from rest would
+            // add a slowly decaying offset).
+            let chunk = &mut *self.chunk;
+            for part in chunk.history.chunks(CHUNK) {
+                self.tiers[to.index()].process(
+                    part,
+                    &mut chunk.out_next[..part.len()],
+                    ctl,
+                    self.curve,
+                    &mut self.hi_rate,
+                );
+            }
+            let dc = self.tiers[self.active.index()].dc;
+            self.tiers[to.index()].dc = dc;
             self.urgent = false;
             self.switch = Switch::Switching {
                 to,
@@ -648,6 +667,7 @@ impl Engine {
             input,
             out_active,
             out_next,
+            history,
         } = &mut *self.chunk;
         let curve = self.curve;
         self.tiers[self.active.index()].process(
@@ -706,6 +726,8 @@ impl Engine {
             }
             *y = [d[0] * g, d[1] * g];
         }
+        history.copy_within(n.., 0);
+        history[HISTORY - n..].copy_from_slice(&input[..n]);
     }
 }
 
@@ -802,6 +824,47 @@ mod tests {
         let stats = engine.process(&mut l, None, &mut ctl, |_, _| {});
         assert!(stats.limited);
         assert!(l.iter().all(|x| x.abs() <= super::super::limiter::CEILING));
+    }
+
+    /// The largest second difference: a discontinuity stands out against a smooth wave.
+    fn roughness(signal: &[f32]) -> f32 {
+        signal
+            .windows(3)
+            .map(|w| (w[2] - 2.0 * w[1] + w[0]).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn short_and_urgent_switches_down_do_not_click() {
+        let input: Vec<f32> = (0..48_000)
+            .map(|i| (std::f32::consts::TAU * 220.0 * i as f32 / 48_000.0).sin() * 0.5)
+            .collect();
+        let mut ctl = Controls::default();
+        ctl.fill(2.0, 1.0, 0.0, 1.0);
+        let mut reference = 0.0f32;
+        for f in Factor::ALL {
+            let mut e = Engine::new(48_000.0, f);
+            reference = reference.max(roughness(&run(&mut e, &input, &mut ctl)[4800..]));
+        }
+        for urgent in [false, true] {
+            let mut e = Engine::new(48_000.0, Factor::X16);
+            let mut out = Vec::new();
+            let order = [Factor::X8, Factor::X16, Factor::X1, Factor::X16, Factor::X2];
+            for (i, block) in input.chunks(64).enumerate() {
+                if i % 75 == 0 && i > 0 {
+                    e.set_factor(order[(i / 75) % order.len()]);
+                    if urgent {
+                        e.set_urgent();
+                    }
+                }
+                out.extend(run(&mut e, block, &mut ctl));
+            }
+            let r = roughness(&out[4800..]);
+            assert!(
+                r <= reference * 1.5 + 1e-4,
+                "urgent {urgent}: {r} vs {reference}"
+            );
+        }
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub struct Sim {
     switching: Option<(Level, u32)>,
     /// The reflex stepped down at the last block: the engine switches urgently.
     reflex_fired_last: bool,
+    /// The next block primes the tier being switched down to.
+    priming: bool,
     offline: bool,
 }
 
@@ -129,6 +131,7 @@ impl Sim {
             heard: start,
             switching: None,
             reflex_fired_last: false,
+            priming: false,
             offline: false,
         }
     }
@@ -167,19 +170,28 @@ impl Sim {
             // The engine: follow the decided level, crossfading (both tiers cost) while switching.
             let wanted = self.decisions.level();
             if self.switching.is_none() && wanted != self.heard {
-                // The engine's switch lengths (latency 6): urgent 6 + 32 samples, down
-                // 6 + 32 + 64, up 6 + 128 + 480 (10 ms); both tiers cost throughout.
+                // The engine's switch lengths (latency 6): urgent, a 64-sample fade; down, a
+                // 10 ms fade (480); up, a warm-up of 6 + 128 then 10 ms. Both tiers cost
+                // throughout, and a step down first primes the new tier with 256 samples of
+                // recent input (charged to the switch's first block).
                 let samples: u32 = if self.reflex_fired_last {
-                    6 + 32
+                    64
                 } else if wanted < self.heard {
-                    6 + 32 + 64
+                    480
                 } else {
                     6 + 128 + 480
                 };
                 let blocks = samples.div_ceil(BLOCK);
                 self.switching = Some((wanted, blocks));
+                self.priming = wanted < self.heard;
             }
             let mut load = self.cost(self.heard, t);
+            if self.priming {
+                self.priming = false;
+                if let Some((to, _)) = self.switching {
+                    load += self.cost(to, t) * (256 / BLOCK) as f32;
+                }
+            }
             // The block is heard (and labelled) as the old tier until its fade completes.
             let label = self.heard;
             if let Some((to, left)) = self.switching {
