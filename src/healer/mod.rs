@@ -440,7 +440,12 @@ impl Healer {
 
         let realtime: usize = records.iter().filter(|r| r.deadline_ns > 0).count();
         if inputs.mode == Mode::Off || (realtime == 0 && !records.is_empty()) {
-            // Off, or an offline render: no action, nothing learned from it.
+            // Off, or an offline render: no action, nothing learned from it. Panics are still
+            // acknowledged, or the audio thread would hold its own safe mode for good.
+            self.panics_seen += records
+                .iter()
+                .filter(|r| r.events.contains(EventKind::Panic))
+                .count() as u64;
             self.level = ceiling;
             return Decision {
                 level: ceiling,

@@ -317,3 +317,36 @@ fn a_learned_fingerprint_starts_the_next_session_at_the_learned_level() {
     assert!(second.overruns() < first.overruns());
     assert!(second.steps[20].level < Level::Ultra);
 }
+
+#[test]
+fn panics_are_acknowledged_in_every_mode() {
+    // The audio thread holds safe mode after a panic until the healer has seen it; with healing
+    // off the healer must still see it, or safe mode would never end.
+    let mut panic = crate::probe::events::Events::default();
+    panic.insert(crate::probe::events::EventKind::Panic);
+    let record = BlockRecord {
+        deadline_ns: 1_333_333,
+        samples: 64,
+        sample_rate: 48_000.0,
+        load: 0.3,
+        factor: 16,
+        events: panic,
+        ..Default::default()
+    };
+    for mode in [Mode::Auto, Mode::MonitorOnly, Mode::Off] {
+        let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+        h.start_session(48_000, 64, Level::Ultra);
+        let inputs = TickInputs {
+            mode,
+            ceiling: Level::Ultra,
+            gui_frame_ms: None,
+            reflex_count: 0,
+        };
+        h.tick(20_000_000, &[record], inputs);
+        assert_eq!(h.panics_seen, 1, "{mode:?}");
+        let d = h.tick(40_000_000, &[], inputs);
+        if mode == Mode::Off {
+            assert_eq!(d.level, Level::Ultra, "healing off plays as set");
+        }
+    }
+}
