@@ -71,6 +71,22 @@ pub struct Salve {
     hooks: hooks::Hooks,
 }
 
+impl Salve {
+    /// What the editor shares with this instance (also used to draw the editor in tests).
+    pub fn editor_shared(&self) -> editor::Shared {
+        editor::Shared {
+            params: self.params.clone(),
+            telemetry: self.telemetry.clone(),
+            healer: self.healer.clone(),
+            controls: self.healer_controls.clone(),
+            decisions: self.decisions.clone(),
+            analyzer: self.analyzer.clone(),
+            sample_rate: self.sample_rate.clone(),
+            editor_state: self.editor_state.clone(),
+        }
+    }
+}
+
 impl Default for Salve {
     fn default() -> Self {
         let params = Arc::new(SalveParams::default());
@@ -200,16 +216,7 @@ impl Plugin for Salve {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(editor::Shared {
-            params: self.params.clone(),
-            telemetry: self.telemetry.clone(),
-            healer: self.healer.clone(),
-            controls: self.healer_controls.clone(),
-            decisions: self.decisions.clone(),
-            analyzer: self.analyzer.clone(),
-            sample_rate: self.sample_rate.clone(),
-            editor_state: self.editor_state.clone(),
-        })
+        editor::create(self.editor_shared())
     }
 
     fn activate(

@@ -115,6 +115,9 @@ pub struct SalveParams {
     /// [`crate::checkpoint`]).
     #[persist = "session"]
     pub session: Arc<std::sync::Mutex<crate::checkpoint::Persisted>>,
+    /// The editor's size and zoom, so the window reopens as the user left it.
+    #[persist = "editor"]
+    pub editor_layout: Arc<std::sync::Mutex<crate::editor::Layout>>,
     /// Fault injection for the tests; empty unless built with `test-hooks`.
     #[nested(group = "Test")]
     pub hooks: crate::hooks::HookParams,
@@ -180,6 +183,7 @@ impl Default for SalveParams {
                 .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),
             healing: EnumParam::new("Healing", Healing::Auto).non_automatable(),
             session: Default::default(),
+            editor_layout: Default::default(),
             hooks: Default::default(),
         }
     }

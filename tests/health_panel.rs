@@ -1,12 +1,19 @@
 //! The health panel, rendered headless with egui_kittest: it shows what it is fed (score, quality,
-//! counters, incidents, advice) and its buttons report what the user asked for.
+//! counters, incidents, advice) and its buttons report what the user asked for. The whole editor
+//! is drawn too, connected to a real plugin instance and a recording stand-in for the host: the
+//! mode selector changes the parameter with a complete gesture, and a bad preset file changes
+//! nothing and says why.
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use nice_plug::prelude::Param;
 use salve::editor::health::{self, HealthSnapshot, PanelActions};
+use salve::editor::testing::{HostCall, RecordingHost};
+use salve::editor::{EDITOR_HEIGHT, EDITOR_WIDTH, SalveApp};
 use salve::healer::learning::{Action, Incident, IncidentKind, Outcome};
 use salve::healer::level::{Level, VisTier};
 use salve::healer::{Healer, HealerConfig, Mode, TickInputs};
+use salve::params::Healing;
 use salve::probe::record::BlockRecord;
 use salve::probe::telemetry::Telemetry;
 use std::collections::VecDeque;
@@ -23,6 +30,10 @@ fn snapshot() -> HealthSnapshot {
         p99: 0.97,
         worst_load: 1.27,
         worst_pos: Some(96_000),
+        worst_played_s: 83.2,
+        dropouts_per_min: Some(0.5),
+        last_checkpoint_s: Some(36_000 + 12 * 60 + 5),
+        healing: None,
         counters: vec![("Overruns", 3), ("NaN restarts", 1)],
         incidents: vec![Incident {
             id: 0,
@@ -61,7 +72,9 @@ fn the_panel_shows_what_it_is_fed() {
     for text in [
         "42",
         "Needs attention",
-        "DSP load 93 % of the budget (worst 127 % at sample 96000)",
+        "DSP load 93 % of the budget (worst 127 % at 1:23, sample 96000)",
+        "Dropouts: 0.5 per minute",
+        "Last checkpoint 10:12:05 UTC",
         "Quality: High (8x)",
         "ceiling Ultra (16x)",
         "Display: Reduced",
@@ -164,4 +177,86 @@ fn a_snapshot_of_a_live_healer_reads_its_state() {
     });
     harness.get_by_label("All well");
     harness.get_by_label_contains("None. Salve has had nothing to fix.");
+}
+
+/// The whole editor of a fresh plugin instance, drawn at its default size, with user presets in
+/// `preset_dir`.
+fn editor(
+    preset_dir: &std::path::Path,
+) -> (
+    salve::Salve,
+    std::sync::Arc<RecordingHost>,
+    Harness<'static, SalveApp>,
+) {
+    let plugin = salve::Salve::default();
+    let (host, gui) = RecordingHost::new();
+    let app = SalveApp::with_context(plugin.editor_shared(), gui).with_preset_dir(preset_dir);
+    let harness = Harness::builder()
+        .with_size(egui::vec2(EDITOR_WIDTH, EDITOR_HEIGHT))
+        .build_ui_state(|ui, app: &mut SalveApp| app.draw(ui), app);
+    (plugin, host, harness)
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("salve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_mode_selector_changes_the_healing_parameter_with_one_gesture() {
+    let dir = temp_dir("mode-selector");
+    let (plugin, host, mut harness) = editor(&dir);
+    let params = plugin.editor_shared().params;
+    assert_eq!(params.healing.value(), Healing::Auto);
+    harness.get_by_label("Monitor only").click();
+    harness.run();
+    assert_eq!(params.healing.value(), Healing::MonitorOnly);
+    assert_eq!(
+        host.calls(),
+        vec![
+            HostCall::Begin("Healing".into()),
+            HostCall::Set("Healing".into(), 0.5),
+            HostCall::End("Healing".into()),
+        ]
+    );
+    // Clicking the mode already chosen asks the host for nothing.
+    harness.get_by_label("Monitor only").click();
+    harness.run();
+    assert_eq!(host.calls().len(), 3);
+    harness.get_by_label("Off").click();
+    harness.run();
+    assert_eq!(params.healing.value(), Healing::Off);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_preset_file_changes_nothing_and_says_why() {
+    let dir = temp_dir("bad-preset");
+    std::fs::write(dir.join("Broken.json"), b"{ \"drive_db\": 12.0, oops").unwrap();
+    let (plugin, host, mut harness) = editor(&dir);
+    let params = plugin.editor_shared().params;
+    let before: Vec<f32> = [&params.drive, &params.tone, &params.mix, &params.output]
+        .iter()
+        .map(|p| p.unmodulated_normalized_value())
+        .collect();
+    harness.get_by_label("Preset").click();
+    harness.run();
+    harness.get_by_label("Broken").click();
+    harness.run();
+    harness.get_by_label_contains("This is not a Salve preset file");
+    assert!(host.calls().is_empty(), "{:?}", host.calls());
+    let after: Vec<f32> = [&params.drive, &params.tone, &params.mix, &params.output]
+        .iter()
+        .map(|p| p.unmodulated_normalized_value())
+        .collect();
+    assert_eq!(before, after);
+    // A good factory preset from the same menu does reach the host.
+    harness.get_by_label("Preset").click();
+    harness.run();
+    harness.get_by_label("Warm Tape").click();
+    harness.run();
+    assert_eq!(host.calls(), vec![HostCall::SetState]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

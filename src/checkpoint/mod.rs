@@ -264,6 +264,7 @@ pub struct Checkpointer {
     dirty: bool,
     urgent: bool,
     wrote: bool,
+    last_wall_s: Option<u64>,
 }
 
 impl Checkpointer {
@@ -283,6 +284,7 @@ impl Checkpointer {
             dirty: false,
             urgent: false,
             wrote: false,
+            last_wall_s: None,
         }
     }
 
@@ -351,6 +353,12 @@ impl Checkpointer {
         self.dirty = false;
         self.urgent = false;
         self.wrote = true;
+        self.last_wall_s = Some(cp.wall_time_s);
+    }
+
+    /// When this session last wrote a checkpoint (Unix seconds, UTC).
+    pub fn last_write_wall_s(&self) -> Option<u64> {
+        self.last_wall_s
     }
 
     /// A clean shutdown: the final checkpoint, with the running sentinel cleared (only if this

@@ -198,8 +198,14 @@ fn an_unreadable_checkpoint_is_kept_and_explained() {
         Some(text.clone()),
         "a load alone writes nothing"
     );
+    assert_eq!(c.last_write_wall_s(), None);
     assert!(h.notice.is_some());
     c.tick(&mut h, true, Level::Ultra);
+    // The panel's "last checkpoint" time is the checkpoint's own.
+    assert!(
+        c.last_write_wall_s()
+            .is_some_and(|s| s.abs_diff(wall_clock_s()) < 5)
+    );
     let p = session.lock().unwrap().clone();
     assert_eq!(p.preserved, Some(text));
     assert!(Checkpoint::from_text(p.current.as_deref().unwrap()).is_ok());

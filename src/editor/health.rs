@@ -4,6 +4,7 @@
 use crate::healer::Healer;
 use crate::healer::learning::{Action, Incident, Outcome};
 use crate::healer::level::{Level, VisTier};
+use crate::params::Healing;
 use crate::probe::events::EventKind;
 use crate::probe::telemetry::Telemetry;
 use egui::{Color32, RichText};
@@ -26,6 +27,14 @@ pub struct HealthSnapshot {
     pub p99: f32,
     pub worst_load: f32,
     pub worst_pos: Option<i64>,
+    /// When the worst block happened, in seconds of audio played since the reset.
+    pub worst_played_s: f32,
+    /// Dropouts per minute of audio played, once there is enough to say.
+    pub dropouts_per_min: Option<f32>,
+    /// When the session was last checkpointed (Unix seconds, UTC).
+    pub last_checkpoint_s: Option<u64>,
+    /// The healing mode, for the selector (hidden when `None`).
+    pub healing: Option<Healing>,
     pub counters: Vec<(&'static str, u64)>,
     pub incidents: Vec<Incident>,
     pub breakers: Vec<(Level, bool)>,
@@ -61,6 +70,8 @@ impl HealthSnapshot {
             ceiling: Some(ceiling),
             worst_load: telemetry.worst_load.load(Ordering::Relaxed),
             worst_pos: telemetry.worst_position(),
+            worst_played_s: telemetry.worst_played_ns.load(Ordering::Relaxed) as f32 * 1e-9,
+            dropouts_per_min: telemetry.dropouts_per_minute(),
             counters,
             ..Default::default()
         };
@@ -89,6 +100,8 @@ pub struct PanelActions {
     pub reset_learning: bool,
     pub reset_counters: bool,
     pub export_report: bool,
+    /// The healing mode the user picked.
+    pub set_healing: Option<Healing>,
 }
 
 /// Calm unless action is needed.
@@ -124,6 +137,12 @@ fn action_text(a: &Action) -> String {
             format!("would go {} to {}", from.label(), to.label())
         }
     }
+}
+
+/// `m:ss` for a duration in seconds.
+fn minutes_seconds(s: f32) -> String {
+    let s = s.max(0.0) as u64;
+    format!("{}:{:02}", s / 60, s % 60)
 }
 
 /// Draws the load graph: mean and peak per frame against the budget line.
@@ -181,15 +200,59 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)
     if let Some(n) = &s.notice {
         ui.label(RichText::new(n).color(Color32::from_rgb(220, 180, 90)));
     }
+    if let Some(current) = s.healing {
+        ui.horizontal(|ui| {
+            ui.label("Healing:").on_hover_text(
+                "Auto adapts the quality to keep the session running; Monitor only reports what \
+                 it would do; Off plays as set.",
+            );
+            for (mode, text) in [
+                (Healing::Auto, "Auto"),
+                (Healing::MonitorOnly, "Monitor only"),
+                (Healing::Off, "Off"),
+            ] {
+                if ui.selectable_label(current == mode, text).clicked() && current != mode {
+                    actions.set_healing = Some(mode);
+                }
+            }
+        });
+    }
+    let worst_time = if s.worst_load > 0.0 {
+        format!(" at {}", minutes_seconds(s.worst_played_s))
+    } else {
+        String::new()
+    };
     ui.label(format!(
-        "DSP load {:.0} % of the budget (worst {:.0} %{})",
+        "DSP load {:.0} % of the budget (worst {:.0} %{worst_time}{})",
         s.load * 100.0,
         s.worst_load * 100.0,
         s.worst_pos
-            .map(|p| format!(" at sample {p}"))
+            .map(|p| format!(", sample {p}"))
             .unwrap_or_default()
-    ));
+    ))
+    .on_hover_text(
+        "The share of each block's time Salve used. The worst block is timed in audio played \
+         since the counters were reset.",
+    );
     load_graph(ui, history);
+    ui.horizontal_wrapped(|ui| {
+        match s.dropouts_per_min {
+            Some(d) => ui.label(format!("Dropouts: {d:.1} per minute")),
+            None => ui.label("Dropouts: measuring"),
+        }
+        .on_hover_text("Callback gaps and transport jumps per minute of audio played.");
+        match s.last_checkpoint_s {
+            Some(t) => ui.label(format!(
+                "Last checkpoint {}",
+                crate::checkpoint::clock_text(t)
+            )),
+            None => ui.label("No checkpoint yet this session"),
+        }
+        .on_hover_text(
+            "Salve saves its healing session every few seconds while audio plays, so it can \
+             start safe after a crash.",
+        );
+    });
     if s.healer_stale {
         ui.label(
             RichText::new(

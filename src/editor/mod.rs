@@ -4,6 +4,8 @@
 
 pub mod health;
 pub mod report;
+#[doc(hidden)]
+pub mod testing;
 pub mod visualizer;
 
 use crate::healer::Healer;
@@ -11,13 +13,17 @@ use crate::healer::thread::Controls as HealerControls;
 use crate::params::SalveParams;
 use crate::probe::telemetry::Telemetry;
 use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::ResizeHint;
 use nice_plug::editor::dpi::LogicalSize;
 
+use nice_plug_egui::resizable_window::ResizableWindow;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier, create_egui_editor,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,12 +31,52 @@ use std::time::{Duration, Instant};
 /// The editor's initial size, in logical pixels.
 pub const EDITOR_WIDTH: f32 = 860.0;
 pub const EDITOR_HEIGHT: f32 = 560.0;
+/// The smallest size the editor can be dragged to, in logical pixels.
+pub const MIN_WIDTH: f32 = 720.0;
+pub const MIN_HEIGHT: f32 = 480.0;
 /// A frame that takes longer than this (CPU time of `ui`, in microseconds) is a GUI overrun.
 pub const FRAME_BUDGET_US: f32 = 8_000.0;
 /// The panel redraws at most this often while nothing else happens.
 pub const REPAINT_INTERVAL: Duration = Duration::from_millis(50);
 
 pub type SalveEditor = EguiEditor<SalveApp>;
+
+/// The editor's size (logical pixels, before the host's DPI scale) and the user's zoom, persisted
+/// with the plugin state so the window reopens as it was left.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    pub width: f32,
+    pub height: f32,
+    pub zoom: f32,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Self {
+            width: EDITOR_WIDTH,
+            height: EDITOR_HEIGHT,
+            zoom: 1.0,
+        }
+    }
+}
+
+impl Layout {
+    /// The same layout with absurd values (from a hostile or damaged state) brought into range.
+    pub fn sanitized(self) -> Self {
+        let fit = |v: f32, lo: f32, hi: f32, default: f32| {
+            if v.is_finite() {
+                v.clamp(lo, hi)
+            } else {
+                default
+            }
+        };
+        Self {
+            width: fit(self.width, MIN_WIDTH, 4.0 * EDITOR_WIDTH, EDITOR_WIDTH),
+            height: fit(self.height, MIN_HEIGHT, 4.0 * EDITOR_HEIGHT, EDITOR_HEIGHT),
+            zoom: fit(self.zoom, 0.5, 3.0, 1.0),
+        }
+    }
+}
 
 /// What the editor shares with the plugin.
 #[derive(Clone)]
@@ -54,10 +100,16 @@ pub struct SalveApp {
     history: VecDeque<(f32, f32)>,
     /// Smoothed frame time, in microseconds.
     frame_us: f32,
-    /// What the last report export or preset load said.
-    message: Option<String>,
+    /// What the last preset load or save said (shown under the preset menu).
+    preset_message: Option<String>,
+    /// What the last report export said (shown in the health panel).
+    report_message: Option<String>,
     /// The name typed for "Save preset".
     preset_name: String,
+    /// Where user presets are listed from and saved to.
+    preset_dir: PathBuf,
+    /// The persisted size still has to be asked for (once per opening).
+    restore_layout: bool,
 }
 
 impl SalveApp {
@@ -67,9 +119,72 @@ impl SalveApp {
             gui: None,
             history: VecDeque::with_capacity(health::GRAPH_FRAMES),
             frame_us: 0.0,
-            message: None,
+            preset_message: None,
+            report_message: None,
             preset_name: String::from("My preset"),
+            preset_dir: crate::presets::user_dir(),
+            restore_layout: false,
         }
+    }
+
+    /// An app already connected to a GUI context: for tests and benchmarks, which draw it
+    /// without a window.
+    pub fn with_context(shared: Shared, gui: GuiContext) -> Self {
+        Self {
+            gui: Some(gui),
+            ..Self::new(shared)
+        }
+    }
+
+    /// Lists and saves user presets in `dir` instead of the user's presets folder.
+    pub fn with_preset_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.preset_dir = dir.into();
+        self
+    }
+
+    fn layout(&self) -> std::sync::MutexGuard<'_, Layout> {
+        self.shared
+            .params
+            .editor_layout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Draws the whole editor into `ui`.
+    pub fn draw(&mut self, ui: &mut egui::Ui) {
+        let started = Instant::now();
+        let Some(gui) = self.gui.clone() else { return };
+        if std::mem::take(&mut self.restore_layout) {
+            let layout = self.layout().sanitized();
+            // The window's logical size includes the zoom; the layout's does not.
+            let current = self.shared.editor_state.logical_size();
+            if (current.width - layout.width * layout.zoom).abs() > 1.0
+                || (current.height - layout.height * layout.zoom).abs() > 1.0
+            {
+                ui.ctx()
+                    .send_viewport_cmd(egui::ViewportCommand::InnerSize(egui::vec2(
+                        layout.width,
+                        layout.height,
+                    )));
+            }
+        }
+        ui.columns(2, |cols| {
+            self.sound(&mut cols[0], &gui);
+            self.visualizer(&mut cols[0]);
+            egui::ScrollArea::vertical().show(&mut cols[1], |ui| self.health(ui, &gui));
+        });
+        ui.ctx().request_repaint_after(REPAINT_INTERVAL);
+        let us = started.elapsed().as_secs_f32() * 1e6;
+        self.frame_us += (us - self.frame_us) * 0.1;
+        if us > FRAME_BUDGET_US {
+            // Counted into the health score (lightly: a slow display never touches the sound).
+            let t = &self.shared.telemetry.gui_frame_overruns;
+            t.store(t.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+        self.shared
+            .controls
+            .gui_frame_us
+            .store(self.frame_us as u64, Ordering::Relaxed);
     }
 
     fn sound(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
@@ -121,7 +236,7 @@ impl SalveApp {
     }
 
     fn preset_menu(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
-        use crate::presets::{Preset, user_dir, user_files};
+        use crate::presets::{Preset, user_files};
         let mut message = None;
         ui.horizontal(|ui| {
             egui::ComboBox::from_label("Preset")
@@ -136,7 +251,7 @@ impl SalveApp {
                             gui.set_state(preset.to_state());
                         }
                     }
-                    let files = user_files(&user_dir());
+                    let files = user_files(&self.preset_dir);
                     if !files.is_empty() {
                         ui.separator();
                     }
@@ -153,28 +268,31 @@ impl SalveApp {
                 });
         });
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.preset_name).desired_width(120.0));
+            let label = ui.label("Name");
+            ui.add(egui::TextEdit::singleline(&mut self.preset_name).desired_width(120.0))
+                .labelled_by(label.id)
+                .on_hover_text("The name of the preset to save.");
             if ui
                 .button("Save preset")
                 .on_hover_text("Save the current settings to your Salve presets folder.")
                 .clicked()
             {
                 let preset = Preset::from_params(&self.shared.params, &self.preset_name);
-                message = Some(match preset.save(&user_dir()) {
+                message = Some(match preset.save(&self.preset_dir) {
                     Ok(path) => format!("Preset saved to {}", path.display()),
                     Err(e) => format!("The preset could not be saved: {e}"),
                 });
             }
         });
         if let Some(m) = message {
-            self.message = Some(m);
+            self.preset_message = Some(m);
         }
-        if let Some(m) = &self.message {
+        if let Some(m) = &self.preset_message {
             ui.label(m);
         }
     }
 
-    fn health(&mut self, ui: &mut egui::Ui) {
+    fn health(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
         let t = &self.shared.telemetry;
         let mean = t.load_smoothed.load(Ordering::Relaxed);
         let peak = t.load.load(Ordering::Relaxed).max(mean);
@@ -187,10 +305,21 @@ impl SalveApp {
             let healer = self.shared.healer.lock().unwrap_or_else(|p| p.into_inner());
             health::HealthSnapshot::capture(t, Some(&healer), ceiling)
         };
-        snapshot.export_message = self.message.clone();
+        snapshot.export_message = self.report_message.clone();
+        let c = &self.shared.controls;
+        let p = &self.shared.params;
+        snapshot.healing = Some(p.healing.value());
+        let checkpoint_s = c.last_checkpoint_wall_s.load(Ordering::Relaxed);
+        snapshot.last_checkpoint_s = (checkpoint_s > 0).then_some(checkpoint_s);
         ui.heading("Health");
         let actions = health::show(ui, &snapshot, &self.history);
-        let c = &self.shared.controls;
+        if let Some(mode) = actions.set_healing {
+            // A complete gesture, so the host records one undoable change.
+            let setter = gui.param_setter();
+            setter.begin_set_parameter(&p.healing);
+            setter.set_parameter(&p.healing, mode);
+            setter.end_set_parameter(&p.healing);
+        }
         if actions.acknowledge {
             c.acknowledge.store(true, Ordering::Relaxed);
         }
@@ -201,7 +330,7 @@ impl SalveApp {
             t.reset_counters();
         }
         if actions.export_report {
-            self.message = Some(match report::write(&report::default_dir(), &snapshot) {
+            self.report_message = Some(match report::write(&report::default_dir(), &snapshot) {
                 Ok(path) => format!("Report written to {}", path.display()),
                 Err(e) => format!("The report could not be written: {e}"),
             });
@@ -212,34 +341,30 @@ impl SalveApp {
 impl NiceEguiApp for SalveApp {
     fn build(
         &mut self,
-        _egui_ctx: egui::Context,
+        egui_ctx: egui::Context,
         nice_gui_ctx: GuiContext,
         _frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(nice_gui_ctx);
+        egui_ctx.set_zoom_factor(self.layout().sanitized().zoom);
+        self.restore_layout = true;
         Ok(())
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
-        let started = Instant::now();
-        let Some(gui) = self.gui.clone() else { return };
-        ui.columns(2, |cols| {
-            self.sound(&mut cols[0], &gui);
-            self.visualizer(&mut cols[0]);
-            egui::ScrollArea::vertical().show(&mut cols[1], |ui| self.health(ui));
-        });
-        ui.ctx().request_repaint_after(REPAINT_INTERVAL);
-        let us = started.elapsed().as_secs_f32() * 1e6;
-        self.frame_us += (us - self.frame_us) * 0.1;
-        if us > FRAME_BUDGET_US {
-            // Counted into the health score (lightly: a slow display never touches the sound).
-            let t = &self.shared.telemetry.gui_frame_overruns;
-            t.store(t.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        }
-        self.shared
-            .controls
-            .gui_frame_us
-            .store(self.frame_us as u64, Ordering::Relaxed);
+        ResizableWindow::new("salve-editor")
+            .min_size(egui::vec2(MIN_WIDTH, MIN_HEIGHT))
+            .show(ui, |ui| self.draw(ui));
+    }
+
+    fn resized(&mut self, new_size: nice_plug_egui::baseview::WindowSize) {
+        let mut layout = self.layout();
+        layout.width = new_size.logical.width as f32 / layout.zoom.max(0.1);
+        layout.height = new_size.logical.height as f32 / layout.zoom.max(0.1);
+    }
+
+    fn zoom_factor_changed(&mut self, zoom_factor: f32) {
+        self.layout().zoom = zoom_factor;
     }
 }
 
@@ -253,7 +378,36 @@ pub fn create(shared: Shared) -> Option<SalveEditor> {
     create_egui_editor(
         shared.editor_state.clone(),
         RepaintNotifier::new(),
-        EguiNiceSettings::new().with_tile("Salve"),
+        EguiNiceSettings::new().with_tile("Salve").with_resize_hint(
+            ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_WIDTH, MIN_HEIGHT)),
+        ),
         SalveApp::new(shared),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_layout_is_brought_into_range() {
+        let ok = Layout {
+            width: 1000.0,
+            height: 700.0,
+            zoom: 1.25,
+        };
+        assert_eq!(ok.sanitized(), ok);
+        let bad = Layout {
+            width: f32::NAN,
+            height: 1e9,
+            zoom: 0.0,
+        }
+        .sanitized();
+        assert_eq!(bad.width, EDITOR_WIDTH);
+        assert_eq!(bad.height, 4.0 * EDITOR_HEIGHT);
+        assert_eq!(bad.zoom, 0.5);
+        // The layout travels in the plugin state as JSON.
+        let json = serde_json::to_string(&ok).unwrap();
+        assert_eq!(serde_json::from_str::<Layout>(&json).unwrap(), ok);
+    }
 }

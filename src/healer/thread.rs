@@ -36,6 +36,8 @@ pub struct Controls {
     pub reset_learning: AtomicBool,
     /// Panics caught inside a tick.
     pub tick_panics: AtomicU64,
+    /// When the last checkpoint was written (Unix seconds, UTC), 0 for none yet.
+    pub last_checkpoint_wall_s: AtomicU64,
 }
 
 impl Controls {
@@ -48,6 +50,7 @@ impl Controls {
             acknowledge: AtomicBool::new(false),
             reset_learning: AtomicBool::new(false),
             tick_panics: AtomicU64::new(0),
+            last_checkpoint_wall_s: AtomicU64::new(0),
         }
     }
 
@@ -120,15 +123,15 @@ impl HealerThread {
                         let d = healer.tick(now, &batch, inputs);
                         // Offline renders are not sessions to recover: no checkpoints from them.
                         let realtime = batch.iter().any(|r| r.deadline_ns > 0);
-                        checkpointer.lock().unwrap_or_else(|p| p.into_inner()).tick(
-                            &mut healer,
-                            realtime,
-                            inputs.ceiling,
-                        );
-                        (d, healer.panics_seen)
+                        let mut cp = checkpointer.lock().unwrap_or_else(|p| p.into_inner());
+                        cp.tick(&mut healer, realtime, inputs.ceiling);
+                        (d, healer.panics_seen, cp.last_write_wall_s())
                     }));
                     match result {
-                        Ok((d, panics)) => {
+                        Ok((d, panics, checkpoint_s)) => {
+                            if let Some(s) = checkpoint_s {
+                                controls.last_checkpoint_wall_s.store(s, Ordering::Relaxed);
+                            }
                             decisions.level.store(d.level as u8, Ordering::Release);
                             decisions.vis.store(d.vis as u8, Ordering::Relaxed);
                             decisions

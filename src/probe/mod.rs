@@ -321,12 +321,15 @@ impl<C: Clock> Probe<C> {
         self.health.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
         self.gui_overruns_seen = gui;
 
+        let played = t.played_ns.load(Ordering::Relaxed) + record.deadline_ns;
+        t.played_ns.store(played, Ordering::Relaxed);
         t.load.store(record.load, Ordering::Relaxed);
         t.load_smoothed.store(self.health.load, Ordering::Relaxed);
         t.health.store(self.health.score(), Ordering::Relaxed);
         if record.load > t.worst_load.load(Ordering::Relaxed) {
             t.worst_load.store(record.load, Ordering::Relaxed);
             t.worst_at_ns.store(record.start_ns, Ordering::Relaxed);
+            t.worst_played_ns.store(played, Ordering::Relaxed);
             t.worst_pos.store(
                 record.transport_pos.unwrap_or(i64::MIN) as u64,
                 Ordering::Relaxed,

@@ -19,6 +19,11 @@ pub struct Telemetry {
     pub worst_load: AtomicF32,
     pub worst_at_ns: AtomicU64,
     pub worst_pos: AtomicU64,
+    /// Realtime audio played since the counters were reset (the sum of the blocks' deadlines,
+    /// ns): the time base for rates such as dropouts per minute.
+    pub played_ns: AtomicU64,
+    /// `played_ns` when the worst block happened.
+    pub worst_played_ns: AtomicU64,
     /// Blocks processed since activation.
     pub blocks: AtomicU64,
     /// When the last block ended (probe clock, ns): the audio thread's heartbeat.
@@ -51,6 +56,14 @@ impl Telemetry {
         increment(&self.counters[kind as usize]);
     }
 
+    /// Dropouts (callback gaps and transport jumps) per minute of realtime audio since the
+    /// counters were reset; `None` until ten seconds have played.
+    pub fn dropouts_per_minute(&self) -> Option<f32> {
+        let played_s = self.played_ns.load(Ordering::Relaxed) as f64 * 1e-9;
+        let dropouts = self.count(EventKind::CallbackGap) + self.count(EventKind::TransportJump);
+        (played_s >= 10.0).then(|| (dropouts as f64 * 60.0 / played_s) as f32)
+    }
+
     /// The transport position of the worst block, if known.
     pub fn worst_position(&self) -> Option<i64> {
         let v = self.worst_pos.load(Ordering::Relaxed) as i64;
@@ -65,6 +78,8 @@ impl Telemetry {
         self.ring_drops.store(0, Ordering::Relaxed);
         self.worst_load.store(0.0, Ordering::Relaxed);
         self.worst_at_ns.store(0, Ordering::Relaxed);
+        self.worst_played_ns.store(0, Ordering::Relaxed);
+        self.played_ns.store(0, Ordering::Relaxed);
         self.worst_pos.store(i64::MIN as u64, Ordering::Relaxed);
     }
 }

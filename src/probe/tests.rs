@@ -313,3 +313,24 @@ fn the_worst_block_is_kept_with_its_position() {
     assert!((t.worst_load.load(Ordering::Relaxed) - 0.95).abs() < 0.01);
     assert_eq!(t.worst_position(), Some(4800 + 5 * 64));
 }
+
+#[test]
+fn dropouts_are_counted_per_minute_of_audio_played() {
+    let mut s = Stream::new();
+    // 64 samples at 48 kHz: 45 000 blocks are 60 s.
+    s.settle(22_500); // 30 s
+    assert_eq!(s.probe.telemetry().dropouts_per_minute(), Some(0.0));
+    s.next_ns += 3 * BLOCK_NS;
+    s.block(0.3);
+    s.settle(22_499);
+    let t = s.probe.telemetry();
+    let per_min = t.dropouts_per_minute().unwrap();
+    assert!((per_min - 1.0).abs() < 0.01, "{per_min}");
+    // The worst block is placed in played time, and a reset starts the rate again.
+    s.block(1.5);
+    let t = s.probe.telemetry();
+    let worst_s = t.worst_played_ns.load(Ordering::Relaxed) as f64 * 1e-9;
+    assert!((worst_s - 60.0).abs() < 0.01, "{worst_s}");
+    t.reset_counters();
+    assert_eq!(t.dropouts_per_minute(), None);
+}
