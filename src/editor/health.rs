@@ -280,7 +280,8 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)
     }
     ui.horizontal_wrapped(|ui| {
         for (label, n) in &s.counters {
-            ui.label(format!("{label}: {n}"));
+            // Whole counters move to the next line; a counter never breaks in two.
+            ui.add(egui::Label::new(format!("{label}: {n}")).wrap_mode(egui::TextWrapMode::Extend));
         }
         if ui.small_button("Reset counters").clicked() {
             actions.reset_counters = true;
@@ -295,7 +296,12 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)
                 } else {
                     ("resting", Color32::from_rgb(220, 180, 90))
                 };
-                ui.label(RichText::new(format!("{} {text}", level.label())).color(colour));
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(format!("{} {text}", level.label())).color(colour),
+                    )
+                    .wrap_mode(egui::TextWrapMode::Extend),
+                );
             }
         });
     }
