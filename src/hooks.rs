@@ -1,6 +1,8 @@
-//! Test-only fault injection: with the `test-hooks` cargo feature, a hidden parameter lets a test
-//! host inject a NaN burst or a panic into the DSP through the real plugin ABI. Without the
-//! feature (every release bundle) the parameter does not exist.
+//! Fault injection through the real plugin ABI, compiled in only on request. With `test-hooks`,
+//! a hidden parameter lets a test host inject a NaN burst or a panic into the DSP. With `chaos`,
+//! hidden parameters slow Salve's own processing down by a factor, inject NaN bursts and feed a
+//! denormal storm, for `cargo xtask chaos`. Without the features (every release bundle) none of
+//! these parameters exist.
 
 use crate::dsp::{Engine, Fault};
 use nice_plug::prelude::*;
@@ -58,5 +60,104 @@ impl Hooks {
         }
         let _ = Fault::Nan;
         false
+    }
+}
+
+/// The chaos controls (with `chaos`), all hidden from the host's parameter lists.
+#[cfg(feature = "chaos")]
+#[derive(Params)]
+pub struct ChaosParams {
+    /// Salve's processing takes this many times its own measured work (busy-waiting), so a lower
+    /// oversampling factor really costs less, as on a slower or throttled machine.
+    #[id = "chaos_slow"]
+    pub slowdown: FloatParam,
+    /// While on, every block gets NaN inside the oversampled signal.
+    #[id = "chaos_nan"]
+    pub nan: BoolParam,
+    /// While on, the input is replaced by subnormal noise (a broken plugin upstream).
+    #[id = "chaos_denormal"]
+    pub denormals: BoolParam,
+}
+
+#[cfg(feature = "chaos")]
+impl Default for ChaosParams {
+    fn default() -> Self {
+        Self {
+            slowdown: FloatParam::new(
+                "Chaos slowdown",
+                1.0,
+                FloatRange::Skewed {
+                    min: 1.0,
+                    max: 1000.0,
+                    factor: FloatRange::skew_factor(-2.0),
+                },
+            )
+            .hide()
+            .non_automatable(),
+            nan: BoolParam::new("Chaos NaN", false).hide().non_automatable(),
+            denormals: BoolParam::new("Chaos denormals", false)
+                .hide()
+                .non_automatable(),
+        }
+    }
+}
+
+/// Without `chaos` there is nothing to control.
+#[cfg(not(feature = "chaos"))]
+#[derive(Params, Default)]
+pub struct ChaosParams {}
+
+/// The audio thread's side of the chaos controls.
+pub struct Chaos {
+    #[cfg(feature = "chaos")]
+    started: std::time::Instant,
+}
+
+impl Default for Chaos {
+    fn default() -> Self {
+        Self {
+            #[cfg(feature = "chaos")]
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Chaos {
+    /// Before the DSP: arms this block's faults and starts timing Salve's own work.
+    #[allow(unused_variables)]
+    #[inline]
+    pub fn before(&mut self, params: &ChaosParams, engine: &mut Engine, input: &mut [&mut [f32]]) {
+        #[cfg(feature = "chaos")]
+        {
+            if params.nan.value() {
+                engine.inject_fault(Fault::Nan);
+            }
+            if params.denormals.value() {
+                for channel in input.iter_mut() {
+                    for (i, x) in channel.iter_mut().enumerate() {
+                        // Subnormal, alternating in sign: what a filter decaying to silence emits.
+                        *x = if i % 2 == 0 { 1.0e-40 } else { -1.0e-40 };
+                    }
+                }
+            }
+            self.started = std::time::Instant::now();
+        }
+    }
+
+    /// After the DSP: busy-waits until the block has taken `slowdown` times the work measured
+    /// since [`Chaos::before`].
+    #[allow(unused_variables)]
+    #[inline]
+    pub fn after(&mut self, params: &ChaosParams) {
+        #[cfg(feature = "chaos")]
+        {
+            let factor = params.slowdown.value() as f64;
+            if factor > 1.0 {
+                let target = self.started.elapsed().mul_f64(factor);
+                while self.started.elapsed() < target {
+                    std::hint::spin_loop();
+                }
+            }
+        }
     }
 }

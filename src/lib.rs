@@ -69,6 +69,7 @@ pub struct Salve {
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
     sample_rate: Arc<atomic_float::AtomicF32>,
     hooks: hooks::Hooks,
+    chaos: hooks::Chaos,
 }
 
 impl Salve {
@@ -120,6 +121,7 @@ impl Default for Salve {
             last_healer_tick: 0,
             samples_since_tick: 0,
             hooks: hooks::Hooks::default(),
+            chaos: hooks::Chaos::default(),
         }
     }
 }
@@ -344,6 +346,8 @@ impl Plugin for Salve {
         engine.set_safe_mode(safe);
         engine.set_curve(self.params.curve.value());
         let panic_armed = self.hooks.arm(&self.params.hooks, engine);
+        self.chaos
+            .before(&self.params.chaos, engine, buffer.as_slice());
 
         let params = &self.params;
         let controls = &mut self.controls;
@@ -374,6 +378,7 @@ impl Plugin for Salve {
         } else {
             dsp()
         };
+        self.chaos.after(&self.params.chaos);
 
         let mut events = Events::default();
         let stats = match result {

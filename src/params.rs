@@ -121,6 +121,9 @@ pub struct SalveParams {
     /// Fault injection for the tests; empty unless built with `test-hooks`.
     #[nested(group = "Test")]
     pub hooks: crate::hooks::HookParams,
+    /// Chaos controls for `cargo xtask chaos`; empty unless built with `chaos`.
+    #[nested(group = "Chaos")]
+    pub chaos: crate::hooks::ChaosParams,
 }
 
 impl Default for SalveParams {
@@ -185,6 +188,7 @@ impl Default for SalveParams {
             session: Default::default(),
             editor_layout: Default::default(),
             hooks: Default::default(),
+            chaos: Default::default(),
         }
     }
 }

@@ -533,8 +533,8 @@ impl Engine {
         self.fade_left = self.fade_len;
     }
 
-    /// Arms a fault for the next processed chunk (tests only).
-    #[cfg(any(test, feature = "test-hooks"))]
+    /// Arms a fault for the next processed chunk (tests and chaos runs only).
+    #[cfg(any(test, feature = "test-hooks", feature = "chaos"))]
     pub fn inject_fault(&mut self, fault: Fault) {
         self.hi_rate.fault = Some(fault);
     }

@@ -7,6 +7,8 @@
 //! in the plugin, the tests step it with virtual time.
 
 pub mod breaker;
+#[cfg(feature = "chaos")]
+pub mod chaos_log;
 pub mod learning;
 pub mod level;
 pub mod shared;

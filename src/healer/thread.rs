@@ -97,6 +97,8 @@ impl HealerThread {
             .spawn(move || {
                 let mut batch: Vec<BlockRecord> =
                     Vec::with_capacity(super::super::probe::RING_CAPACITY);
+                #[cfg(feature = "chaos")]
+                let mut chaos_log = super::chaos_log::ChaosLog::open();
                 while !stop_flag.load(Ordering::Acquire) {
                     batch.clear();
                     while let Ok(r) = records.pop() {
@@ -125,6 +127,10 @@ impl HealerThread {
                         let realtime = batch.iter().any(|r| r.deadline_ns > 0);
                         let mut cp = checkpointer.lock().unwrap_or_else(|p| p.into_inner());
                         cp.tick(&mut healer, realtime, inputs.ceiling);
+                        #[cfg(feature = "chaos")]
+                        if let Some(log) = &mut chaos_log {
+                            log.tick(&batch, &healer);
+                        }
                         (d, healer.panics_seen, cp.last_write_wall_s())
                     }));
                     match result {
@@ -157,6 +163,10 @@ impl HealerThread {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .finish(&mut healer);
+                    #[cfg(feature = "chaos")]
+                    if let Some(log) = &mut chaos_log {
+                        log.finish(&healer);
+                    }
                 }));
             })?;
         Ok(Self {

@@ -1,0 +1,69 @@
+//! The chaos runner's window into the plugin (only with the `chaos` feature): the healer thread
+//! appends every block record, each new incident and, at a clean stop, the incidents and
+//! recommendations to a JSON-lines file in `$SALVE_CHAOS_LOG` (a directory; one file per healer
+//! thread). Written from the healer thread, never from the audio thread.
+
+use super::Healer;
+use crate::probe::record::BlockRecord;
+use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub struct ChaosLog {
+    out: BufWriter<std::fs::File>,
+    incidents_seen: u32,
+}
+
+impl ChaosLog {
+    /// Opens a new log file when `$SALVE_CHAOS_LOG` names a directory.
+    pub fn open() -> Option<Self> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::path::PathBuf::from(std::env::var_os("SALVE_CHAOS_LOG")?);
+        std::fs::create_dir_all(&dir).ok()?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("healer-{}-{n}.jsonl", std::process::id());
+        let file = std::fs::File::create(dir.join(name)).ok()?;
+        Some(Self {
+            out: BufWriter::new(file),
+            incidents_seen: 0,
+        })
+    }
+
+    /// One tick's records and new incidents.
+    pub fn tick(&mut self, records: &[BlockRecord], healer: &Healer) {
+        for r in records {
+            let _ = writeln!(
+                self.out,
+                r#"{{"seq":{},"start_ns":{},"samples":{},"load":{},"factor":{},"events":{}}}"#,
+                r.seq, r.start_ns, r.samples, r.load, r.factor, r.events.0
+            );
+        }
+        let total = healer.log.total();
+        let new = total.saturating_sub(self.incidents_seen) as usize;
+        let newest: Vec<_> = healer.log.iter().rev().take(new).collect();
+        for i in newest.into_iter().rev() {
+            let _ = writeln!(
+                self.out,
+                r#"{{"incident":{},"last_seq":{}}}"#,
+                serde_json::to_string(i).unwrap_or_default(),
+                records.last().map_or(0, |r| r.seq)
+            );
+        }
+        self.incidents_seen = total;
+        let _ = self.out.flush();
+    }
+
+    /// At a clean stop: the final incidents (with their outcomes) and recommendations.
+    pub fn finish(&mut self, healer: &Healer) {
+        let incidents: Vec<_> = healer.log.iter().copied().collect();
+        let recommendations: Vec<String> =
+            healer.recommendations.iter().map(|r| r.text()).collect();
+        let _ = writeln!(
+            self.out,
+            r#"{{"summary":{{"incidents_total":{},"incidents":{},"recommendations":{}}}}}"#,
+            healer.log.total(),
+            serde_json::to_string(&incidents).unwrap_or_default(),
+            serde_json::to_string(&recommendations).unwrap_or_default()
+        );
+        let _ = self.out.flush();
+    }
+}
