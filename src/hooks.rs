@@ -108,18 +108,11 @@ impl Default for ChaosParams {
 pub struct ChaosParams {}
 
 /// The audio thread's side of the chaos controls.
+#[derive(Default)]
 pub struct Chaos {
+    /// When this block's own work started.
     #[cfg(feature = "chaos")]
-    started: std::time::Instant,
-}
-
-impl Default for Chaos {
-    fn default() -> Self {
-        Self {
-            #[cfg(feature = "chaos")]
-            started: std::time::Instant::now(),
-        }
-    }
+    started: Option<std::time::Instant>,
 }
 
 impl Chaos {
@@ -140,7 +133,7 @@ impl Chaos {
                     }
                 }
             }
-            self.started = std::time::Instant::now();
+            self.started = Some(std::time::Instant::now());
         }
     }
 
@@ -152,9 +145,11 @@ impl Chaos {
         #[cfg(feature = "chaos")]
         {
             let factor = params.slowdown.value() as f64;
-            if factor > 1.0 {
-                let target = self.started.elapsed().mul_f64(factor);
-                while self.started.elapsed() < target {
+            if let Some(started) = self.started
+                && factor > 1.0
+            {
+                let target = started.elapsed().mul_f64(factor);
+                while started.elapsed() < target {
                     std::hint::spin_loop();
                 }
             }

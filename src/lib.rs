@@ -32,6 +32,9 @@ use std::sync::{Arc, Mutex};
 pub const MIN_SAMPLE_RATE: f32 = 1_000.0;
 /// The highest sample rate Salve accepts, in Hz (8x 192 kHz).
 pub const MAX_SAMPLE_RATE: f32 = 1_536_000.0;
+/// A step down after a block above this load (the near-miss line) is made in one short
+/// crossfade: overlapping two tiers for 10 ms would only cost more overruns.
+pub(crate) const URGENT_LOAD: f32 = 0.8;
 
 pub struct Salve {
     params: Arc<SalveParams>,
@@ -60,6 +63,8 @@ pub struct Salve {
     reflex: Reflex,
     /// Panics caught on the audio thread; safe mode holds until the healer has seen them all.
     panics: u64,
+    /// The last block's load, to tell whether a step down is urgent.
+    last_load: f32,
     /// The healer heartbeat last seen, and for how many realtime samples it has not moved.
     last_healer_tick: u64,
     samples_since_tick: u64,
@@ -118,6 +123,7 @@ impl Default for Salve {
             healer_thread: None,
             reflex: Reflex::default(),
             panics: 0,
+            last_load: 0.0,
             last_healer_tick: 0,
             samples_since_tick: 0,
             hooks: hooks::Hooks::default(),
@@ -344,6 +350,9 @@ impl Plugin for Salve {
         // loads a state without calling either.
         engine.set_factor(factor);
         engine.set_safe_mode(safe);
+        if self.last_load > URGENT_LOAD && engine.step_down_pending() {
+            engine.set_urgent();
+        }
         engine.set_curve(self.params.curve.value());
         let panic_armed = self.hooks.arm(&self.params.hooks, engine);
         self.chaos
@@ -427,6 +436,7 @@ impl Plugin for Salve {
             Path::Bypass => 0,
         };
         let record = probe.end(start, &info, &stats, heard, events);
+        self.last_load = record.load;
         if self.reflex.observe(&record, &self.decisions) {
             // Already overrunning: the step down the reflex just made happens at the next block,
             // in one short crossfade.

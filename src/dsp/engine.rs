@@ -77,6 +77,14 @@ pub struct OutputStats {
     pub subnormal_inputs: u32,
 }
 
+/// Orders the paths by cost: the bypass, then the tiers by factor.
+fn rank(p: Path) -> usize {
+    match p {
+        Path::Tier(f) => f.stages() + 1,
+        Path::Bypass => 0,
+    }
+}
+
 /// Faults the tests can inject into the DSP (only with the `test-hooks` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -486,6 +494,12 @@ impl Engine {
         self.urgent = true;
     }
 
+    /// A step down has been asked for and has not started yet (no switch is under way): the
+    /// moment to make it urgent when the block before it was already close to its deadline.
+    pub fn step_down_pending(&self) -> bool {
+        self.switch == Switch::Steady && rank(self.requested()) < rank(self.active)
+    }
+
     /// Safe mode plays the clean bypass (same latency) instead of any tier; switching in and out
     /// crossfades like a tier change.
     pub fn set_safe_mode(&mut self, on: bool) {
@@ -626,10 +640,6 @@ impl Engine {
         if self.switch == Switch::Steady && requested != self.active {
             let to = requested;
             self.tiers[to.index()].reset();
-            let rank = |p: Path| match p {
-                Path::Tier(f) => f.stages() + 1,
-                Path::Bypass => 0,
-            };
             let down = rank(to) < rank(self.active);
             let (warm, len) = if self.urgent {
                 (0, URGENT_FADE)

@@ -1,7 +1,8 @@
 //! The chaos runner's window into the plugin (only with the `chaos` feature): the healer thread
 //! appends every block record, each new incident and, at a clean stop, the incidents and
 //! recommendations to a JSON-lines file in `$SALVE_CHAOS_LOG` (a directory; one file per healer
-//! thread). Written from the healer thread, never from the audio thread.
+//! thread). With `SALVE_CHAOS_LOG_TICKS=1` it writes one line per tick instead of one per block
+//! (for runs with many instances). Written from the healer thread, never from the audio thread.
 
 use super::Healer;
 use crate::probe::record::BlockRecord;
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct ChaosLog {
     out: BufWriter<std::fs::File>,
     incidents_seen: u32,
+    ticks_only: bool,
 }
 
 impl ChaosLog {
@@ -25,12 +27,21 @@ impl ChaosLog {
         Some(Self {
             out: BufWriter::new(file),
             incidents_seen: 0,
+            ticks_only: std::env::var_os("SALVE_CHAOS_LOG_TICKS").is_some_and(|v| v == "1"),
         })
     }
 
     /// One tick's records and new incidents.
     pub fn tick(&mut self, records: &[BlockRecord], healer: &Healer) {
-        for r in records {
+        if self.ticks_only {
+            let factors: u64 = records.iter().map(|r| r.factor as u64).sum();
+            let _ = writeln!(
+                self.out,
+                r#"{{"blocks":{},"factor_sum":{factors}}}"#,
+                records.len()
+            );
+        }
+        for r in records.iter().filter(|_| !self.ticks_only) {
             let _ = writeln!(
                 self.out,
                 r#"{{"seq":{},"start_ns":{},"samples":{},"load":{},"factor":{},"events":{}}}"#,

@@ -96,6 +96,8 @@ pub struct Sim {
     switching: Option<(Level, u32)>,
     /// The reflex stepped down at the last block: the engine switches urgently.
     reflex_fired_last: bool,
+    /// The last block's load: a step down after a near miss is urgent too.
+    last_load: f32,
     /// The next block primes the tier being switched down to.
     priming: bool,
     offline: bool,
@@ -131,6 +133,7 @@ impl Sim {
             heard: start,
             switching: None,
             reflex_fired_last: false,
+            last_load: 0.0,
             priming: false,
             offline: false,
         }
@@ -170,11 +173,14 @@ impl Sim {
             // The engine: follow the decided level, crossfading (both tiers cost) while switching.
             let wanted = self.decisions.level();
             if self.switching.is_none() && wanted != self.heard {
-                // The engine's switch lengths (latency 6): urgent, a 64-sample fade; down, a
-                // 10 ms fade (480); up, a warm-up of 6 + 128 then 10 ms. Both tiers cost
-                // throughout, and a step down first primes the new tier with 256 samples of
-                // recent input (charged to the switch's first block).
-                let samples: u32 = if self.reflex_fired_last {
+                // The engine's switch lengths (latency 6): urgent (after the reflex, or a step
+                // down after a near miss), a 64-sample fade; down, a 10 ms fade (480); up, a
+                // warm-up of 6 + 128 then 10 ms. Both tiers cost throughout, and a step down
+                // first primes the new tier with 256 samples of recent input (charged to the
+                // switch's first block).
+                let urgent = self.reflex_fired_last
+                    || (wanted < self.heard && self.last_load > crate::URGENT_LOAD);
+                let samples: u32 = if urgent {
                     64
                 } else if wanted < self.heard {
                     480
@@ -246,6 +252,7 @@ impl Sim {
                 self.probe
                     .end(begin, &info, &stats, label.ratio() as u8, Events::default());
             self.reflex_fired_last = self.reflex.observe(&record, &self.decisions);
+            self.last_load = record.load;
             self.steps.push(Step {
                 t,
                 overrun: record.events.contains(EventKind::Overrun),

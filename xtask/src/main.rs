@@ -1,7 +1,10 @@
-//! `cargo xtask bundle salve --release` (nice-plug's bundler) and `cargo xtask screenshot [PNG]`,
+//! `cargo xtask bundle salve --release` (nice-plug's bundler); `cargo xtask screenshot [PNG]`,
 //! which bundles Salve, runs the standalone under Xvfb with the dummy audio backend and writes a
-//! PNG of its editor (default `docs/health-panel.png`). The screenshot needs `Xvfb` and
-//! ImageMagick's `import` and `convert` (Debian: xvfb, imagemagick).
+//! PNG of its editor (default `docs/health-panel.png`; needs `Xvfb` and ImageMagick's `import`
+//! and `convert`, Debian: xvfb, imagemagick); and `cargo xtask chaos`, the real-time
+//! fault-injection runner (see `chaos/mod.rs`, or `cargo xtask chaos --help`).
+
+mod chaos;
 
 use nice_plug_xtask::Result;
 use std::process::{Child, Command};
@@ -15,6 +18,9 @@ const EDITOR_SIZE: &str = "860x560+0+0";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("chaos") {
+        return chaos::main(args[1..].to_vec()).map_err(|e| std::io::Error::other(e).into());
+    }
     if args.first().map(String::as_str) == Some("screenshot") {
         return screenshot(
             args.get(1)

@@ -1,0 +1,708 @@
+//! `cargo xtask chaos`: real-time fault injection through the real plugin. Builds Salve with the
+//! `chaos` feature, loads it through its CLAP entry point, paces blocks in real time like an
+//! audio device (sleeping until each block is due, counting a deadline miss whenever a block is
+//! not done by the time the device needs it), drives a fault schedule, and runs every scenario
+//! twice: healing Auto and healing Off, both with the oversampling ceiling at 16x. Writes a
+//! table, `report.json` and one SVG plot per scenario under `target/chaos/`.
+//!
+//! `--instances` instead finds how many Salve instances one audio thread can run without a
+//! deadline miss (the largest K, by search), for Auto and for Off.
+
+mod host;
+mod plot;
+mod scenario;
+
+use clap::Parser;
+use host::Salve;
+use scenario::{Fault, Scenario};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask chaos",
+    about = "Real-time fault injection through the real Salve plugin"
+)]
+pub struct Args {
+    /// Run only this scenario (clean, step, ramp, spikes, preemption, nan, denormals, buffer).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Block size in samples.
+    #[arg(long, default_value_t = 64)]
+    block: usize,
+    /// Sample rate in Hz.
+    #[arg(long, default_value_t = 48_000.0)]
+    rate: f64,
+    /// Length of each scenario run, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    seconds: f64,
+    /// Run the instance-count benchmark instead of the scenarios.
+    #[arg(long)]
+    instances: bool,
+    /// Instance benchmark: seconds each candidate count must run without a miss.
+    #[arg(long, default_value_t = 10.0)]
+    instance_seconds: f64,
+    /// Instance benchmark: runs per block size and mode.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Where the report and plots go (default: `target/chaos`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Healing on or off, at the same ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Mode {
+    Auto,
+    Off,
+}
+
+impl Mode {
+    fn param_text(self) -> &'static str {
+        match self {
+            Mode::Auto => "Auto",
+            Mode::Off => "Off",
+        }
+    }
+}
+
+/// The figures of one scenario run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub mode: Mode,
+    pub block: usize,
+    pub rate: f64,
+    pub seconds: f64,
+    pub blocks: u64,
+    pub deadline_misses: u64,
+    pub first_miss_s: Option<f64>,
+    pub first_downgrade_s: Option<f64>,
+    pub mean_factor: f64,
+    pub final_factor: u32,
+    pub tier_changes: u32,
+    pub incidents: u32,
+    pub recommendations: Vec<String>,
+    /// Output samples that were NaN or infinite (must be 0).
+    pub non_finite_samples: u64,
+    pub peak_output: f32,
+    /// Block records Salve logged (should equal `blocks`).
+    pub records: usize,
+}
+
+/// What one run saw over time, for the plot.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    /// Per block: time (s), Salve's own load, the factor heard, a deadline miss.
+    pub blocks: Vec<(f64, f32, u32, bool)>,
+    /// Incidents: time (s) and label.
+    pub incidents: Vec<(f64, String)>,
+}
+
+/// An efficacy check against the targets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub passed: bool,
+}
+
+pub fn main(args: Vec<String>) -> Result<(), String> {
+    let args = Args::parse_from(std::iter::once("cargo xtask chaos".to_string()).chain(args));
+    let root = workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let out = args.out.clone().unwrap_or_else(|| target.join("chaos"));
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let library = build_chaos_library(&root, &target)?;
+    let entry = host::load(&library)?;
+    if args.instances {
+        return instances(&entry, &args, &out);
+    }
+    scenarios(&entry, &args, &out)
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Builds the chaos variant of the plugin library (release, its own target directory so the
+/// normal release build is untouched) and returns its path.
+fn build_chaos_library(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    let dir = target.join("chaos-build");
+    eprintln!("Building Salve with the chaos feature...");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "-p",
+            "salve",
+            "--features",
+            "chaos",
+        ])
+        .arg("--target-dir")
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the chaos variant failed".into());
+    }
+    let lib = dir.join("release").join(format!(
+        "{}salve{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    lib.exists()
+        .then_some(lib.clone())
+        .ok_or_else(|| format!("{} is missing", lib.display()))
+}
+
+/// Points the next activated instances' logs at `dir` (emptied first).
+fn log_to(dir: &Path, ticks_only: bool) -> Result<(), String> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    // SAFETY: the runner's only other threads are Salve's healer threads, which read these
+    // variables once, when an instance is activated; no instance is active while they change.
+    unsafe {
+        std::env::set_var("SALVE_CHAOS_LOG", dir);
+        std::env::set_var("SALVE_CHAOS_LOG_TICKS", if ticks_only { "1" } else { "0" });
+    }
+    Ok(())
+}
+
+/// A test signal: two sines and a little noise at about -12 dBFS.
+fn signal(rate: f64, len: usize) -> [Vec<f32>; 2] {
+    let mut seed = 0x2545_f491_u32;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (seed as f32 / u32::MAX as f32 - 0.5) * 0.02
+    };
+    let tone = |i: usize, f: f64| (std::f64::consts::TAU * f * i as f64 / rate).sin() as f32;
+    let left = (0..len)
+        .map(|i| 0.2 * tone(i, 220.0) + 0.05 * tone(i, 3_300.0) + noise())
+        .collect();
+    let right = (0..len)
+        .map(|i| 0.2 * tone(i, 221.0) + 0.05 * tone(i, 3_310.0) + noise())
+        .collect();
+    [left, right]
+}
+
+/// Sleeps until `when` (the device's next period).
+fn sleep_until(when: Instant) {
+    let now = Instant::now();
+    if when > now {
+        std::thread::sleep(when - now);
+    }
+}
+
+/// Runs one scenario in one mode and returns its figures and timeline.
+fn run_scenario(
+    entry: &clack_host::prelude::PluginEntry,
+    scenario: Scenario,
+    mode: Mode,
+    args: &Args,
+    base_load: f64,
+    log_dir: &Path,
+) -> Result<(RunReport, Timeline), String> {
+    log_to(log_dir, false)?;
+    let max_block = scenario.max_block(args.block);
+    let mut salve = Salve::new(entry)?;
+    salve.set_inactive(&[
+        ("Oversampling", "16x"),
+        ("Healing", mode.param_text()),
+        ("Drive", "12 dB"),
+    ])?;
+    salve.activate(args.rate, max_block)?;
+    let input = signal(args.rate, max_block * 64);
+    let label = format!("{} / {:?}", scenario.name(), mode);
+
+    let mut timeline = Timeline::default();
+    let (mut misses, mut first_miss) = (0u64, None);
+    let (mut non_finite, mut peak) = (0u64, 0.0f32);
+    let mut slowdown_sent = f64::NAN;
+    let (mut nan_sent, mut denormals_sent) = (false, false);
+    let mut audio_s = 0.0;
+    let mut t0 = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut offset = 0;
+    while audio_s < args.seconds {
+        let fault: Fault = scenario.at(
+            audio_s,
+            args.seconds,
+            args.block,
+            args.block as f64 / args.rate,
+        );
+        let slowdown = (fault.load / base_load).clamp(1.0, 1000.0);
+        if (slowdown / slowdown_sent - 1.0).abs() > 0.01 || slowdown_sent.is_nan() {
+            salve.set("Chaos slowdown", &format!("{slowdown:.2}"))?;
+            slowdown_sent = slowdown;
+        }
+        if fault.nan != nan_sent {
+            salve.set("Chaos NaN", if fault.nan { "1" } else { "0" })?;
+            nan_sent = fault.nan;
+        }
+        if fault.denormals != denormals_sent {
+            salve.set("Chaos denormals", if fault.denormals { "1" } else { "0" })?;
+            denormals_sent = fault.denormals;
+        }
+        let n = fault.block;
+        let period = n as f64 / args.rate;
+        let due = t0 + Duration::from_secs_f64(audio_s);
+        sleep_until(due);
+        if fault.stall_ms > 0.0 {
+            // Outside preemption: something else holds the host's audio thread.
+            std::thread::sleep(Duration::from_secs_f64(fault.stall_ms * 1e-3));
+        }
+        if offset + n > input[0].len() {
+            offset = 0;
+        }
+        let [l, r] = salve.process(&input[0][offset..offset + n], &input[1][offset..offset + n])?;
+        offset += n;
+        for &x in l.iter().chain(r) {
+            if x.is_finite() {
+                peak = peak.max(x.abs());
+            } else {
+                non_finite += 1;
+            }
+        }
+        let done = Instant::now();
+        let deadline = due + Duration::from_secs_f64(period);
+        let missed = done > deadline;
+        if missed {
+            misses += 1;
+            first_miss.get_or_insert(audio_s);
+            // The device recovers from the xrun and carries on from now.
+            t0 += done - deadline;
+        }
+        timeline.blocks.push((audio_s, 0.0, 0, missed));
+        audio_s += period;
+        if last_progress.elapsed() > Duration::from_millis(500) {
+            last_progress = Instant::now();
+            eprint!(
+                "\r{label:<22} {audio_s:5.1}/{:.0} s  misses {misses:<6}",
+                args.seconds
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+    salve.deactivate();
+    drop(salve);
+    eprintln!("\r{label:<22} done: {misses} deadline misses{:20}", "");
+
+    let log = read_logs(log_dir)?;
+    // Salve logs one record per block, in order: pair them with the runner's blocks.
+    for (b, rec) in timeline.blocks.iter_mut().zip(&log.records) {
+        b.1 = rec.load;
+        b.2 = rec.factor;
+    }
+    let seq_time = |seq: u64| {
+        let first = log.records.first().map_or(0, |r| r.seq);
+        let i = (seq.saturating_sub(first)) as usize;
+        timeline
+            .blocks
+            .get(i.min(timeline.blocks.len().saturating_sub(1)))
+            .map_or(0.0, |b| b.0)
+    };
+    timeline.incidents = log
+        .incidents
+        .iter()
+        .map(|(seq, text)| (seq_time(*seq), text.clone()))
+        .collect();
+    let factors: Vec<u32> = log.records.iter().map(|r| r.factor).collect();
+    let report = RunReport {
+        scenario: scenario.name().to_string(),
+        mode,
+        block: args.block,
+        rate: args.rate,
+        seconds: args.seconds,
+        blocks: timeline.blocks.len() as u64,
+        deadline_misses: misses,
+        first_miss_s: first_miss,
+        first_downgrade_s: factors
+            .iter()
+            .position(|&f| f < 16)
+            .and_then(|i| timeline.blocks.get(i))
+            .map(|b| b.0),
+        mean_factor: factors.iter().map(|&f| f as f64).sum::<f64>() / factors.len().max(1) as f64,
+        final_factor: factors.last().copied().unwrap_or(0),
+        tier_changes: factors.windows(2).filter(|w| w[0] != w[1]).count() as u32,
+        incidents: log.incidents_total,
+        recommendations: log.recommendations,
+        non_finite_samples: non_finite,
+        peak_output: peak,
+        records: log.records.len(),
+    };
+    Ok((report, timeline))
+}
+
+/// What Salve's healer threads logged.
+#[derive(Debug, Default)]
+struct Log {
+    records: Vec<Record>,
+    /// The block (seq) each incident was logged at, and a label.
+    incidents: Vec<(u64, String)>,
+    incidents_total: u32,
+    recommendations: Vec<String>,
+    /// From tick lines: blocks and the sum of their factors.
+    tick_blocks: u64,
+    tick_factor_sum: u64,
+}
+
+#[derive(Debug)]
+struct Record {
+    seq: u64,
+    load: f32,
+    factor: u32,
+}
+
+fn read_logs(dir: &Path) -> Result<Log, String> {
+    let mut log = Log::default();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).map_err(|e| e.to_string())?;
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if let Some(seq) = v.get("seq").and_then(|s| s.as_u64()) {
+                log.records.push(Record {
+                    seq,
+                    load: v["load"].as_f64().unwrap_or(0.0) as f32,
+                    factor: v["factor"].as_u64().unwrap_or(0) as u32,
+                });
+            } else if let Some(i) = v.get("incident") {
+                let label = format!(
+                    "{}: {}",
+                    i["kind"].as_str().unwrap_or("?"),
+                    action_label(&i["action"])
+                );
+                log.incidents
+                    .push((v["last_seq"].as_u64().unwrap_or(0), label));
+            } else if let Some(s) = v.get("summary") {
+                log.incidents_total += s["incidents_total"].as_u64().unwrap_or(0) as u32;
+                for r in s["recommendations"].as_array().into_iter().flatten() {
+                    log.recommendations
+                        .push(r.as_str().unwrap_or_default().to_string());
+                }
+            } else if let Some(b) = v.get("blocks").and_then(|b| b.as_u64()) {
+                log.tick_blocks += b;
+                log.tick_factor_sum += v["factor_sum"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    log.records.sort_by_key(|r| r.seq);
+    Ok(log)
+}
+
+/// A short label for a logged incident's action (serde's form of the healer's `Action`).
+fn action_label(action: &serde_json::Value) -> String {
+    match action {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) => m.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Salve's own load at 16x with no slowdown: the base the slowdown factors scale.
+fn calibrate(
+    entry: &clack_host::prelude::PluginEntry,
+    args: &Args,
+    out: &Path,
+) -> Result<f64, String> {
+    let calibration = Args {
+        seconds: 2.0,
+        ..Args::parse_from(["chaos"])
+    };
+    let args = Args {
+        block: args.block,
+        rate: args.rate,
+        ..calibration
+    };
+    let (_, timeline) = run_scenario(
+        entry,
+        Scenario::Calibrate,
+        Mode::Off,
+        &args,
+        1.0,
+        &out.join("log").join("calibrate"),
+    )?;
+    let mut loads: Vec<f32> = timeline
+        .blocks
+        .iter()
+        .skip(timeline.blocks.len() / 4)
+        .map(|b| b.1)
+        .filter(|l| *l > 0.0)
+        .collect();
+    if loads.is_empty() {
+        return Err("Salve logged no block records (is SALVE_CHAOS_LOG honoured?)".into());
+    }
+    loads.sort_by(f32::total_cmp);
+    Ok(loads[loads.len() / 2] as f64)
+}
+
+fn scenarios(
+    entry: &clack_host::prelude::PluginEntry,
+    args: &Args,
+    out: &Path,
+) -> Result<(), String> {
+    let chosen: Vec<Scenario> = match &args.scenario {
+        Some(name) => vec![Scenario::from_name(name).ok_or_else(|| {
+            format!(
+                "unknown scenario {name:?}; choose from {}",
+                Scenario::ALL.map(|s| s.name()).join(", ")
+            )
+        })?],
+        None => Scenario::ALL.to_vec(),
+    };
+    let base_load = calibrate(entry, args, out)?;
+    eprintln!(
+        "Salve's own load at 16x, {} samples at {} Hz: {:.2} % of the budget",
+        args.block,
+        args.rate,
+        base_load * 100.0
+    );
+    let mut reports = Vec::new();
+    for scenario in chosen {
+        let mut pair = Vec::new();
+        for mode in [Mode::Auto, Mode::Off] {
+            let log_dir = out
+                .join("log")
+                .join(format!("{}-{:?}", scenario.name(), mode));
+            let (report, timeline) =
+                run_scenario(entry, scenario, mode, args, base_load, &log_dir)?;
+            pair.push((report, timeline));
+        }
+        let svg = out.join(format!("{}.svg", scenario.name()));
+        plot::scenario(&svg, scenario, &pair)?;
+        reports.extend(pair.into_iter().map(|(r, _)| r));
+    }
+    let checks = checks(&reports);
+    print_table(&reports, &checks);
+    let json = serde_json::json!({
+        "base_load_16x": base_load,
+        "runs": reports,
+        "checks": checks,
+    });
+    let path = out.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap())
+        .map_err(|e| e.to_string())?;
+    println!("\nWrote {} and one SVG plot per scenario.", path.display());
+    Ok(())
+}
+
+/// The targets, for the scenarios that ran.
+fn checks(reports: &[RunReport]) -> Vec<Check> {
+    let get = |s: &str, m: Mode| reports.iter().find(|r| r.scenario == s && r.mode == m);
+    let mut checks = Vec::new();
+    for s in ["step", "ramp", "spikes"] {
+        if let (Some(a), Some(o)) = (get(s, Mode::Auto), get(s, Mode::Off)) {
+            checks.push(Check {
+                what: format!(
+                    "{s}: Auto misses {} <= 5 % of Off's {}",
+                    a.deadline_misses, o.deadline_misses
+                ),
+                passed: a.deadline_misses as f64 <= 0.05 * o.deadline_misses as f64,
+            });
+        }
+    }
+    if let Some(a) = get("clean", Mode::Auto) {
+        checks.push(Check {
+            what: format!(
+                "clean: no downgrade under Auto ({} tier changes)",
+                a.tier_changes
+            ),
+            passed: a.first_downgrade_s.is_none(),
+        });
+    }
+    if let Some(a) = get("preemption", Mode::Auto) {
+        checks.push(Check {
+            what: format!(
+                "preemption: no lasting downgrade (ends at {}x) and a recommendation raised ({})",
+                a.final_factor,
+                a.recommendations.len()
+            ),
+            passed: a.final_factor == 16 && !a.recommendations.is_empty(),
+        });
+    }
+    for r in reports {
+        checks.push(Check {
+            what: format!(
+                "{} / {:?}: no NaN or infinity reached the host ({} samples)",
+                r.scenario, r.mode, r.non_finite_samples
+            ),
+            passed: r.non_finite_samples == 0,
+        });
+    }
+    checks
+}
+
+fn print_table(reports: &[RunReport], checks: &[Check]) {
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.2} s"));
+    println!(
+        "\n| scenario | mode | blocks | misses | first miss | first downgrade | mean factor | tier changes | incidents | recommendations | NaN/Inf out |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        println!(
+            "| {} | {:?} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} |",
+            r.scenario,
+            r.mode,
+            r.blocks,
+            r.deadline_misses,
+            opt(r.first_miss_s),
+            opt(r.first_downgrade_s),
+            r.mean_factor,
+            r.tier_changes,
+            r.incidents,
+            r.recommendations.len(),
+            r.non_finite_samples
+        );
+    }
+    println!();
+    for c in checks {
+        println!("{} {}", if c.passed { "PASS" } else { "FAIL" }, c.what);
+    }
+}
+
+/// One candidate instance count: `k` instances processed one after another in each block, for
+/// `seconds`. Returns whether no deadline was missed (after a one-second warm-up) and the mean
+/// factor the instances kept.
+fn probe_instances(
+    entry: &clack_host::prelude::PluginEntry,
+    k: usize,
+    block: usize,
+    mode: Mode,
+    args: &Args,
+    log_dir: &Path,
+) -> Result<(bool, f64), String> {
+    log_to(log_dir, true)?;
+    let mut salves = (0..k)
+        .map(|_| {
+            let mut s = Salve::new(entry)?;
+            s.set_inactive(&[
+                ("Oversampling", "16x"),
+                ("Healing", mode.param_text()),
+                ("Drive", "12 dB"),
+            ])?;
+            s.activate(args.rate, block)?;
+            Ok(s)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let input = signal(args.rate, block * 64);
+    let period = block as f64 / args.rate;
+    let warm_up = 1.0;
+    let mut ok = true;
+    let mut audio_s = 0.0;
+    let mut offset = 0;
+    let t0 = Instant::now();
+    while audio_s < warm_up + args.instance_seconds {
+        let due = t0 + Duration::from_secs_f64(audio_s);
+        sleep_until(due);
+        if offset + block > input[0].len() {
+            offset = 0;
+        }
+        for s in &mut salves {
+            s.process(
+                &input[0][offset..offset + block],
+                &input[1][offset..offset + block],
+            )?;
+        }
+        offset += block;
+        if audio_s >= warm_up && Instant::now() > due + Duration::from_secs_f64(period) {
+            ok = false;
+            break;
+        }
+        audio_s += period;
+    }
+    for s in &mut salves {
+        s.deactivate();
+    }
+    drop(salves);
+    let log = read_logs(log_dir)?;
+    let mean_factor = log.tick_factor_sum as f64 / log.tick_blocks.max(1) as f64;
+    Ok((ok, mean_factor))
+}
+
+#[derive(Debug, Serialize)]
+struct InstanceResult {
+    block: usize,
+    mode: Mode,
+    run: usize,
+    max_instances: usize,
+    mean_factor: f64,
+}
+
+fn instances(
+    entry: &clack_host::prelude::PluginEntry,
+    args: &Args,
+    out: &Path,
+) -> Result<(), String> {
+    let log_dir = out.join("log").join("instances");
+    let mut results = Vec::new();
+    for block in [64, 256] {
+        for mode in [Mode::Auto, Mode::Off] {
+            for run in 0..args.runs {
+                // Grow until a miss, then bisect between the last good and the first bad count.
+                let (mut good, mut good_factor, mut bad) = (0usize, 0.0, None);
+                let mut k = 4;
+                while bad.is_none() && k <= 1024 {
+                    eprint!("\r{block:>4} samples {mode:?} run {run}: trying {k} instances   ");
+                    let _ = std::io::stderr().flush();
+                    match probe_instances(entry, k, block, mode, args, &log_dir)? {
+                        (true, f) => (good, good_factor, k) = (k, f, k * 2),
+                        (false, _) => bad = Some(k),
+                    }
+                }
+                let mut bad = bad.unwrap_or(usize::MAX);
+                while bad - good > 1 && bad != usize::MAX {
+                    let mid = (good + bad) / 2;
+                    eprint!("\r{block:>4} samples {mode:?} run {run}: trying {mid} instances   ");
+                    let _ = std::io::stderr().flush();
+                    match probe_instances(entry, mid, block, mode, args, &log_dir)? {
+                        (true, f) => (good, good_factor) = (mid, f),
+                        (false, _) => bad = mid,
+                    }
+                }
+                eprintln!(
+                    "\r{block:>4} samples {mode:?} run {run}: {good} instances, mean factor {good_factor:.2}x   "
+                );
+                results.push(InstanceResult {
+                    block,
+                    mode,
+                    run,
+                    max_instances: good,
+                    mean_factor: good_factor,
+                });
+            }
+        }
+    }
+    println!("\n| block | mode | runs: instances | mean factor kept |");
+    println!("|---|---|---|---|");
+    for block in [64, 256] {
+        for mode in [Mode::Auto, Mode::Off] {
+            let rs: Vec<&InstanceResult> = results
+                .iter()
+                .filter(|r| r.block == block && r.mode == mode)
+                .collect();
+            let ks: Vec<String> = rs.iter().map(|r| r.max_instances.to_string()).collect();
+            let f = rs.iter().map(|r| r.mean_factor).sum::<f64>() / rs.len().max(1) as f64;
+            println!("| {block} | {mode:?} | {} | {f:.2}x |", ks.join(", "));
+        }
+    }
+    let path = out.join("instances.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results).unwrap())
+        .map_err(|e| e.to_string())?;
+    println!("\nWrote {}", path.display());
+    Ok(())
+}

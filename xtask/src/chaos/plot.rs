@@ -1,0 +1,149 @@
+//! One SVG per scenario: for Auto (top) and Off (bottom), Salve's own load against the budget,
+//! the oversampling factor it played, the host's deadline misses and Salve's incidents.
+
+use super::scenario::Scenario;
+use super::{RunReport, Timeline};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Load values above this are drawn at the top edge.
+const LOAD_TOP: f64 = 2.5;
+/// The load line shows the peak of each bucket of this many seconds.
+const BUCKET_S: f64 = 0.02;
+
+fn err(e: impl std::fmt::Display) -> String {
+    format!("plot: {e}")
+}
+
+/// The peak load per bucket, so a long run stays a readable line.
+fn peaks(t: &Timeline) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for &(time, load, _, _) in &t.blocks {
+        let bucket = (time / BUCKET_S).floor() * BUCKET_S;
+        match out.last_mut() {
+            Some(last) if last.0 == bucket => last.1 = last.1.max(load as f64),
+            _ => out.push((bucket, load as f64)),
+        }
+    }
+    for p in &mut out {
+        p.1 = p.1.min(LOAD_TOP);
+    }
+    out
+}
+
+/// The factor as a step line (a point only where it changes).
+fn factor_steps(t: &Timeline) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut last = None;
+    for &(time, _, factor, _) in &t.blocks {
+        if last != Some(factor) {
+            if let Some(prev) = last {
+                out.push((time, prev as f64));
+            }
+            out.push((time, factor as f64));
+            last = Some(factor);
+        }
+    }
+    if let (Some(&(time, ..)), Some(f)) = (t.blocks.last(), last) {
+        out.push((time, f as f64));
+    }
+    out
+}
+
+pub fn scenario(
+    path: &Path,
+    scenario: Scenario,
+    runs: &[(RunReport, Timeline)],
+) -> Result<(), String> {
+    let root = SVGBackend::new(path, (1100, 760)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root
+        .titled(scenario.description(), ("sans-serif", 20))
+        .map_err(err)?;
+    let panels = root.split_evenly((runs.len().max(1), 1));
+    for (panel, (report, timeline)) in panels.iter().zip(runs) {
+        let seconds = report.seconds.max(0.1);
+        let caption = format!(
+            "Healing {:?}: {} deadline misses, mean factor {:.1}x, {} tier changes, {} incidents",
+            report.mode,
+            report.deadline_misses,
+            report.mean_factor,
+            report.tier_changes,
+            report.incidents
+        );
+        let mut chart = ChartBuilder::on(panel)
+            .caption(caption, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(52)
+            .right_y_label_area_size(52)
+            .build_cartesian_2d(0f64..seconds, 0f64..LOAD_TOP)
+            .map_err(err)?
+            .set_secondary_coord(0f64..seconds, 0f64..17f64);
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("Salve's load (1 = the block's deadline)")
+            .draw()
+            .map_err(err)?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("oversampling factor")
+            .draw()
+            .map_err(err)?;
+        let blue = RGBColor(40, 100, 190);
+        let green = RGBColor(30, 150, 70);
+        chart
+            .draw_series(LineSeries::new(peaks(timeline), blue.stroke_width(1)))
+            .map_err(err)?
+            .label("Salve's load (peak per 20 ms)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], blue));
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 1.0), (seconds, 1.0)],
+                RED.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("budget")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED));
+        chart
+            .draw_secondary_series(LineSeries::new(
+                factor_steps(timeline),
+                green.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("oversampling factor (right axis)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], green));
+        chart
+            .draw_series(
+                timeline
+                    .blocks
+                    .iter()
+                    .filter(|b| b.3)
+                    .map(|b| Circle::new((b.0, LOAD_TOP * 0.96), 3, RED.filled())),
+            )
+            .map_err(err)?
+            .label("host deadline miss")
+            .legend(|(x, y)| Circle::new((x + 9, y), 3, RED.filled()));
+        let orange = RGBColor(230, 140, 20);
+        chart
+            .draw_series(
+                timeline
+                    .incidents
+                    .iter()
+                    .map(|(t, _)| TriangleMarker::new((*t, LOAD_TOP * 0.88), 6, orange.filled())),
+            )
+            .map_err(err)?
+            .label("Salve incident")
+            .legend(move |(x, y)| TriangleMarker::new((x + 9, y), 5, orange.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
