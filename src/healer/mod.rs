@@ -698,11 +698,26 @@ impl Healer {
     }
 
     /// The predicted p99 load at `to`, from the p99 now at `from` and the cost ratio between the
-    /// levels (learned baselines where known, otherwise x2 per factor step).
+    /// levels.
     fn predict_p99(&self, from: Level, to: Level) -> f32 {
+        self.stats.p99().max(self.stats.fast) * self.cost_ratio(from, to)
+    }
+
+    /// The predicted p99 load one level up, for a trial: Salve's own typical load (the slow
+    /// mean) grows with the cost ratio, but the tail above it, which on a real machine is mostly
+    /// the system's own scheduling jitter, does not. (Scaling the whole p99 kept a machine with
+    /// a noisy scheduler at the lowest level for good: the chaos runner showed it.)
+    fn predict_p99_up(&self, from: Level, to: Level) -> f32 {
         let p99 = self.stats.p99().max(self.stats.fast);
+        let own = self.stats.slow.min(p99);
+        own * self.cost_ratio(from, to) + (p99 - own)
+    }
+
+    /// Salve's cost at `to` relative to `from`: learned baselines where known, otherwise x2 per
+    /// factor step.
+    fn cost_ratio(&self, from: Level, to: Level) -> f32 {
         if to == from {
-            return p99;
+            return 1.0;
         }
         let (bf, bt) = (self.baseline[from as usize], self.baseline[to as usize]);
         let steps = to as i32 - from as i32;
@@ -710,7 +725,7 @@ impl Healer {
         // since then), so the measured ratio is only trusted where it is more cautious than a
         // floor of x1.5 per factor step (Salve's own cost grows by x1.7-x2.2 per step).
         let floor = 1.5f32.powi(steps);
-        let ratio = if bf > 0.0 && bt > 0.0 {
+        if bf > 0.0 && bt > 0.0 {
             if steps > 0 {
                 (bt / bf).max(floor)
             } else {
@@ -718,8 +733,7 @@ impl Healer {
             }
         } else {
             2f32.powi(steps)
-        };
-        p99 * ratio
+        }
     }
 
     fn handle_overload(&mut self, risk: f32, mode: Mode) {
@@ -795,7 +809,7 @@ impl Healer {
             || !self.breakers[next as usize].allows_trial(self.now_s)
             || self.changes.count_since(self.now_s - 60.0) + 2 > self.config.max_changes_per_minute
             || risk > 0.01
-            || self.predict_p99(self.level, next) > self.config.upgrade_load
+            || self.predict_p99_up(self.level, next) > self.config.upgrade_load
         {
             return;
         }

@@ -89,8 +89,13 @@ impl HostHandlers for TestHost {
 
 /// The loaded library; instances borrow nothing from it but must not outlive it.
 pub fn load_entry() -> PluginEntry {
+    load_entry_from(plugin_library())
+}
+
+/// Loads Salve's CLAP entry from another build (a bundle, say).
+pub fn load_entry_from(library: &std::path::Path) -> PluginEntry {
     // SAFETY: we load our own plugin, which is a well-behaved CLAP library.
-    unsafe { PluginEntry::load(plugin_library()) }.expect("load the CLAP entry")
+    unsafe { PluginEntry::load(library) }.expect("load the CLAP entry")
 }
 
 /// One plugin instance and its extensions.
@@ -101,7 +106,11 @@ pub struct Instance {
 
 impl Instance {
     pub fn new() -> Self {
-        let entry = load_entry();
+        Self::from_entry(load_entry())
+    }
+
+    /// An instance from an entry loaded with [`load_entry_from`].
+    pub fn from_entry(entry: PluginEntry) -> Self {
         let host_info =
             HostInfo::new("Salve tests", "Salve", "https://salve.audio", "1.0").expect("host info");
         let id = CString::new(CLAP_ID).unwrap();

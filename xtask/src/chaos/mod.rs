@@ -91,6 +91,8 @@ pub struct RunReport {
     pub peak_output: f32,
     /// Block records Salve logged (should equal `blocks`).
     pub records: usize,
+    /// Whether the runner's audio thread ran at real-time priority.
+    pub realtime_priority: bool,
 }
 
 /// What one run saw over time, for the plot.
@@ -198,6 +200,29 @@ fn signal(rate: f64, len: usize) -> [Vec<f32>; 2] {
     [left, right]
 }
 
+/// Puts the calling thread at real-time FIFO priority, as audio hosts run their audio thread
+/// (`on`), or back to normal scheduling. Returns whether the system allowed it. Salve's healer
+/// threads are started at activation, before this, so they keep normal priority.
+fn audio_priority(on: bool) -> bool {
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, RealtimeThreadSchedulePolicy, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    let (priority, policy) = if on {
+        (
+            ThreadPriority::Max,
+            ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+        )
+    } else {
+        (
+            ThreadPriority::Crossplatform(ThreadPriorityValue::try_from(0u8).unwrap()),
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+        )
+    };
+    set_thread_priority_and_policy(thread_native_id(), priority, policy).is_ok()
+}
+
 /// Sleeps until `when` (the device's next period).
 fn sleep_until(when: Instant) {
     let now = Instant::now();
@@ -232,11 +257,15 @@ fn run_scenario(
     let (mut non_finite, mut peak) = (0u64, 0.0f32);
     let mut slowdown_sent = f64::NAN;
     let (mut nan_sent, mut denormals_sent) = (false, false);
-    let mut audio_s = 0.0;
+    // Time is counted in whole samples, so a run has an exact number of blocks.
+    let total = (args.seconds * args.rate).round() as u64;
+    let mut played = 0u64;
+    let realtime_priority = audio_priority(true);
     let mut t0 = Instant::now();
     let mut last_progress = Instant::now();
     let mut offset = 0;
-    while audio_s < args.seconds {
+    while played < total {
+        let audio_s = played as f64 / args.rate;
         let fault: Fault = scenario.at(
             audio_s,
             args.seconds,
@@ -286,16 +315,18 @@ fn run_scenario(
             t0 += done - deadline;
         }
         timeline.blocks.push((audio_s, 0.0, 0, missed));
-        audio_s += period;
+        played += n as u64;
         if last_progress.elapsed() > Duration::from_millis(500) {
             last_progress = Instant::now();
             eprint!(
-                "\r{label:<22} {audio_s:5.1}/{:.0} s  misses {misses:<6}",
+                "\r{label:<22} {:5.1}/{:.0} s  misses {misses:<6}",
+                played as f64 / args.rate,
                 args.seconds
             );
             let _ = std::io::stderr().flush();
         }
     }
+    audio_priority(false);
     salve.deactivate();
     drop(salve);
     eprintln!("\r{label:<22} done: {misses} deadline misses{:20}", "");
@@ -342,6 +373,7 @@ fn run_scenario(
         non_finite_samples: non_finite,
         peak_output: peak,
         records: log.records.len(),
+        realtime_priority,
     };
     Ok((report, timeline))
 }
@@ -605,6 +637,7 @@ fn probe_instances(
     let mut ok = true;
     let mut audio_s = 0.0;
     let mut offset = 0;
+    audio_priority(true);
     let t0 = Instant::now();
     while audio_s < warm_up + args.instance_seconds {
         let due = t0 + Duration::from_secs_f64(audio_s);
@@ -625,6 +658,7 @@ fn probe_instances(
         }
         audio_s += period;
     }
+    audio_priority(false);
     for s in &mut salves {
         s.deactivate();
     }
