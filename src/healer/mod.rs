@@ -884,6 +884,18 @@ impl Healer {
             return;
         }
 
+        // What one step down would save of such a block, in load units. If even that cannot
+        // bring the spike under its deadline, arithmetic already says stepping down does not
+        // help: no experiment (no downgrade) is needed to learn it. (On a machine whose
+        // scheduler now and then steals a few milliseconds, experimenting cost a downgrade
+        // for nothing: the chaos runner's clean scenario showed it.)
+        if self.level > Level::Minimal {
+            let saving = baseline * (1.0 - 1.0 / self.cost_ratio(self.level.down(), self.level));
+            if load - 1.0 > saving {
+                self.learned
+                    .record(IncidentKind::OutsideSpike, Strategy::StepDown, false);
+            }
+        }
         let tally = self
             .learned
             .tally(IncidentKind::OutsideSpike, Strategy::StepDown);

@@ -399,3 +399,61 @@ fn scheduling_jitter_in_the_tail_does_not_keep_the_quality_down() {
     // be 75 % with the jitter, above the line for trials.
     assert!(h.level() >= Level::Medium, "stuck at {:?}", h.level());
 }
+
+#[test]
+fn a_spike_a_step_down_could_absorb_is_tried_one_that_it_cannot_is_not() {
+    // Salve's own load is 60 % at 16x; every 2 s one block overruns by `excess`. A step down
+    // saves at least a third of Salve's 60 %: it could absorb an overrun of 10 %, never one of
+    // 150 % (a few milliseconds stolen by the system).
+    let run = |excess: f32| {
+        let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+        h.start_session(48_000, 64, Level::Ultra);
+        let mut block = 0u64;
+        let mut lowest = Level::Ultra;
+        for tick in 1..=500 {
+            let factor = h.level().ratio() as u8;
+            let own = 0.6 * factor as f32 / 16.0;
+            let batch: Vec<BlockRecord> = (0..15)
+                .map(|_| {
+                    block += 1;
+                    let spike = block % 1500 == 0;
+                    let mut events = crate::probe::events::Events::default();
+                    if spike {
+                        events.insert(EventKind::Overrun);
+                    }
+                    BlockRecord {
+                        seq: block,
+                        deadline_ns: 1_333_333,
+                        samples: 64,
+                        sample_rate: 48_000.0,
+                        load: if spike { 1.0 + excess } else { own },
+                        factor,
+                        events,
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            let d = h.tick(
+                tick * 20_000_000,
+                &batch,
+                TickInputs {
+                    mode: Mode::Auto,
+                    ceiling: Level::Ultra,
+                    gui_frame_ms: None,
+                    reflex_count: 0,
+                },
+            );
+            lowest = lowest.min(d.level);
+        }
+        (lowest, h)
+    };
+    let (lowest, _) = run(0.1);
+    assert_eq!(lowest, Level::High, "a small spike is worth one experiment");
+    let (lowest, h) = run(1.5);
+    assert_eq!(lowest, Level::Ultra, "a stolen-time spike is not");
+    assert!(
+        h.recommendations
+            .iter()
+            .any(|r| matches!(r, Recommendation::OutsideInterruptions { .. }))
+    );
+}

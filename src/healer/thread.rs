@@ -165,6 +165,12 @@ impl HealerThread {
                         .finish(&mut healer);
                     #[cfg(feature = "chaos")]
                     if let Some(log) = &mut chaos_log {
+                        // The blocks played since the last tick, so the log has every one.
+                        batch.clear();
+                        while let Ok(r) = records.pop() {
+                            batch.push(r);
+                        }
+                        log.tick(&batch, &healer);
                         log.finish(&healer);
                     }
                 }));
