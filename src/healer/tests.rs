@@ -416,7 +416,7 @@ fn a_spike_a_step_down_could_absorb_is_tried_one_that_it_cannot_is_not() {
             let batch: Vec<BlockRecord> = (0..15)
                 .map(|_| {
                     block += 1;
-                    let spike = block % 1500 == 0;
+                    let spike = block.is_multiple_of(1500);
                     let mut events = crate::probe::events::Events::default();
                     if spike {
                         events.insert(EventKind::Overrun);
