@@ -7,7 +7,7 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use nice_plug::prelude::Param;
-use salve::editor::health::{self, HealthSnapshot, PanelActions};
+use salve::editor::health::{self, GraphPoint, HealthSnapshot, PanelActions};
 use salve::editor::testing::{HostCall, RecordingHost};
 use salve::editor::{EDITOR_HEIGHT, EDITOR_WIDTH, SalveApp};
 use salve::healer::learning::{Action, Incident, IncidentKind, Outcome};
@@ -65,7 +65,13 @@ fn snapshot() -> HealthSnapshot {
 #[test]
 fn the_panel_shows_what_it_is_fed() {
     let s = snapshot();
-    let history: VecDeque<(f32, f32)> = (0..100).map(|i| (0.5, 0.6 + i as f32 / 100.0)).collect();
+    let history: VecDeque<GraphPoint> = (0..100)
+        .map(|i| GraphPoint {
+            mean: 0.5,
+            peak: 0.6 + i as f32 / 100.0,
+            dropout: i == 50,
+        })
+        .collect();
     let harness = Harness::new_ui(|ui| {
         health::show(ui, &s, &history);
     });

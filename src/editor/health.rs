@@ -14,6 +14,17 @@ use std::sync::atomic::Ordering;
 /// How many GUI frames the load graph shows.
 pub const GRAPH_FRAMES: usize = 240;
 
+/// One GUI frame of the load graph.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GraphPoint {
+    /// The smoothed load when the frame was drawn.
+    pub mean: f32,
+    /// The highest block load since the previous frame.
+    pub peak: f32,
+    /// A dropout (callback gap or transport jump) happened since the previous frame.
+    pub dropout: bool,
+}
+
 /// Everything the panel shows, captured once per frame (so the drawing code is pure and
 /// testable).
 #[derive(Debug, Clone, Default)]
@@ -146,7 +157,7 @@ fn minutes_seconds(s: f32) -> String {
 }
 
 /// Draws the load graph: mean and peak per frame against the budget line.
-fn load_graph(ui: &mut egui::Ui, history: &VecDeque<(f32, f32)>) {
+fn load_graph(ui: &mut egui::Ui, history: &VecDeque<GraphPoint>) {
     let size = egui::vec2(ui.available_width().max(200.0), 70.0);
     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
     let painter = ui.painter_at(rect);
@@ -161,7 +172,8 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<(f32, f32)>) {
         egui::Stroke::new(1.0, Color32::from_rgb(200, 90, 80)),
     );
     let dx = rect.width() / GRAPH_FRAMES as f32;
-    for (i, (mean, peak)) in history.iter().enumerate() {
+    for (i, point) in history.iter().enumerate() {
+        let (mean, peak) = (&point.mean, &point.peak);
         let x = rect.left() + i as f32 * dx;
         painter.line_segment(
             [egui::pos2(x, rect.bottom()), egui::pos2(x, y(*mean))],
@@ -172,16 +184,27 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<(f32, f32)>) {
             egui::Stroke::new(dx.max(1.0), Color32::from_rgb(230, 230, 230)),
         );
         if *peak > 1.0 {
+            // An overrun: a red tick at the top.
             painter.line_segment(
                 [egui::pos2(x, rect.top()), egui::pos2(x, rect.top() + 6.0)],
                 egui::Stroke::new(2.0, Color32::from_rgb(220, 110, 100)),
+            );
+        }
+        if point.dropout {
+            // A dropout: an amber tick at the bottom.
+            painter.line_segment(
+                [
+                    egui::pos2(x, rect.bottom() - 6.0),
+                    egui::pos2(x, rect.bottom()),
+                ],
+                egui::Stroke::new(2.0, Color32::from_rgb(220, 180, 90)),
             );
         }
     }
 }
 
 /// The health panel.
-pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<(f32, f32)>) -> PanelActions {
+pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint>) -> PanelActions {
     let mut actions = PanelActions::default();
     ui.horizontal(|ui| {
         ui.label(

@@ -97,7 +97,9 @@ pub struct SalveApp {
     shared: Shared,
     gui: Option<GuiContext>,
     /// Mean and peak load per frame, oldest first.
-    history: VecDeque<(f32, f32)>,
+    history: VecDeque<health::GraphPoint>,
+    /// The dropout count at the previous frame, to mark new ones on the graph.
+    dropouts_seen: u64,
     /// Smoothed frame time, in microseconds.
     frame_us: f32,
     /// What the last preset load or save said (shown under the preset menu).
@@ -118,6 +120,7 @@ impl SalveApp {
             shared,
             gui: None,
             history: VecDeque::with_capacity(health::GRAPH_FRAMES),
+            dropouts_seen: 0,
             frame_us: 0.0,
             preset_message: None,
             report_message: None,
@@ -295,11 +298,18 @@ impl SalveApp {
     fn health(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
         let t = &self.shared.telemetry;
         let mean = t.load_smoothed.load(Ordering::Relaxed);
-        let peak = t.load.load(Ordering::Relaxed).max(mean);
+        let peak = t.frame_peak.swap(0.0, Ordering::Relaxed).max(mean);
+        let dropouts = t.dropouts();
         if self.history.len() == health::GRAPH_FRAMES {
             self.history.pop_front();
         }
-        self.history.push_back((mean, peak));
+        self.history.push_back(health::GraphPoint {
+            mean,
+            peak,
+            // A counter reset is not a dropout.
+            dropout: dropouts > self.dropouts_seen,
+        });
+        self.dropouts_seen = dropouts;
         let ceiling = self.shared.params.oversampling.value().ceiling();
         let mut snapshot = {
             let healer = self.shared.healer.lock().unwrap_or_else(|p| p.into_inner());
@@ -388,6 +398,34 @@ pub fn create(shared: Shared) -> Option<SalveEditor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Draws one frame of the editor without a window.
+    fn frame(app: &mut SalveApp, ctx: &egui::Context) {
+        ctx.run_ui(egui::RawInput::default(), |ui| app.draw(ui))
+            .drop_without_applying_deltas();
+    }
+
+    #[test]
+    fn the_load_graph_takes_each_frames_peak_and_marks_new_dropouts() {
+        let plugin = crate::Salve::default();
+        let shared = plugin.editor_shared();
+        let telemetry = shared.telemetry.clone();
+        let (_host, gui) = testing::RecordingHost::new();
+        let mut app = SalveApp::with_context(shared, gui);
+        let ctx = egui::Context::default();
+        telemetry.load_smoothed.store(0.2, Ordering::Relaxed);
+        frame(&mut app, &ctx);
+        // Between two frames: one block overran and the host's callback came late once.
+        telemetry.frame_peak.store(1.3, Ordering::Relaxed);
+        telemetry.bump(crate::probe::events::EventKind::CallbackGap);
+        frame(&mut app, &ctx);
+        let last = *app.history.back().unwrap();
+        assert_eq!((last.peak, last.dropout), (1.3, true));
+        // The next frame starts afresh: the peak was taken, the dropout already marked.
+        frame(&mut app, &ctx);
+        let last = *app.history.back().unwrap();
+        assert_eq!((last.peak, last.dropout), (0.2, false));
+    }
 
     #[test]
     fn a_damaged_layout_is_brought_into_range() {

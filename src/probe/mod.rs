@@ -324,6 +324,10 @@ impl<C: Clock> Probe<C> {
         let played = t.played_ns.load(Ordering::Relaxed) + record.deadline_ns;
         t.played_ns.store(played, Ordering::Relaxed);
         t.load.store(record.load, Ordering::Relaxed);
+        // A plain load and store (the editor only ever resets it): wait-free on this thread.
+        if record.load > t.frame_peak.load(Ordering::Relaxed) {
+            t.frame_peak.store(record.load, Ordering::Relaxed);
+        }
         t.load_smoothed.store(self.health.load, Ordering::Relaxed);
         t.health.store(self.health.score(), Ordering::Relaxed);
         if record.load > t.worst_load.load(Ordering::Relaxed) {

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Telemetry {
     /// The last block's load ratio.
     pub load: AtomicF32,
+    /// The highest block load since the editor last took it (it resets this to 0 each frame).
+    pub frame_peak: AtomicF32,
     /// The smoothed load ratio.
     pub load_smoothed: AtomicF32,
     /// The health score, 0..=1.
@@ -60,8 +62,13 @@ impl Telemetry {
     /// counters were reset; `None` until ten seconds have played.
     pub fn dropouts_per_minute(&self) -> Option<f32> {
         let played_s = self.played_ns.load(Ordering::Relaxed) as f64 * 1e-9;
-        let dropouts = self.count(EventKind::CallbackGap) + self.count(EventKind::TransportJump);
+        let dropouts = self.dropouts();
         (played_s >= 10.0).then(|| (dropouts as f64 * 60.0 / played_s) as f32)
+    }
+
+    /// Dropouts (callback gaps and transport jumps) since the counters were reset.
+    pub fn dropouts(&self) -> u64 {
+        self.count(EventKind::CallbackGap) + self.count(EventKind::TransportJump)
     }
 
     /// The transport position of the worst block, if known.
