@@ -42,10 +42,16 @@ impl ChaosLog {
             );
         }
         for r in records.iter().filter(|_| !self.ticks_only) {
+            let events: Vec<&str> = r.events.iter().map(|k| k.label()).collect();
             let _ = writeln!(
                 self.out,
                 r#"{{"seq":{},"start_ns":{},"samples":{},"load":{},"factor":{},"events":{}}}"#,
-                r.seq, r.start_ns, r.samples, r.load, r.factor, r.events.0
+                r.seq,
+                r.start_ns,
+                r.samples,
+                r.load,
+                r.factor,
+                serde_json::to_string(&events).unwrap_or_default()
             );
         }
         let total = healer.log.total();

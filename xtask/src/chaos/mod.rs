@@ -91,6 +91,10 @@ pub struct RunReport {
     pub peak_output: f32,
     /// Block records Salve logged (should equal `blocks`).
     pub records: usize,
+    /// Blocks in which Salve caught NaN/Inf and restarted its DSP (the NaN bursts arrived).
+    pub nan_restarts: usize,
+    /// Blocks in which Salve saw a denormal storm on its input.
+    pub denormal_blocks: usize,
     /// Whether the runner's audio thread ran at real-time priority.
     pub realtime_priority: bool,
 }
@@ -278,11 +282,14 @@ fn run_scenario(
             slowdown_sent = slowdown;
         }
         if fault.nan != nan_sent {
-            salve.set("Chaos NaN", if fault.nan { "1" } else { "0" })?;
+            salve.set("Chaos NaN", if fault.nan { "On" } else { "Off" })?;
             nan_sent = fault.nan;
         }
         if fault.denormals != denormals_sent {
-            salve.set("Chaos denormals", if fault.denormals { "1" } else { "0" })?;
+            salve.set(
+                "Chaos denormals",
+                if fault.denormals { "On" } else { "Off" },
+            )?;
             denormals_sent = fault.denormals;
         }
         let n = fault.block;
@@ -373,6 +380,8 @@ fn run_scenario(
         non_finite_samples: non_finite,
         peak_output: peak,
         records: log.records.len(),
+        nan_restarts: log.records.iter().filter(|r| r.nan_restart).count(),
+        denormal_blocks: log.records.iter().filter(|r| r.denormals).count(),
         realtime_priority,
     };
     Ok((report, timeline))
@@ -396,6 +405,10 @@ struct Record {
     seq: u64,
     load: f32,
     factor: u32,
+    /// Salve restarted its DSP after NaN/Inf in this block.
+    nan_restart: bool,
+    /// Salve saw a denormal storm on its input in this block.
+    denormals: bool,
 }
 
 fn read_logs(dir: &Path) -> Result<Log, String> {
@@ -408,10 +421,17 @@ fn read_logs(dir: &Path) -> Result<Log, String> {
                 continue;
             };
             if let Some(seq) = v.get("seq").and_then(|s| s.as_u64()) {
+                let has = |label: &str| {
+                    v["events"]
+                        .as_array()
+                        .is_some_and(|e| e.iter().any(|x| x == label))
+                };
                 log.records.push(Record {
                     seq,
                     load: v["load"].as_f64().unwrap_or(0.0) as f32,
                     factor: v["factor"].as_u64().unwrap_or(0) as u32,
+                    nan_restart: has("NaN/Inf restart"),
+                    denormals: has("denormal storm"),
                 });
             } else if let Some(i) = v.get("incident") {
                 let label = format!(
@@ -568,6 +588,20 @@ fn checks(reports: &[RunReport]) -> Vec<Check> {
         });
     }
     for r in reports {
+        let caught = match r.scenario.as_str() {
+            "nan" => Some(("NaN bursts", r.nan_restarts)),
+            "denormals" => Some(("denormal storms", r.denormal_blocks)),
+            _ => None,
+        };
+        if let Some((what, blocks)) = caught {
+            checks.push(Check {
+                what: format!(
+                    "{} / {:?}: the {what} reached Salve and were caught ({blocks} blocks)",
+                    r.scenario, r.mode
+                ),
+                passed: blocks > 0,
+            });
+        }
         checks.push(Check {
             what: format!(
                 "{} / {:?}: no NaN or infinity reached the host ({} samples)",
@@ -582,12 +616,12 @@ fn checks(reports: &[RunReport]) -> Vec<Check> {
 fn print_table(reports: &[RunReport], checks: &[Check]) {
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.2} s"));
     println!(
-        "\n| scenario | mode | blocks | misses | first miss | first downgrade | mean factor | tier changes | incidents | recommendations | NaN/Inf out |"
+        "\n| scenario | mode | blocks | misses | first miss | first downgrade | mean factor | tier changes | incidents | recommendations | NaN restarts | denormal blocks | NaN/Inf out |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in reports {
         println!(
-            "| {} | {:?} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} |",
+            "| {} | {:?} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} |",
             r.scenario,
             r.mode,
             r.blocks,
@@ -598,6 +632,8 @@ fn print_table(reports: &[RunReport], checks: &[Check]) {
             r.tier_changes,
             r.incidents,
             r.recommendations.len(),
+            r.nan_restarts,
+            r.denormal_blocks,
             r.non_finite_samples
         );
     }
