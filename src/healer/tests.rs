@@ -351,6 +351,20 @@ fn panics_are_acknowledged_in_every_mode() {
     }
 }
 
+/// Tick number `tick` (20 ms apart) in Auto mode with a 16x ceiling, as the healer thread does.
+fn auto_tick(h: &mut Healer, tick: u64, batch: &[BlockRecord]) -> Decision {
+    h.tick(
+        tick * 20_000_000,
+        batch,
+        TickInputs {
+            mode: Mode::Auto,
+            ceiling: Level::Ultra,
+            gui_frame_ms: None,
+            reflex_count: 0,
+        },
+    )
+}
+
 #[test]
 fn scheduling_jitter_in_the_tail_does_not_keep_the_quality_down() {
     // A session learned at 1x on a machine whose scheduler now and then delays a block: Salve's
@@ -384,16 +398,7 @@ fn scheduling_jitter_in_the_tail_does_not_keep_the_quality_down() {
                 }
             })
             .collect();
-        h.tick(
-            tick * 20_000_000,
-            &batch,
-            TickInputs {
-                mode: Mode::Auto,
-                ceiling: Level::Ultra,
-                gui_frame_ms: None,
-                reflex_count: 0,
-            },
-        );
+        auto_tick(&mut h, tick, &batch);
     }
     // 30 s later the quality has climbed to 4x (own load 20 %, with the jitter 55 %); 8x would
     // be 75 % with the jitter, above the line for trials.
@@ -433,16 +438,7 @@ fn a_spike_a_step_down_could_absorb_is_tried_one_that_it_cannot_is_not() {
                     }
                 })
                 .collect();
-            let d = h.tick(
-                tick * 20_000_000,
-                &batch,
-                TickInputs {
-                    mode: Mode::Auto,
-                    ceiling: Level::Ultra,
-                    gui_frame_ms: None,
-                    reflex_count: 0,
-                },
-            );
+            let d = auto_tick(&mut h, tick, &batch);
             lowest = lowest.min(d.level);
         }
         (lowest, h)

@@ -235,6 +235,23 @@ fn sleep_until(when: Instant) {
     }
 }
 
+/// A new instance at the 16x ceiling with healing `mode` and 12 dB of drive, activated.
+fn active_salve(
+    entry: &clack_host::prelude::PluginEntry,
+    mode: Mode,
+    rate: f64,
+    max_block: usize,
+) -> Result<Salve, String> {
+    let mut salve = Salve::new(entry)?;
+    salve.set_inactive(&[
+        ("Oversampling", "16x"),
+        ("Healing", mode.param_text()),
+        ("Drive", "12 dB"),
+    ])?;
+    salve.activate(rate, max_block)?;
+    Ok(salve)
+}
+
 /// Runs one scenario in one mode and returns its figures and timeline.
 fn run_scenario(
     entry: &clack_host::prelude::PluginEntry,
@@ -246,13 +263,7 @@ fn run_scenario(
 ) -> Result<(RunReport, Timeline), String> {
     log_to(log_dir, false)?;
     let max_block = scenario.max_block(args.block);
-    let mut salve = Salve::new(entry)?;
-    salve.set_inactive(&[
-        ("Oversampling", "16x"),
-        ("Healing", mode.param_text()),
-        ("Drive", "12 dB"),
-    ])?;
-    salve.activate(args.rate, max_block)?;
+    let mut salve = active_salve(entry, mode, args.rate, max_block)?;
     let input = signal(args.rate, max_block * 64);
     let label = format!("{} / {:?}", scenario.name(), mode);
 
@@ -656,16 +667,7 @@ fn probe_instances(
 ) -> Result<(bool, f64), String> {
     log_to(log_dir, true)?;
     let mut salves = (0..k)
-        .map(|_| {
-            let mut s = Salve::new(entry)?;
-            s.set_inactive(&[
-                ("Oversampling", "16x"),
-                ("Healing", mode.param_text()),
-                ("Drive", "12 dB"),
-            ])?;
-            s.activate(args.rate, block)?;
-            Ok(s)
-        })
+        .map(|_| active_salve(entry, mode, args.rate, block))
         .collect::<Result<Vec<_>, String>>()?;
     let input = signal(args.rate, block * 64);
     let period = block as f64 / args.rate;
