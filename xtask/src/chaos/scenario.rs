@@ -147,12 +147,10 @@ mod tests {
         assert!(s(Scenario::Nan, 6.01).nan && !s(Scenario::Nan, 6.2).nan);
         assert_eq!(s(Scenario::Buffer, 20.0).block, 256);
         // One stall per two seconds, not one per block.
-        let mut t = 0.0;
-        let mut stalls = 0;
-        while t < 30.0 {
-            stalls += (s(Scenario::Preemption, t).stall_ms > 0.0) as usize;
-            t += 64.0 / 48_000.0;
-        }
+        // Times as the runner computes them: whole samples played over the rate.
+        let stalls = (0..30 * 48_000 / 64)
+            .filter(|i| s(Scenario::Preemption, (i * 64) as f64 / 48_000.0).stall_ms > 0.0)
+            .count();
         assert_eq!(stalls, 14);
     }
 }
