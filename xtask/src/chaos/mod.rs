@@ -768,7 +768,13 @@ fn instances(
                 .filter(|r| r.block == block && r.mode == mode)
                 .collect();
             let ks: Vec<String> = rs.iter().map(|r| r.max_instances.to_string()).collect();
-            let f = rs.iter().map(|r| r.mean_factor).sum::<f64>() / rs.len().max(1) as f64;
+            // The factor kept, over the runs that found a count at all.
+            let held: Vec<f64> = rs
+                .iter()
+                .filter(|r| r.max_instances > 0)
+                .map(|r| r.mean_factor)
+                .collect();
+            let f = held.iter().sum::<f64>() / held.len().max(1) as f64;
             println!("| {block} | {mode:?} | {} | {f:.2}x |", ks.join(", "));
         }
     }
