@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use salve::checkpoint::journal::Journal;
-use salve::healer::learning::{Action, Incident, IncidentKind, Outcome};
+use salve::healer::learning::Incident;
 use salve::healer::level::Level;
 use salve::healer::{Healer, HealerConfig};
 use std::hint::black_box;
@@ -12,22 +12,7 @@ use std::hint::black_box;
 fn full_healer() -> Healer {
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
     for i in 0..64 {
-        h.log.push(Incident {
-            id: i,
-            at_s: i as f64,
-            kind: IncidentKind::Overload,
-            load: 0.9,
-            p99: 1.1,
-            risk: 0.4,
-            level: Level::Ultra,
-            action: Action::StepDown {
-                from: Level::Ultra,
-                to: Level::High,
-            },
-            outcome: Outcome::Recovered,
-            time_to_detect_s: 0.02,
-            time_to_recover_s: Some(1.5),
-        });
+        h.log.push(Incident::example(i));
     }
     h
 }

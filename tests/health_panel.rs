@@ -10,7 +10,7 @@ use nice_plug::prelude::Param;
 use salve::editor::health::{self, GraphPoint, HealthSnapshot, PanelActions};
 use salve::editor::testing::{HostCall, RecordingHost};
 use salve::editor::{EDITOR_HEIGHT, EDITOR_WIDTH, SalveApp};
-use salve::healer::learning::{Action, Incident, IncidentKind, Outcome};
+use salve::healer::learning::Incident;
 use salve::healer::level::{Level, VisTier};
 use salve::healer::{Healer, HealerConfig, Mode, TickInputs};
 use salve::params::Healing;
@@ -36,20 +36,11 @@ fn snapshot() -> HealthSnapshot {
         healing: None,
         counters: vec![("Overruns", 3), ("NaN restarts", 1)],
         incidents: vec![Incident {
-            id: 0,
             at_s: 12.5,
-            kind: IncidentKind::Overload,
             load: 0.95,
-            p99: 1.1,
             risk: 0.5,
-            level: Level::Ultra,
-            action: Action::StepDown {
-                from: Level::Ultra,
-                to: Level::High,
-            },
-            outcome: Outcome::Recovered,
-            time_to_detect_s: 0.02,
             time_to_recover_s: Some(2.5),
+            ..Incident::example(0)
         }],
         breakers: vec![(Level::Ultra, false), (Level::High, true)],
         recommendations: vec!["Raise the host buffer to 256 samples.".into()],

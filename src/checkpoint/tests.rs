@@ -1,26 +1,11 @@
 use super::journal::Journal;
 use super::*;
-use crate::healer::learning::{Action, IncidentKind, Outcome};
+use crate::healer::learning::IncidentKind;
 use crate::healer::{Healer, HealerConfig};
 use proptest::prelude::*;
 
 fn incident(i: u32) -> Incident {
-    Incident {
-        id: i,
-        at_s: i as f64,
-        kind: IncidentKind::Overload,
-        load: 0.9,
-        p99: 1.1,
-        risk: 0.4,
-        level: Level::Ultra,
-        action: Action::StepDown {
-            from: Level::Ultra,
-            to: Level::High,
-        },
-        outcome: Outcome::Recovered,
-        time_to_detect_s: 0.02,
-        time_to_recover_s: Some(1.5),
-    }
+    Incident::example(i)
 }
 
 fn full_checkpoint() -> Checkpoint {

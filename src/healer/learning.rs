@@ -114,6 +114,30 @@ pub struct Incident {
     pub time_to_recover_s: Option<f32>,
 }
 
+impl Incident {
+    /// A typical incident for tests and benchmarks: an overload at 16x, stepped down to 8x,
+    /// recovered in 1.5 s, detected `id` seconds into the session.
+    #[doc(hidden)]
+    pub fn example(id: u32) -> Self {
+        Self {
+            id,
+            at_s: id as f64,
+            kind: IncidentKind::Overload,
+            load: 0.9,
+            p99: 1.1,
+            risk: 0.4,
+            level: Level::Ultra,
+            action: Action::StepDown {
+                from: Level::Ultra,
+                to: Level::High,
+            },
+            outcome: Outcome::Recovered,
+            time_to_detect_s: 0.02,
+            time_to_recover_s: Some(1.5),
+        }
+    }
+}
+
 /// The last [`INCIDENT_CAPACITY`] incidents.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IncidentLog {
