@@ -7,25 +7,30 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 use support::{Instance, load_entry_from};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Its own target directory: the release builds here must not fight the test build's lock, and
-/// the two tests share the xtask build.
+/// The workspace's own target directory: the release bundle, the xtask and the chaos library
+/// share their dependencies there with what a developer's `cargo xtask bundle` already built.
 fn target() -> PathBuf {
-    root().join("target").join("tooling-check")
+    root().join("target")
 }
 
+/// The bundle and the chaos library are both Salve's release library, built with and without the
+/// chaos feature into one directory: one at a time, so the bundle never picks up the other.
+static RELEASE_BUILDS: Mutex<()> = Mutex::new(());
+
 fn cargo_xtask(args: &[&str]) {
+    let _one_at_a_time = RELEASE_BUILDS.lock().unwrap_or_else(|p| p.into_inner());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root())
         .arg("xtask")
         .args(args)
-        .env("CARGO_TARGET_DIR", target())
         .env(
             "SALVE_JOURNAL_DIR",
             root().join("target").join("test-journal"),

@@ -1,10 +1,19 @@
-//! `cargo xtask bundle salve --release` (nice-plug's bundler); `cargo xtask screenshot [PNG]`,
-//! which bundles Salve, runs the standalone under Xvfb with the dummy audio backend and writes a
-//! PNG of its editor (default `docs/health-panel.png`; needs `Xvfb` and ImageMagick's `import`
-//! and `convert`, Debian: xvfb, imagemagick); and `cargo xtask chaos`, the real-time
-//! fault-injection runner (see `chaos/mod.rs`, or `cargo xtask chaos --help`).
+//! Salve's developer commands (`cargo xtask ...`):
+//! - `bundle salve --release`: checks the system libraries the build needs and installs missing
+//!   ones (see `system.rs`; `--no-install` only checks), then nice-plug's bundler.
+//! - `test [cargo test args]`: the same set-up, then `cargo test --workspace`: the whole suite, and
+//!   exactly what CI runs.
+//! - `setup [--no-install]`: only the set-up.
+//! - `fresh-check`: both of the README's commands on a fresh Debian root (`fresh.rs`).
+//! - `screenshot [PNG]`: bundles Salve, runs the standalone under Xvfb with the dummy audio backend
+//!   and writes a PNG of its editor (default `docs/health-panel.png`; needs `Xvfb` and
+//!   ImageMagick's `import` and `convert`, Debian: xvfb, imagemagick).
+//! - `chaos`: the real-time fault-injection runner (see `chaos/mod.rs`, or
+//!   `cargo xtask chaos --help`).
 
 mod chaos;
+mod fresh;
+mod system;
 
 use nice_plug_xtask::Result;
 use std::process::{Child, Command};
@@ -16,19 +25,71 @@ const DISPLAY: &str = ":97";
 /// The editor's size in pixels (see `src/editor/mod.rs`).
 const EDITOR_SIZE: &str = "860x560+0+0";
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("chaos") {
-        return chaos::main(args[1..].to_vec()).map_err(|e| std::io::Error::other(e).into());
+fn main() {
+    // The error as one plain message (anyhow's backtrace would bury the install line).
+    if let Err(e) = run_command() {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
     }
-    if args.first().map(String::as_str) == Some("screenshot") {
-        return screenshot(
-            args.get(1)
-                .map(String::as_str)
-                .unwrap_or("docs/health-panel.png"),
-        );
+}
+
+fn run_command() -> Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().cloned().unwrap_or_default();
+    let install = system::take_install_flag(&mut args);
+    match command.as_str() {
+        "chaos" => {
+            setup(install)?;
+            chaos::main(args[1..].to_vec()).map_err(fail)
+        }
+        "screenshot" => {
+            setup(install)?;
+            screenshot(
+                args.get(1)
+                    .map(String::as_str)
+                    .unwrap_or("docs/health-panel.png"),
+            )
+        }
+        "bundle" | "bundle-universal" => {
+            setup(install)?;
+            nice_plug_xtask::main_with_args("cargo xtask", args)
+        }
+        "test" => {
+            setup(install)?;
+            test(&args[1..])
+        }
+        "setup" => setup(install),
+        "fresh-check" => fresh::main(args[1..].to_vec()).map_err(fail),
+        _ => nice_plug_xtask::main_with_args("cargo xtask", args),
     }
-    nice_plug_xtask::main()
+}
+
+/// The system libraries, before anything of Salve is compiled.
+fn setup(install: system::Install) -> Result<()> {
+    system::ensure(install).map_err(fail)
+}
+
+/// `cargo test --workspace` with the extra arguments; exits with its status.
+fn test(extra: &[String]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["test", "--workspace"])
+        .args(extra)
+        .status()?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn fail(why: String) -> anyhow::Error {
+    anyhow::anyhow!(why)
+}
+
+/// The workspace's root folder (this crate lives in `xtask/` below it).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Kills the child when dropped, so nothing is left running on error.

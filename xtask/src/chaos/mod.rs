@@ -117,7 +117,7 @@ pub struct Check {
 
 pub fn main(args: Vec<String>) -> Result<(), String> {
     let args = Args::parse_from(std::iter::once("cargo xtask chaos".to_string()).chain(args));
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
@@ -131,17 +131,12 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
     scenarios(&entry, &args, &out)
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
-
-/// Builds the chaos variant of the plugin library (release, its own target directory so the
-/// normal release build is untouched) and returns its path.
+/// Builds the chaos variant of the plugin library and returns the path of a copy of it.
+///
+/// It builds in the workspace's own release directory, so the dependencies are shared with the
+/// release bundle (only Salve itself is compiled again for the feature), and copies the library
+/// out at once: the plain `libsalve` there belongs to the bundle.
 fn build_chaos_library(root: &Path, target: &Path) -> Result<PathBuf, String> {
-    let dir = target.join("chaos-build");
     eprintln!("Building Salve with the chaos feature...");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
@@ -156,20 +151,24 @@ fn build_chaos_library(root: &Path, target: &Path) -> Result<PathBuf, String> {
             "chaos",
         ])
         .arg("--target-dir")
-        .arg(&dir)
+        .arg(target)
         .status()
         .map_err(|e| format!("run cargo: {e}"))?;
     if !status.success() {
         return Err("building the chaos variant failed".into());
     }
-    let lib = dir.join("release").join(format!(
-        "{}salve{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    lib.exists()
-        .then_some(lib.clone())
-        .ok_or_else(|| format!("{} is missing", lib.display()))
+    let name = |suffix: &str| {
+        format!(
+            "{}salve{suffix}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        )
+    };
+    let built = target.join("release").join(name(""));
+    let copy = target.join("chaos-lib").join(name("-chaos"));
+    std::fs::create_dir_all(copy.parent().expect("has a parent")).map_err(|e| e.to_string())?;
+    std::fs::copy(&built, &copy).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    Ok(copy)
 }
 
 /// Points the next activated instances' logs at `dir` (emptied first).
