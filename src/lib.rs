@@ -46,6 +46,9 @@ pub struct Salve {
     offline: bool,
     /// Times and checks every block; built in `activate`.
     probe: Option<Probe<MonotonicClock>>,
+    /// The instance's one time base, from creation to drop: the probe and every healer thread
+    /// read clones of it, so that the healer's time carries on across re-activations.
+    clock: MonotonicClock,
     /// What the probe publishes, shared with the editor and the healer thread.
     telemetry: Arc<Telemetry>,
     /// The healer's state, shared with its thread and the editor (never locked on the audio
@@ -112,6 +115,7 @@ impl Default for Salve {
             controls: Box::default(),
             offline: false,
             probe: None,
+            clock: MonotonicClock::new(),
             telemetry: Arc::new(Telemetry::new()),
             healer: Arc::new(Mutex::new(Healer::new(
                 HealerConfig::default(),
@@ -146,7 +150,10 @@ impl Salve {
             return (Factor::X16, false);
         }
         let ceiling = choice.ceiling();
-        let panic_latch = self.decisions.panics_seen.load(Ordering::Acquire) < self.panics;
+        // Safe mode holds until the healer has taken the panics into account; without a healer
+        // thread nobody would, so there is no latch then.
+        let panic_latch = self.healer_thread.is_some()
+            && self.decisions.panics_seen.load(Ordering::Acquire) < self.panics;
         match self.params.healing.value().mode() {
             Mode::Off => (choice.realtime_factor(), panic_latch),
             Mode::MonitorOnly => (ceiling.factor().unwrap_or(Factor::X16), panic_latch),
@@ -273,7 +280,7 @@ impl Plugin for Salve {
             }
             None => {
                 let (probe, records) = Probe::new(
-                    MonotonicClock::new(),
+                    self.clock.clone(),
                     ProbeConfig::default(),
                     self.telemetry.clone(),
                 );
@@ -289,7 +296,7 @@ impl Plugin for Salve {
             self.decisions.clone(),
             self.healer_controls.clone(),
             self.telemetry.clone(),
-            MonotonicClock::new(),
+            self.clock.clone(),
         ) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -436,6 +443,9 @@ impl Plugin for Salve {
             Path::Bypass => 0,
         };
         let record = probe.end(start, &info, &stats, heard, events);
+        self.decisions
+            .panics_raised
+            .store(self.panics, Ordering::Release);
         self.last_load = record.load;
         if self.reflex.observe(&record, &self.decisions) {
             // Already overrunning: the step down the reflex just made happens at the next block,

@@ -163,6 +163,7 @@ fn a_snapshot_of_a_live_healer_reads_its_state() {
             ceiling: Level::Ultra,
             gui_frame_ms: None,
             reflex_count: 0,
+            panics_raised: 0,
         },
     );
     let s = HealthSnapshot::capture(&telemetry, Some(&healer), Level::Ultra);

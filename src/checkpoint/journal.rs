@@ -1,7 +1,9 @@
 //! The crash journal: the same checkpoints as files in the user's data directory, written
 //! atomically (temporary file, fsync, rename), a few generations kept per instance, journals
-//! older than 30 days pruned. Only the healer thread touches it; a write that fails (disk full,
-//! read-only) is reported to the caller, who records an incident and carries on.
+//! older than 30 days pruned, and the whole directory bounded in files and bytes however many
+//! instances come and go. Only healer threads touch it; a write that fails (disk full,
+//! read-only) is reported to the caller, who records an incident and carries on, and leaves no
+//! temporary file behind.
 
 use super::Checkpoint;
 use std::fs;
@@ -15,6 +17,14 @@ pub const KEEP_GENERATIONS: usize = 3;
 pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Overrides the journal directory (tests, portable setups).
 pub const DIR_ENV: &str = "SALVE_JOURNAL_DIR";
+/// At most this many checkpoint files in the directory: the oldest go first.
+pub const MAX_FILES: usize = 256;
+/// At most this many bytes of checkpoints in the directory (a checkpoint is a few KB).
+pub const MAX_BYTES: u64 = 8 << 20;
+/// A temporary file older than this is a write that failed (a write takes milliseconds).
+pub const STALE_TMP: Duration = Duration::from_secs(60);
+/// How many successor links [`Journal::newest_in_line`] follows at most.
+const MAX_LINE: usize = 16;
 
 pub struct Journal {
     dir: PathBuf,
@@ -69,12 +79,16 @@ impl Journal {
         fs::create_dir_all(&self.dir)?;
         let name = Self::file_name(checkpoint.instance_id, checkpoint.generation);
         let tmp = self.dir.join(format!("{name}.tmp"));
-        {
+        let written = (|| {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(&checkpoint.encode())?;
             f.sync_all()?;
+            fs::rename(&tmp, self.dir.join(&name))
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
-        fs::rename(&tmp, self.dir.join(&name))?;
         if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -85,28 +99,71 @@ impl Journal {
         {
             let _ = fs::remove_file(old);
         }
-        self.prune_stale();
+        self.prune(&name);
         Ok(())
     }
 
-    /// Deletes journal files older than [`MAX_AGE`].
-    pub fn prune_stale(&self) {
+    /// Deletes every generation of an instance but `keep` (its last, after a clean stop or a
+    /// hand-over).
+    pub fn retire(&self, instance_id: u64, keep: u64) {
+        for (generation, path) in self.generations(instance_id) {
+            if generation != keep {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+
+    /// Deletes checkpoints older than [`MAX_AGE`], temporary files older than [`STALE_TMP`]
+    /// (left by a write that was cut off), and then the oldest checkpoints until the directory is
+    /// within [`MAX_FILES`] and [`MAX_BYTES`]; never `keep`, the file just written.
+    pub fn prune(&self, keep: &str) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
         let now = SystemTime::now();
+        let mut checkpoints = Vec::new();
         for e in entries.filter_map(|e| e.ok()) {
-            let stale = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|age| age > MAX_AGE);
-            let ours = e.file_name().to_string_lossy().ends_with(".ckpt");
-            if stale && ours {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = e.metadata() else { continue };
+            let modified = meta.modified().unwrap_or(now);
+            let age = now.duration_since(modified).unwrap_or_default();
+            if name.ends_with(".ckpt.tmp") && age > STALE_TMP
+                || name.ends_with(".ckpt") && age > MAX_AGE
+            {
                 let _ = fs::remove_file(e.path());
+            } else if name.ends_with(".ckpt") && name != keep {
+                checkpoints.push((modified, meta.len(), e.path()));
             }
         }
+        // Newest first; what does not fit goes.
+        checkpoints.sort_by_key(|c| std::cmp::Reverse(c.0));
+        let mut files = 1;
+        let mut bytes = fs::metadata(self.dir.join(keep)).map_or(0, |m| m.len());
+        for (_, len, path) in checkpoints {
+            files += 1;
+            bytes += len;
+            if files > MAX_FILES || bytes > MAX_BYTES {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+
+    /// The newest checkpoint in an instance's line: its own newest, or, where another instance
+    /// took its session over since (and is not running in this process: a live one is a
+    /// sibling, not a continuation), that one's, and so on.
+    pub fn newest_in_line(&self, instance_id: u64) -> Option<Checkpoint> {
+        let mut cp = self.latest(instance_id)?;
+        for _ in 0..MAX_LINE {
+            let Some(next) = cp
+                .successor
+                .filter(|&s| s != cp.instance_id && !super::InstanceId::is_live(s))
+                .and_then(|s| self.latest(s))
+            else {
+                break;
+            };
+            cp = next;
+        }
+        Some(cp)
     }
 
     /// The newest readable checkpoint of an instance (damaged generations are skipped).

@@ -44,8 +44,22 @@ pub struct Checkpoint {
     /// The last incidents, oldest first.
     pub incidents: Vec<Incident>,
     /// True while a session runs; a clean shutdown writes a final checkpoint with it cleared.
-    /// A restored checkpoint that still says "running" means the last session crashed.
+    /// On its own it proves nothing (hosts save while playing): only the journal can tell a
+    /// crash, when its newest checkpoint of the instance still says "running".
     pub running: bool,
+    /// The healer's own time at the checkpoint, in seconds. The breakers' and incidents' times
+    /// are on that time base; a restore moves them onto its own (absent before Salve 0.1.1: the
+    /// breakers' remaining times are then only bounded).
+    #[serde(default)]
+    pub session_s: f64,
+    /// When the recent crashes in a row happened (Unix seconds), oldest first: a crash loop
+    /// restarts lower each time.
+    #[serde(default)]
+    pub crashes_wall_s: Vec<u64>,
+    /// Set in the journal only, on an instance's last checkpoint once another instance took its
+    /// session over: where its story goes on (see [`choose`]).
+    #[serde(default)]
+    pub successor: Option<u64>,
 }
 
 /// Why checkpoint bytes could not be used.
@@ -148,8 +162,59 @@ pub struct Persisted {
     pub preserved: Option<String>,
 }
 
-/// A new, random instance id.
-pub fn new_instance_id() -> u64 {
+/// A plugin instance's own id, unique among the live instances of this process and random
+/// across processes. Every live instance has its own: a duplicated track, a pasted plugin or a
+/// host default preset loads another instance's checkpoint, but never its id, so no two live
+/// instances write the same journal files. Registered while alive, so that a checkpoint of a live
+/// instance is never taken for the remains of a crash.
+#[derive(Debug)]
+pub struct InstanceId(u64);
+
+/// The ids of the live instances in this process (touched at creation, drop and restore; never
+/// on the audio thread).
+static LIVE_IDS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+impl InstanceId {
+    pub fn new() -> Self {
+        let mut live = LIVE_IDS.lock().unwrap_or_else(|p| p.into_inner());
+        let mut id = random_id();
+        while live.contains(&id) {
+            id = random_id();
+        }
+        live.push(id);
+        Self(id)
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0
+    }
+
+    /// Whether an instance with this id is alive in this process.
+    pub fn is_live(id: u64) -> bool {
+        LIVE_IDS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
+    }
+}
+
+impl Default for InstanceId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for InstanceId {
+    fn drop(&mut self) {
+        LIVE_IDS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|&id| id != self.0);
+    }
+}
+
+/// A random id (std's randomly keyed hasher over the time and the process id).
+fn random_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -202,8 +267,9 @@ pub struct Restored {
 }
 
 /// Chooses what to restore from the host's persisted field and the journal: the host's
-/// checkpoint, unless the journal has a newer one of the same instance; on a checkpoint that
-/// cannot be read, the defaults (its text is kept, never overwritten).
+/// checkpoint, unless the journal has a newer one of the same instance, or of an instance that
+/// took its session over since (the journal's successor links); on a checkpoint that cannot be
+/// read, the defaults (its text is kept, never overwritten).
 pub fn choose(persisted: &Persisted, journal: Option<&journal::Journal>) -> Restored {
     let Some(text) = &persisted.current else {
         return Restored {
@@ -216,8 +282,8 @@ pub fn choose(persisted: &Persisted, journal: Option<&journal::Journal>) -> Rest
     match Checkpoint::from_text(text) {
         Ok(host) => {
             let newer = journal
-                .and_then(|j| j.latest(host.instance_id))
-                .filter(|j| j.generation > host.generation);
+                .and_then(|j| j.newest_in_line(host.instance_id))
+                .filter(|j| j.instance_id != host.instance_id || j.generation > host.generation);
             match newer {
                 Some(j) => Restored {
                     checkpoint: Some(j),
@@ -255,7 +321,8 @@ pub const CHECKPOINT_INTERVAL_S: f64 = 3.0;
 pub struct Checkpointer {
     session: std::sync::Arc<std::sync::Mutex<Persisted>>,
     journal: Option<journal::Journal>,
-    instance_id: Option<u64>,
+    /// This instance's own id: every checkpoint it writes carries it, whatever it restored.
+    instance_id: InstanceId,
     generation: u64,
     last_seen: Option<String>,
     unreadable: Option<String>,
@@ -275,7 +342,7 @@ impl Checkpointer {
         Self {
             session,
             journal,
-            instance_id: None,
+            instance_id: InstanceId::new(),
             generation: 0,
             last_seen: None,
             unreadable: None,
@@ -288,11 +355,56 @@ impl Checkpointer {
         }
     }
 
+    /// This instance's id, as its checkpoints and journal files carry it.
+    pub fn instance_id(&self) -> u64 {
+        self.instance_id.get()
+    }
+
     fn persisted(&self) -> Persisted {
         self.session
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Whether the session that wrote `cp` crashed. A checkpoint saying "running" proves nothing
+    /// by itself: hosts save while playing. Only the journal tells: its newest checkpoint of that
+    /// instance still says "running" (a clean stop writes one that does not), and that instance
+    /// is not alive in this process. Without a journal entry (another machine, a pruned or
+    /// unwritable journal) Salve cannot tell, and says nothing.
+    fn crashed(&self, cp: &Checkpoint) -> bool {
+        cp.running
+            && !InstanceId::is_live(cp.instance_id)
+            && self
+                .journal
+                .as_ref()
+                .and_then(|j| j.latest(cp.instance_id))
+                .is_some_and(|j| j.running && j.generation >= cp.generation)
+    }
+
+    /// Takes over the session of an instance that is gone: its journal gets a last checkpoint
+    /// that points here and no longer says "running", so its crash is told once, and a crash of
+    /// this instance is found from the same saved state (a host that crashes at load never saves
+    /// in between). Its older generations go.
+    fn succeed(&self, cp: &Checkpoint) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if cp.instance_id == self.instance_id.get()
+            || InstanceId::is_live(cp.instance_id)
+            || journal.latest(cp.instance_id).is_none()
+        {
+            return;
+        }
+        let handed_over = Checkpoint {
+            generation: cp.generation + 1,
+            running: false,
+            successor: Some(self.instance_id.get()),
+            ..cp.clone()
+        };
+        if journal.write(&handed_over).is_ok() {
+            journal.retire(cp.instance_id, handed_over.generation);
+        }
     }
 
     /// One healer tick's worth of checkpoint work.
@@ -302,11 +414,11 @@ impl Checkpointer {
             // The host loaded a state (or this is the first look at it).
             let restored = choose(&persisted, self.journal.as_ref());
             if let Some(cp) = &restored.checkpoint {
-                self.instance_id = Some(cp.instance_id);
-                self.generation = cp.generation;
-                healer.restore(cp, ceiling);
-                self.urgent |= cp.running;
-                if restored.source == Source::Journal && !cp.running {
+                let crashed = self.crashed(cp);
+                self.succeed(cp);
+                healer.restore(cp, ceiling, crashed);
+                self.urgent |= crashed;
+                if restored.source == Source::Journal && !crashed {
                     healer.notice = Some(format!(
                         "Restored Salve's session from its journal ({}), newer than the host's copy.",
                         clock_text(cp.wall_time_s)
@@ -332,9 +444,8 @@ impl Checkpointer {
     }
 
     fn write(&mut self, healer: &mut crate::healer::Healer, running: bool) {
-        let id = *self.instance_id.get_or_insert_with(new_instance_id);
         self.generation += 1;
-        let cp = healer.checkpoint(id, self.generation, running);
+        let cp = healer.checkpoint(self.instance_id.get(), self.generation, running);
         let text = cp.to_text();
         {
             let mut p = self.session.lock().unwrap_or_else(|p| p.into_inner());
@@ -344,10 +455,11 @@ impl Checkpointer {
             }
         }
         self.last_seen = Some(text);
-        if let Some(j) = &self.journal
-            && j.write(&cp).is_err()
-        {
-            healer.record_journal_failure();
+        if let Some(j) = &self.journal {
+            match j.write(&cp) {
+                Ok(()) => healer.record_journal_written(),
+                Err(_) => healer.record_journal_failure(),
+            }
         }
         self.incidents_seen = healer.log.total();
         self.dirty = false;
@@ -356,16 +468,27 @@ impl Checkpointer {
         self.last_wall_s = Some(cp.wall_time_s);
     }
 
+    /// Makes the next tick write, as a significant incident would.
+    #[cfg(test)]
+    pub fn urgent_for_tests(&mut self) {
+        self.urgent = true;
+    }
+
     /// When this session last wrote a checkpoint (Unix seconds, UTC).
     pub fn last_write_wall_s(&self) -> Option<u64> {
         self.last_wall_s
     }
 
-    /// A clean shutdown: the final checkpoint, with the running sentinel cleared (only if this
-    /// session wrote any, so that an instance that never played leaves its state untouched).
+    /// A clean shutdown: the final checkpoint, with the running sentinel cleared and any crash
+    /// loop ended (only if this session wrote any, so that an instance that never played leaves
+    /// its state untouched). The journal keeps only that final generation of this instance.
     pub fn finish(&mut self, healer: &mut crate::healer::Healer) {
         if self.wrote {
+            healer.end_crash_loop();
             self.write(healer, false);
+            if let Some(j) = &self.journal {
+                j.retire(self.instance_id.get(), self.generation);
+            }
         }
     }
 }

@@ -203,7 +203,7 @@ fn a_crash_restores_at_the_known_good_level_with_the_breaker_open() {
     cp.known_good = Level::Medium;
     cp.running = true;
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-    h.restore(&cp, Level::Ultra);
+    h.restore(&cp, Level::Ultra, true);
     assert_eq!(h.start_session(48_000, 64, Level::Ultra), Level::Medium);
     assert!(!h.breakers[Level::Ultra as usize].is_closed());
     assert!(h.log.iter().any(|i| i.kind == IncidentKind::Crash));
@@ -214,7 +214,7 @@ fn a_crash_restores_at_the_known_good_level_with_the_breaker_open() {
     // A clean checkpoint restores without any of that.
     cp.running = false;
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-    h.restore(&cp, Level::Ultra);
+    h.restore(&cp, Level::Ultra, false);
     assert_eq!(h.start_session(48_000, 64, Level::Ultra), Level::Ultra);
     assert!(h.notice.is_none());
 }
@@ -232,4 +232,268 @@ fn a_journal_that_cannot_be_written_is_an_incident_not_a_failure() {
     // The plugin state still got its checkpoint.
     assert!(session.lock().unwrap().current.is_some());
     let _ = std::fs::remove_file(&blocker);
+}
+
+/// A session as a plugin instance runs it: a checkpointer with its own id and a healer, over a
+/// journal directory and the plugin state the host holds.
+struct Session {
+    state: std::sync::Arc<std::sync::Mutex<Persisted>>,
+    checkpointer: Checkpointer,
+    healer: Healer,
+}
+
+impl Session {
+    /// A new instance; the host loads `state` into it (if any) and it plays one tick.
+    fn open(dir: &std::path::Path, state: Option<&Persisted>) -> Self {
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(state.cloned().unwrap_or_default()));
+        let mut s = Session {
+            checkpointer: Checkpointer::new(shared.clone(), Some(Journal::new(dir))),
+            state: shared,
+            healer: Healer::new(HealerConfig::default(), Level::Ultra, Learned::default()),
+        };
+        s.checkpointer.tick(&mut s.healer, true, Level::Ultra);
+        s
+    }
+
+    /// What the host would save now.
+    fn saved(&self) -> Persisted {
+        self.state.lock().unwrap().clone()
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::from_text(self.saved().current.as_deref().unwrap()).unwrap()
+    }
+
+    fn crashes(&self) -> usize {
+        self.healer
+            .log
+            .iter()
+            .filter(|i| i.kind == IncidentKind::Crash)
+            .count()
+    }
+
+    /// A clean stop: the final checkpoint.
+    fn close(mut self) -> Persisted {
+        self.checkpointer.finish(&mut self.healer);
+        self.saved()
+    }
+}
+
+#[test]
+fn a_state_saved_while_playing_is_not_a_crash_unless_the_journal_says_so() {
+    let dir = temp_dir("save-while-playing");
+    // The host saves while the session plays: the checkpoint says "running".
+    let playing = Session::open(&dir, None);
+    let saved = playing.saved();
+    assert!(playing.checkpoint().running);
+    let _final = playing.close();
+
+    // Reopened after a clean stop: the journal's newer checkpoint is not running.
+    let reopened = Session::open(&dir, Some(&saved));
+    assert_eq!(reopened.crashes(), 0);
+    assert!(
+        reopened.healer.notice.is_none()
+            || !reopened
+                .healer
+                .notice
+                .as_deref()
+                .unwrap()
+                .contains("shut down")
+    );
+    drop(reopened);
+
+    // On another machine, or after the journal was deleted: Salve cannot tell, says nothing.
+    let elsewhere = temp_dir("save-while-playing-elsewhere");
+    let other = Session::open(&elsewhere, Some(&saved));
+    assert_eq!(other.crashes(), 0);
+    assert!(other.healer.notice.is_none(), "{:?}", other.healer.notice);
+    assert!(other.healer.breakers.iter().all(|b| b.is_closed()));
+    assert_eq!(other.healer.level(), Level::Ultra);
+}
+
+#[test]
+fn a_journal_left_running_by_a_dead_instance_is_a_crash_told_once() {
+    let dir = temp_dir("crash-once");
+    let crashed = Session::open(&dir, None);
+    let saved = crashed.saved();
+    drop(crashed); // no clean stop: the journal still says running
+
+    let first = Session::open(&dir, Some(&saved));
+    assert_eq!(first.crashes(), 1);
+    let _ = first.close();
+    // The same saved state opened again: the crash was already told, and its successor stopped
+    // cleanly.
+    let second = Session::open(&dir, Some(&saved));
+    assert_eq!(second.crashes(), 1, "only the incident carried over");
+    let notice = second.healer.notice.clone().unwrap_or_default();
+    assert!(
+        !notice.contains("shut down") && !notice.contains("Recovered"),
+        "{notice}"
+    );
+}
+
+#[test]
+fn crashes_in_a_row_restart_lower_each_time_then_in_safe_mode() {
+    let dir = temp_dir("crash-loop");
+    // The host never saves again while it keeps crashing at load: the same state every time.
+    let saved = Session::open(&dir, None).saved();
+    let mut levels = Vec::new();
+    let mut notices = Vec::new();
+    for _ in 0..3 {
+        let s = Session::open(&dir, Some(&saved));
+        levels.push(s.healer.level());
+        notices.push(s.healer.notice.clone().unwrap_or_default());
+        drop(s); // crashed again
+    }
+    // The known-good level of a new session is Medium; then one lower; then safe mode.
+    assert_eq!(levels, [Level::Medium, Level::Low, Level::Emergency]);
+    assert!(notices[0].contains("unexpected shutdown"), "{}", notices[0]);
+    assert!(notices[1].contains("twice in a row"), "{}", notices[1]);
+    assert!(notices[2].contains("safe mode"), "{}", notices[2]);
+    // Safe mode holds for a while, not just one breaker backoff.
+    let s = Session::open(&dir, Some(&saved));
+    assert_eq!(s.healer.level(), Level::Emergency);
+    assert!(!s.healer.breakers[Level::Emergency as usize].allows_trial(30.0));
+    // A clean stop ends the loop: the next crash is a first one again.
+    let stopped = s.close();
+    let again = Session::open(&dir, Some(&stopped));
+    drop(again);
+    let after = Session::open(&dir, Some(&stopped));
+    assert!(
+        after
+            .healer
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("Recovered"),
+        "{:?}",
+        after.healer.notice
+    );
+}
+
+#[test]
+fn two_live_instances_from_one_state_keep_their_own_journal() {
+    let dir = temp_dir("duplicates");
+    let original = Session::open(&dir, None);
+    let state = original.close();
+    let a = Session::open(&dir, Some(&state));
+    let b = Session::open(&dir, Some(&state));
+    assert_ne!(a.checkpointer.instance_id(), b.checkpointer.instance_id());
+    assert_ne!(a.checkpoint().instance_id, b.checkpoint().instance_id);
+    assert_eq!(a.crashes() + b.crashes(), 0, "a live sibling is no crash");
+    // Each one's journal holds only its own checkpoints.
+    let j = Journal::new(&dir);
+    assert_eq!(
+        j.latest(a.checkpointer.instance_id()).unwrap().instance_id,
+        a.checkpointer.instance_id()
+    );
+    assert_eq!(
+        j.latest(b.checkpointer.instance_id()).unwrap().instance_id,
+        b.checkpointer.instance_id()
+    );
+    // Only A has an incident after the load.
+    let mut a = a;
+    a.healer.log.push(Incident::example(7));
+    let a_state = a.close();
+    let b_state = b.close();
+    let overloads = |s: &Session| {
+        s.healer
+            .log
+            .iter()
+            .filter(|i| i.kind == IncidentKind::Overload)
+            .count()
+    };
+    // Reopening one alone gives its own history back, not its sibling's.
+    assert_eq!(overloads(&Session::open(&dir, Some(&b_state))), 0);
+    assert_eq!(overloads(&Session::open(&dir, Some(&a_state))), 1);
+}
+
+#[test]
+fn the_journal_stays_bounded_and_clean_however_many_instances_come_and_go() {
+    let dir = temp_dir("bounded");
+    let j = Journal::new(&dir);
+    let mut cp = full_checkpoint();
+    for id in 0..(journal::MAX_FILES as u64 + 40) {
+        cp.instance_id = id;
+        for generation in 1..=4 {
+            cp.generation = generation;
+            j.write(&cp).unwrap();
+        }
+    }
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert!(files.len() <= journal::MAX_FILES, "{} files", files.len());
+    // The newest instance's newest generation is there.
+    assert_eq!(
+        j.latest(journal::MAX_FILES as u64 + 39).unwrap().generation,
+        4
+    );
+
+    // A temporary file left by a cut-off write is pruned once it is stale; a fresh one is not
+    // (it may be another instance's write in flight).
+    let stale = dir.join("00000000000000aa-00000000000000000001.ckpt.tmp");
+    let fresh = dir.join("00000000000000bb-00000000000000000001.ckpt.tmp");
+    std::fs::write(&stale, b"half").unwrap();
+    std::fs::write(&fresh, b"half").unwrap();
+    let old = std::time::SystemTime::now() - journal::STALE_TMP * 2;
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    j.write(&cp).unwrap();
+    assert!(!stale.exists());
+    assert!(fresh.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_journal_that_keeps_failing_is_one_incident_with_a_count() {
+    let blocker = temp_dir("failing");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let session = std::sync::Arc::new(std::sync::Mutex::new(Persisted::default()));
+    let mut c = Checkpointer::new(session, Some(Journal::new(blocker.join("journal"))));
+    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+    for _ in 0..100 {
+        c.tick(&mut h, true, Level::Ultra);
+        c.urgent_for_tests();
+    }
+    let journal: Vec<_> = h
+        .log
+        .iter()
+        .filter(|i| i.kind == IncidentKind::Journal)
+        .collect();
+    assert_eq!(journal.len(), 1, "{journal:?}");
+    assert_eq!(journal[0].repeats, 99);
+    // The disk works again: the incident is over.
+    let _ = std::fs::remove_file(&blocker);
+    c.tick(&mut h, true, Level::Ultra);
+    let i = h
+        .log
+        .iter()
+        .find(|i| i.kind == IncidentKind::Journal)
+        .unwrap();
+    assert_eq!(i.outcome, crate::healer::learning::Outcome::Recovered);
+    let _ = std::fs::remove_dir_all(&blocker);
+}
+
+#[test]
+fn restored_breakers_keep_their_remaining_time_on_the_new_time_base() {
+    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+    let mut cp = full_checkpoint();
+    cp.session_s = 1000.0;
+    cp.breakers[Level::Ultra as usize].state =
+        crate::healer::breaker::BreakerState::Open { until_s: 1004.0 };
+    cp.breakers[Level::High as usize].state =
+        crate::healer::breaker::BreakerState::Open { until_s: 1e300 };
+    cp.breakers[Level::Medium as usize].state =
+        crate::healer::breaker::BreakerState::Open { until_s: f64::NAN };
+    h.restore(&cp, Level::Ultra, false);
+    let b = &h.breakers;
+    assert!(!b[Level::Ultra as usize].allows_trial(3.9));
+    assert!(b[Level::Ultra as usize].allows_trial(4.0));
+    // Hostile or foreign times wait a bounded while, not forever.
+    let bound = crate::healer::breaker::MAX_RESTORED_WAIT_S;
+    assert!(b[Level::High as usize].allows_trial(bound));
+    assert!(b[Level::Medium as usize].allows_trial(bound));
 }

@@ -345,8 +345,12 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
             ),
             Outcome::NotHelping => "did not help".to_owned(),
         };
+        let repeats = match i.repeats {
+            0 => String::new(),
+            n => format!(", {} times in all", n + 1),
+        };
         ui.label(format!(
-            "{:>7.1} s  {}: {} ({outcome})",
+            "{:>7.1} s  {}: {} ({outcome}{repeats})",
             i.at_s,
             i.kind.label(),
             action_text(&i.action)

@@ -10,6 +10,8 @@ pub const BASE_BACKOFF_S: f64 = 1.0;
 /// ending (trials are also gated by the predicted load, so a lasting fault does not keep
 /// triggering them).
 pub const MAX_BACKOFF_S: f64 = 8.0;
+/// The longest wait a restored breaker keeps: the crash-loop safe-mode hold.
+pub const MAX_RESTORED_WAIT_S: f64 = super::CRASH_SAFE_HOLD_S;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum BreakerState {
@@ -48,6 +50,37 @@ impl Breaker {
         };
         self.backoff_s = (self.backoff_s * 2.0).min(MAX_BACKOFF_S);
         self.failures += 1;
+    }
+
+    /// The same breaker on another time base: written when the old clock read `from_s`, now
+    /// read at `to_s`. An open breaker keeps its remaining time, never more than
+    /// [`MAX_RESTORED_WAIT_S`] (a checkpoint from an older Salve, or a hostile one, cannot keep
+    /// a level closed for long), nor less than nothing.
+    pub fn moved(self, from_s: f64, to_s: f64) -> Self {
+        let state = match self.state {
+            BreakerState::Open { until_s } => {
+                let remaining = until_s - from_s;
+                let remaining = if remaining.is_finite() {
+                    remaining.clamp(0.0, MAX_RESTORED_WAIT_S)
+                } else {
+                    MAX_RESTORED_WAIT_S
+                };
+                BreakerState::Open {
+                    until_s: to_s + remaining,
+                }
+            }
+            other => other,
+        };
+        let backoff_s = if self.backoff_s.is_finite() {
+            self.backoff_s.clamp(BASE_BACKOFF_S, MAX_BACKOFF_S)
+        } else {
+            MAX_BACKOFF_S
+        };
+        Self {
+            state,
+            backoff_s,
+            ..self
+        }
     }
 
     /// Whether a trial may start at `now_s`.

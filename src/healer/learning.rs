@@ -112,6 +112,10 @@ pub struct Incident {
     pub time_to_detect_s: f32,
     /// From the detection to the end of the trouble, in seconds (when it ended).
     pub time_to_recover_s: Option<f32>,
+    /// How many more times the same thing happened while this incident was open (a journal
+    /// that keeps failing is one incident, not one a minute).
+    #[serde(default)]
+    pub repeats: u32,
 }
 
 impl Incident {
@@ -134,6 +138,7 @@ impl Incident {
             outcome: Outcome::Recovered,
             time_to_detect_s: 0.02,
             time_to_recover_s: Some(1.5),
+            repeats: 0,
         }
     }
 }
@@ -292,6 +297,7 @@ mod tests {
             outcome: Outcome::Pending,
             time_to_detect_s: 0.0,
             time_to_recover_s: None,
+            repeats: 0,
         }
     }
 

@@ -17,7 +17,7 @@ pub mod thread;
 
 use crate::probe::events::EventKind;
 use crate::probe::record::BlockRecord;
-use breaker::Breaker;
+use breaker::{Breaker, BreakerState};
 use learning::{
     Action, Fingerprint, Incident, IncidentKind, IncidentLog, Learned, Outcome, Strategy,
 };
@@ -110,6 +110,10 @@ pub struct TickInputs {
     pub gui_frame_ms: Option<f32>,
     /// Times the audio thread's reflex stepped down so far.
     pub reflex_count: u64,
+    /// Panics the audio thread has caught so far, read before the tick's records were taken:
+    /// every one of them has had its record pushed, so a count ahead of the Panic records seen
+    /// means records were lost (a full ring, a re-activation) and is taken into account anyway.
+    pub panics_raised: u64,
 }
 
 /// What the user can do when healing cannot help.
@@ -255,10 +259,18 @@ pub struct Healer {
     pub notice: Option<String>,
     /// After a crash restore: the session may not start above this level.
     crash_cap: Option<Level>,
+    /// The recent crashes in a row (Unix seconds): see [`Healer::restore`].
+    crashes_wall_s: Vec<u64>,
 }
 
 /// Seconds a level must hold without trouble to count as known-good.
 pub const KNOWN_GOOD_S: f64 = 5.0;
+/// Crashes at most this far apart (wall-clock seconds) count as one loop.
+pub const CRASH_LOOP_WINDOW_S: u64 = 600;
+/// How long the third crash in a row keeps Salve in safe mode before it tries its sound again.
+pub const CRASH_SAFE_HOLD_S: f64 = 60.0;
+/// Crash times kept in a checkpoint (more say nothing new).
+const MAX_CRASHES_KEPT: usize = 8;
 
 impl Healer {
     /// A healer starting at `ceiling`, with what earlier sessions learned.
@@ -298,6 +310,7 @@ impl Healer {
             known_good: ceiling.min(Level::Medium),
             notice: None,
             crash_cap: None,
+            crashes_wall_s: Vec::new(),
         }
     }
 
@@ -319,55 +332,125 @@ impl Healer {
             learned: self.learned.clone(),
             incidents: self.log.iter().copied().collect(),
             running,
+            session_s: self.now_s,
+            crashes_wall_s: self.crashes_wall_s.clone(),
+            successor: None,
         }
     }
 
-    /// Takes over a restored checkpoint. After a crash (`running` still set) the session starts
-    /// at the last known-good level, not the one playing at the crash (so a crash cannot loop),
-    /// with that level's breaker open and the crash recorded.
-    pub fn restore(&mut self, cp: &crate::checkpoint::Checkpoint, ceiling: Level) {
+    /// A clean shutdown ends a crash loop.
+    pub fn end_crash_loop(&mut self) {
+        self.crashes_wall_s.clear();
+    }
+
+    /// Takes over a restored checkpoint. Its breakers and incidents are moved onto this
+    /// healer's time base (an open breaker keeps its remaining time, bounded).
+    ///
+    /// `crashed` says whether the session that wrote it ended in a crash, which only the journal
+    /// can tell. Then the session starts at the last known-good level, not the one playing at the
+    /// crash, with that level's breaker open and the crash recorded. Crashes close together
+    /// ([`CRASH_LOOP_WINDOW_S`]) are a loop: the second restart is one level lower than the
+    /// first, the third and later ones start in safe mode for [`CRASH_SAFE_HOLD_S`].
+    pub fn restore(&mut self, cp: &crate::checkpoint::Checkpoint, ceiling: Level, crashed: bool) {
+        let shift = self.now_s - cp.session_s;
         self.learned = cp.learned.clone();
-        self.breakers = cp.breakers;
+        self.breakers = cp.breakers.map(|b| b.moved(cp.session_s, self.now_s));
         self.log = IncidentLog::default();
         for incident in &cp.incidents {
-            self.log.push(*incident);
+            let mut incident = *incident;
+            incident.at_s += shift;
+            self.log.push(incident);
         }
         self.known_good = cp.known_good.max(Level::Minimal).min(ceiling);
-        if cp.running {
-            let crash_level = cp.level;
-            if crash_level > Level::Emergency {
-                self.breakers[crash_level as usize].trip(self.now_s);
-            }
-            self.level = self.known_good.min(crash_level.max(Level::Minimal));
-            self.crash_cap = Some(self.level);
-            self.last_change_s = self.now_s;
-            self.trial = None;
-            self.incident(
-                IncidentKind::Crash,
+        self.crashes_wall_s = cp.crashes_wall_s.clone();
+        if !crashed {
+            return;
+        }
+        let crash_level = cp.level;
+        let crash_at = cp.wall_time_s;
+        self.crashes_wall_s
+            .retain(|&t| crash_at.saturating_sub(t) <= CRASH_LOOP_WINDOW_S && t <= crash_at);
+        self.crashes_wall_s.push(crash_at);
+        let excess = self.crashes_wall_s.len().saturating_sub(MAX_CRASHES_KEPT);
+        self.crashes_wall_s.drain(..excess);
+        let in_a_row = self.crashes_wall_s.len();
+        if crash_level > Level::Emergency {
+            self.breakers[crash_level as usize].trip(self.now_s);
+        }
+        let first = self.known_good.min(crash_level.max(Level::Minimal));
+        self.level = match in_a_row {
+            1 => first,
+            2 => first.down(),
+            _ => Level::Emergency,
+        };
+        if self.level == Level::Emergency {
+            self.safe_return = first.down().max(Level::Minimal);
+            self.breakers[Level::Emergency as usize].state = BreakerState::Open {
+                until_s: self.now_s + CRASH_SAFE_HOLD_S,
+            };
+        }
+        self.crash_cap = Some(self.level);
+        self.last_change_s = self.now_s;
+        self.trial = None;
+        self.incident(
+            IncidentKind::Crash,
+            if self.level == Level::Emergency {
+                Action::SafeMode
+            } else {
                 Action::StepDown {
                     from: crash_level,
                     to: self.level,
-                },
-                0.0,
-            );
-            self.notice = Some(format!(
-                "Recovered after an unexpected shutdown: restored state from {}.",
-                crate::checkpoint::clock_text(cp.wall_time_s)
-            ));
+                }
+            },
+            0.0,
+        );
+        let when = crate::checkpoint::clock_text(crash_at);
+        self.notice = Some(match in_a_row {
+            1 => format!(
+                "Recovered after an unexpected shutdown (last sign of life {when}): Salve \
+                 restarted at {}, the last quality that held.",
+                self.level.label()
+            ),
+            2 => format!(
+                "The host shut down unexpectedly twice in a row (the last time at {when}). Salve \
+                 restarted one quality step lower, at {}, to be safe.",
+                self.level.label()
+            ),
+            n => format!(
+                "The host shut down unexpectedly {n} times in a row (the last time at {when}). \
+                 Salve starts in safe mode: it passes the sound through clean for a minute, then \
+                 brings its saturation back step by step."
+            ),
+        });
+    }
+
+    /// The journal could not be written: one incident while the failures go on, counting them.
+    pub fn record_journal_failure(&mut self) {
+        match self.open_journal_incident() {
+            Some(id) => {
+                if let Some(i) = self.log.get_mut(id) {
+                    i.repeats += 1;
+                }
+            }
+            None => {
+                self.incident(IncidentKind::Journal, Action::Observe, 0.0);
+            }
         }
     }
 
-    /// The journal could not be written.
-    pub fn record_journal_failure(&mut self) {
-        let recent = self
-            .log
+    /// The journal was written again: its failure incident, if one is open, is over.
+    pub fn record_journal_written(&mut self) {
+        if let Some(id) = self.open_journal_incident() {
+            self.resolve(id, Outcome::Recovered);
+        }
+    }
+
+    fn open_journal_incident(&self) -> Option<u32> {
+        self.log
             .iter()
             .rev()
-            .take(4)
-            .any(|i| i.kind == IncidentKind::Journal && self.now_s - i.at_s < 60.0);
-        if !recent {
-            self.incident(IncidentKind::Journal, Action::Observe, 0.0);
-        }
+            .find(|i| i.kind == IncidentKind::Journal && i.outcome == Outcome::Pending)
+            .map(|i| i.id)
     }
 
     /// Whether the incident log holds anything worth checkpointing at once (after `seen`).
@@ -448,6 +531,7 @@ impl Healer {
                 .iter()
                 .filter(|r| r.events.contains(EventKind::Panic))
                 .count() as u64;
+            self.panics_seen = self.panics_seen.max(inputs.panics_raised);
             self.level = ceiling;
             return Decision {
                 level: ceiling,
@@ -480,6 +564,11 @@ impl Healer {
 
         for record in records {
             self.observe(record, ceiling);
+        }
+        if inputs.panics_raised > self.panics_seen {
+            // Their records were lost: the panics still happened.
+            self.panics_seen = inputs.panics_raised;
+            self.enter_safe_mode(IncidentKind::Panic);
         }
 
         let risk = self.risk();
@@ -621,6 +710,7 @@ impl Healer {
             outcome: Outcome::Pending,
             time_to_detect_s: detect_s,
             time_to_recover_s: None,
+            repeats: 0,
         };
         self.log.push(incident)
     }

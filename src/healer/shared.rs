@@ -18,8 +18,10 @@ pub struct Decisions {
     pub acting: AtomicBool,
     /// Bumped by the reflex each time it lowers the level.
     pub reflex_count: AtomicU64,
-    /// Panics the healer has taken into account: until it catches up with the audio thread's
-    /// count, the audio thread stays in safe mode on its own.
+    /// Panics the audio thread has caught (it writes this, after the block's record is pushed).
+    pub panics_raised: AtomicU64,
+    /// Panics the healer has taken into account: until it catches up with `panics_raised`, the
+    /// audio thread stays in safe mode on its own.
     pub panics_seen: AtomicU64,
     /// Bumped by the healer thread at every tick: its heartbeat.
     pub ticks: AtomicU64,
@@ -32,6 +34,7 @@ impl Decisions {
             vis: AtomicU8::new(VisTier::Full as u8),
             acting: AtomicBool::new(false),
             reflex_count: AtomicU64::new(0),
+            panics_raised: AtomicU64::new(0),
             panics_seen: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
         }

@@ -270,6 +270,7 @@ impl Sim {
                     ceiling: self.ceiling,
                     gui_frame_ms: None,
                     reflex_count: self.decisions.reflex_count.load(Ordering::Relaxed),
+                    panics_raised: 0,
                 };
                 let now = self.clock.now_ns();
                 let d = self.healer.tick(now, &batch, inputs);

@@ -200,6 +200,7 @@ fn a_slow_gui_sheds_the_visualizer_first_and_gets_it_back() {
                 ceiling: Level::Ultra,
                 gui_frame_ms: Some(frame_ms),
                 reflex_count: 0,
+                panics_raised: 0,
             },
         )
     };
@@ -256,6 +257,7 @@ fn monitor_only_detects_and_logs_the_same_but_changes_nothing() {
                 ceiling: Level::Ultra,
                 gui_frame_ms: None,
                 reflex_count: 0,
+                panics_raised: 0,
             };
             h.tick(*now, batch, inputs);
         }
@@ -341,6 +343,7 @@ fn panics_are_acknowledged_in_every_mode() {
             ceiling: Level::Ultra,
             gui_frame_ms: None,
             reflex_count: 0,
+            panics_raised: 0,
         };
         h.tick(20_000_000, &[record], inputs);
         assert_eq!(h.panics_seen, 1, "{mode:?}");
@@ -348,6 +351,34 @@ fn panics_are_acknowledged_in_every_mode() {
         if mode == Mode::Off {
             assert_eq!(d.level, Level::Ultra, "healing off plays as set");
         }
+    }
+}
+
+#[test]
+fn a_panic_whose_record_was_lost_still_ends_the_safe_mode_latch() {
+    // The ring was full, or the record was still in it at a re-activation: only the audio
+    // thread's count says a panic happened. The healer takes it into account (in Auto it plays
+    // safe, as for a record), so the audio thread's latch does not hold for good.
+    for mode in [Mode::Auto, Mode::MonitorOnly, Mode::Off] {
+        let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+        h.start_session(48_000, 64, Level::Ultra);
+        let inputs = TickInputs {
+            mode,
+            ceiling: Level::Ultra,
+            gui_frame_ms: None,
+            reflex_count: 0,
+            panics_raised: 1,
+        };
+        h.tick(20_000_000, &[], inputs);
+        assert_eq!(h.panics_seen, 1, "{mode:?}");
+        if mode == Mode::Auto {
+            assert_eq!(h.level(), Level::Emergency);
+            assert!(h.log.iter().any(|i| i.kind == IncidentKind::Panic));
+        }
+        // Told once: later ticks with the same count change nothing.
+        let incidents = h.log.total();
+        h.tick(40_000_000, &[], inputs);
+        assert_eq!(h.log.total(), incidents, "{mode:?}");
     }
 }
 
@@ -361,6 +392,7 @@ fn auto_tick(h: &mut Healer, tick: u64, batch: &[BlockRecord]) -> Decision {
             ceiling: Level::Ultra,
             gui_frame_ms: None,
             reflex_count: 0,
+            panics_raised: 0,
         },
     )
 }

@@ -100,6 +100,9 @@ impl HealerThread {
                 #[cfg(feature = "chaos")]
                 let mut chaos_log = super::chaos_log::ChaosLog::open();
                 while !stop_flag.load(Ordering::Acquire) {
+                    // Before the records: every panic counted here has its record in the ring
+                    // (or lost with it), so the healer can tell a lost one.
+                    let panics_raised = decisions.panics_raised.load(Ordering::Acquire);
                     batch.clear();
                     while let Ok(r) = records.pop() {
                         batch.push(r);
@@ -112,6 +115,7 @@ impl HealerThread {
                         ceiling: Level::from_u8(controls.ceiling.load(Ordering::Relaxed)),
                         gui_frame_ms: (gui_us > 0).then_some(gui_us as f32 / 1000.0),
                         reflex_count: decisions.reflex_count.load(Ordering::Acquire),
+                        panics_raised,
                     };
                     let now = clock.now_ns();
                     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -154,7 +158,8 @@ impl HealerThread {
                     }
                     decisions.ticks.fetch_add(1, Ordering::Relaxed);
                     let _ = &telemetry;
-                    std::thread::sleep(TICK_INTERVAL);
+                    // Woken early by `stop`, so a deactivate does not wait out a tick.
+                    std::thread::park_timeout(TICK_INTERVAL);
                 }
                 // A clean stop: the final checkpoint, sentinel cleared.
                 let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -181,10 +186,11 @@ impl HealerThread {
         })
     }
 
-    /// Stops the thread and waits for it.
+    /// Stops the thread (waking it) and waits for its final checkpoint.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(h) = self.handle.take() {
+            h.thread().unpark();
             let _ = h.join();
         }
     }

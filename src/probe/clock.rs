@@ -10,7 +10,10 @@ pub trait Clock: Send + 'static {
 }
 
 /// The production clock: quanta reads the invariant TSC where the CPU has one (a few
-/// nanoseconds, no system call) and falls back to the OS monotonic clock elsewhere.
+/// nanoseconds, no system call) and falls back to the OS monotonic clock elsewhere. Clones share
+/// one origin: a plugin instance makes one and hands clones to its probe and its healer, so that
+/// its time never goes backwards across re-activations.
+#[derive(Clone)]
 pub struct MonotonicClock {
     clock: quanta::Clock,
     origin: u64,

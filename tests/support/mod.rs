@@ -73,7 +73,11 @@ pub fn plugin_library() -> &'static PathBuf {
         };
         let lib = target.join("alloc-checks").join(name("-alloc-checks"));
         std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
-        std::fs::copy(target.join("debug").join(name("")), &lib).expect("copy the library");
+        // Copied beside it and renamed over it: a new file, never rewritten in place, because
+        // another process (the crash tests' child host, or its parent) may have it loaded.
+        let tmp = lib.with_extension(format!("tmp-{}", std::process::id()));
+        std::fs::copy(target.join("debug").join(name("")), &tmp).expect("copy the library");
+        std::fs::rename(&tmp, &lib).expect("move the library copy in place");
         lib
     })
 }
@@ -403,4 +407,24 @@ pub fn tone_amplitude(signal: &[f32], freq: f64, sample_rate: f64) -> f64 {
 /// Converts a linear amplitude to dB.
 pub fn db(x: f64) -> f64 {
     20.0 * x.max(1e-30).log10()
+}
+
+/// The checkpoint inside a saved CLAP state blob (u64 length + JSON).
+pub fn checkpoint_of(state: &[u8]) -> Option<salve::checkpoint::Checkpoint> {
+    let json: serde_json::Value = serde_json::from_slice(state.get(8..)?).ok()?;
+    let field = json["fields"]["session"].as_str()?;
+    let persisted: salve::checkpoint::Persisted = serde_json::from_str(field).ok()?;
+    salve::checkpoint::Checkpoint::from_text(persisted.current.as_deref()?).ok()
+}
+
+/// Plays a 220 Hz sine in real time for `seconds` (a block, then 10 ms of rest, as a host's
+/// audio thread would leave the healer time to tick), calling `each` after every block.
+pub fn play(p: &mut Processor, seconds: f64, mut each: impl FnMut(&mut Processor)) {
+    let input = sine(220.0, 48_000.0, 0.3, p.max_block);
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        p.process(&input, &input);
+        each(p);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

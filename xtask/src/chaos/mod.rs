@@ -167,7 +167,10 @@ fn build_chaos_library(root: &Path, target: &Path) -> Result<PathBuf, String> {
     let built = target.join("release").join(name(""));
     let copy = target.join("chaos-lib").join(name("-chaos"));
     std::fs::create_dir_all(copy.parent().expect("has a parent")).map_err(|e| e.to_string())?;
-    std::fs::copy(&built, &copy).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    // Renamed into place, never rewritten: a runner still playing may have the old one loaded.
+    let tmp = copy.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::copy(&built, &tmp).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    std::fs::rename(&tmp, &copy).map_err(|e| e.to_string())?;
     Ok(copy)
 }
 
