@@ -201,7 +201,7 @@ fn inside(root: &Path, path: &Path) -> String {
 /// registry cache. Offline, so nothing but that cache feeds cargo.
 fn toolchain_env(home: &str) -> String {
     format!(
-        "env -i HOME={home} PATH=/opt/cargo/bin:/usr/local/bin:/usr/bin:/bin \
+        "env -i HOME={home} PATH=/opt/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
          RUSTUP_HOME=/opt/rustup CARGO_HOME={home}/.cargo CARGO_NET_OFFLINE=true TERM=dumb"
     )
 }
