@@ -30,14 +30,26 @@ pub const TIER_CROSSFADE_SECONDS: f32 = 0.010;
 pub const CURVE_CROSSFADE_SECONDS: f32 = 0.005;
 /// How many samples a newly started tier runs silently before it fades in, beyond its latency, so
 /// that its filters have settled (when there is time: switching up).
-const WARM_UP_EXTRA: usize = 128;
-/// Switching down: instead of a silent warm-up, the new tier is primed with the last [`HISTORY`]
-/// input samples (see `Chunk::history`) and fades in at once over the usual fade.
-/// An urgent switch (the reflex, already overrunning) fits in one short block.
-const URGENT_FADE: usize = 64;
-/// How much recent input primes a new tier: long enough for the steepest half-band stage's
-/// start-up transient to decay (its slowest pole has a time constant of tens of samples).
-const HISTORY: usize = 4 * CHUNK;
+pub(crate) const WARM_UP_EXTRA: usize = 128;
+/// How much signal a new tier has run on before it is heard: long enough for the steepest
+/// half-band stage's start-up transient to decay (its slowest pole has a time constant of tens of
+/// samples). A tier started from rest clicks under a short fade.
+pub(crate) const SETTLE: usize = 4 * CHUNK;
+/// Switching down, the new tier is primed with the last [`PRIME`] input samples (see
+/// `Chunk::history`) in the chunk the switch starts, then runs unheard on the live input for the
+/// rest of [`SETTLE`]. One chunk of the cheaper tier keeps that chunk within about 1.5x the two
+/// tiers' steady cost (priming all of [`SETTLE`] at once cost several blocks' work in one, just
+/// when blocks were late). Switching up, the (dearer) new tier only runs unheard on the live
+/// input: no chunk costs more than the two tiers do.
+pub(crate) const PRIME: usize = CHUNK;
+/// An urgent switch (the reflex, already overrunning) settles on one more chunk of live input
+/// after its priming (two chunks of signal are the least that does not click under the short
+/// fade: `short_and_urgent_switches_down_do_not_click` fails with the priming alone), then fades
+/// in over one short block.
+pub(crate) const URGENT_WARM: usize = CHUNK;
+pub(crate) const URGENT_FADE: usize = 64;
+/// The recent input kept for priming.
+const HISTORY: usize = PRIME;
 
 /// Inputs beyond +60 dBFS are clamped before anything else sees them.
 pub const MAX_INPUT: f32 = 1000.0;
@@ -641,22 +653,25 @@ impl Engine {
             let to = requested;
             self.tiers[to.index()].reset();
             let down = rank(to) < rank(self.active);
-            let (warm, len) = if self.urgent {
-                (0, URGENT_FADE)
+            let (warm, len) = if down && self.urgent {
+                (URGENT_WARM, URGENT_FADE)
             } else if down {
-                (0, self.tier_fade_len)
+                (SETTLE - PRIME, self.tier_fade_len)
             } else {
-                (self.latency + WARM_UP_EXTRA, self.tier_fade_len)
+                (
+                    (self.latency + WARM_UP_EXTRA).max(SETTLE),
+                    self.tier_fade_len,
+                )
             };
-            // Prime the new tier with the recent input, so its filters and padding hold the signal
-            // (not silence) when it starts to be heard; then give it the heard tier's DC-blocker
-            // state, which is at the same point in time (a DC blocker started from rest would
-            // add a slowly decaying offset).
+            // A step down primes the new tier with the recent input, so its filters and padding
+            // hold the signal (not silence) when it starts to be heard. Either way it gets the
+            // heard tier's DC-blocker state, which is at the same point in time (a DC blocker
+            // started from rest would add a slowly decaying offset).
             let chunk = &mut *self.chunk;
-            for part in chunk.history.chunks(CHUNK) {
+            if down {
                 self.tiers[to.index()].process(
-                    part,
-                    &mut chunk.out_next[..part.len()],
+                    &chunk.history,
+                    &mut chunk.out_next[..HISTORY],
                     ctl,
                     self.curve,
                     &mut self.hi_rate,

@@ -75,6 +75,11 @@ impl Reflex {
         self.consecutive = 0;
         let current = decisions.level.load(Ordering::Acquire);
         let heard = Level::from_ratio(record.factor) as u8;
+        if heard > current {
+            // A step down is still crossfading (both tiers run, so its blocks cost more): wait
+            // for it to be heard rather than stepping again on the cost of the switch itself.
+            return false;
+        }
         // Step down from what was heard (the healer's decision may not be applied yet).
         let target = current
             .min(heard)
@@ -122,6 +127,25 @@ mod tests {
         assert!(r.observe(&record(true, 16), &d));
         assert_eq!(d.level(), Level::High);
         assert_eq!(d.reflex_count.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_step_down_still_crossfading_is_waited_for() {
+        let d = Decisions::new(Level::Ultra);
+        d.acting.store(true, Ordering::Relaxed);
+        let mut r = Reflex::default();
+        r.observe(&record(true, 16), &d);
+        assert!(r.observe(&record(true, 16), &d));
+        assert_eq!(d.level(), Level::High);
+        // The switch to 8x runs while 16x is still heard: its overruns do not step again.
+        for _ in 0..4 {
+            assert!(!r.observe(&record(true, 16), &d));
+        }
+        assert_eq!(d.level(), Level::High);
+        // Once 8x is heard and still overruns, the reflex goes on.
+        r.observe(&record(true, 8), &d);
+        assert!(r.observe(&record(true, 8), &d));
+        assert_eq!(d.level(), Level::Medium);
     }
 
     #[test]

@@ -71,6 +71,8 @@ impl Fault {
 pub struct Step {
     pub t: f64,
     pub overrun: bool,
+    /// The block's load (its time over its period).
+    pub load: f32,
     pub level: Level,
     pub nan: bool,
 }
@@ -174,19 +176,21 @@ impl Sim {
             let wanted = self.decisions.level();
             if self.switching.is_none() && wanted != self.heard {
                 // The engine's switch lengths (latency 6): urgent (after the reflex, or a step
-                // down after a near miss), a 64-sample fade; down, a 10 ms fade (480); up, a
-                // warm-up of 6 + 128 then 10 ms. Both tiers cost throughout, and a step down
-                // first primes the new tier with 256 samples of recent input (charged to the
-                // switch's first block).
-                let urgent = self.reflex_fired_last
-                    || (wanted < self.heard && self.last_load > crate::URGENT_LOAD);
-                let samples: u32 = if urgent {
-                    64
-                } else if wanted < self.heard {
-                    480
+                // down after a near miss), a short warm-up and fade; down, the rest of the
+                // settling time, then a 10 ms fade (480); up, a warm-up, then 10 ms. Both tiers
+                // cost throughout, and a step down first primes the new tier with one chunk of
+                // recent input (charged to the switch's first block).
+                use crate::dsp::engine::{PRIME, SETTLE, URGENT_FADE, URGENT_WARM, WARM_UP_EXTRA};
+                let down = wanted < self.heard;
+                let urgent =
+                    down && (self.reflex_fired_last || self.last_load > crate::URGENT_LOAD);
+                let samples = if urgent {
+                    URGENT_WARM + URGENT_FADE
+                } else if down {
+                    SETTLE - PRIME + 480
                 } else {
-                    6 + 128 + 480
-                };
+                    (6 + WARM_UP_EXTRA).max(SETTLE) + 480
+                } as u32;
                 let blocks = samples.div_ceil(BLOCK);
                 self.switching = Some((wanted, blocks));
                 self.priming = wanted < self.heard;
@@ -195,7 +199,7 @@ impl Sim {
             if self.priming {
                 self.priming = false;
                 if let Some((to, _)) = self.switching {
-                    load += self.cost(to, t) * (256 / BLOCK) as f32;
+                    load += self.cost(to, t) * crate::dsp::engine::PRIME as f32 / BLOCK as f32;
                 }
             }
             // The block is heard (and labelled) as the old tier until its fade completes.
@@ -256,6 +260,7 @@ impl Sim {
             self.steps.push(Step {
                 t,
                 overrun: record.events.contains(EventKind::Overrun),
+                load: record.load,
                 level: label,
                 nan,
             });
@@ -283,6 +288,17 @@ impl Sim {
 
     pub fn overruns(&self) -> usize {
         self.steps.iter().filter(|s| s.overrun).count()
+    }
+
+    /// The time spent past the deadlines, in periods: a block of twice its period counts one
+    /// (a host misses that many periods), however many blocks it took.
+    pub fn late_periods(&self) -> f32 {
+        self.steps.iter().map(|s| (s.load - 1.0).max(0.0)).sum()
+    }
+
+    /// The dearest block.
+    pub fn worst_load(&self) -> f32 {
+        self.steps.iter().map(|s| s.load).fold(0.0, f32::max)
     }
 
     pub fn first_overrun(&self) -> Option<f64> {

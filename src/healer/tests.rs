@@ -41,7 +41,7 @@ fn clean_load_for_ten_minutes_never_downgrades() {
 }
 
 #[test]
-fn a_step_slowdown_costs_at_most_three_overruns_and_recovers() {
+fn a_step_slowdown_costs_at_most_four_overruns_and_three_periods_and_recovers() {
     let fault = Fault::Step {
         factor: 3.0,
         from_s: 5.0,
@@ -50,7 +50,25 @@ fn a_step_slowdown_costs_at_most_three_overruns_and_recovers() {
     let sim = run(Mode::Auto, fault, 60.0);
     let off = run(Mode::Off, fault, 60.0);
     report("step x3", &sim, &off);
-    assert!(sim.overruns() <= 3, "{} overruns", sim.overruns());
+    println!(
+        "step x3: late {:.2} periods, worst block {:.2}",
+        sim.late_periods(),
+        sim.worst_load()
+    );
+    // Two overruns before the reflex, two while its urgent switch primes and fades: the priming
+    // is spread so that no block costs several blocks' work (it used to be 3 overruns, one of
+    // them a block of 4.9 periods: 4.3 periods late in all).
+    assert!(sim.overruns() <= 4, "{} overruns", sim.overruns());
+    assert!(
+        sim.late_periods() <= 3.0,
+        "{} periods late",
+        sim.late_periods()
+    );
+    assert!(
+        sim.worst_load() <= 3.0,
+        "a block of {} periods",
+        sim.worst_load()
+    );
     assert!(off.overruns() > 1000);
     // Back at the original level within 10 s of the fault's end, and calm about it.
     let back = sim
