@@ -12,6 +12,7 @@ mod hooks;
 pub mod params;
 pub mod presets;
 pub mod probe;
+mod quiet_panic;
 
 use dsp::{Controls, Engine, Factor, OutputStats, Path};
 use healer::level::Level;
@@ -98,6 +99,7 @@ impl Salve {
 
 impl Default for Salve {
     fn default() -> Self {
+        quiet_panic::install();
         let params = Arc::new(SalveParams::default());
         let checkpointer = checkpoint::Checkpointer::new(
             params.session.clone(),
@@ -369,22 +371,24 @@ impl Plugin for Salve {
         let controls = &mut self.controls;
         let mut dsp = || {
             catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: flushing denormals only changes results below 1e-38; the guard
-                // restores the host's floating-point mode before returning, also on unwinding.
-                unsafe {
-                    no_denormals::no_denormals(|| {
-                        let channels = buffer.as_slice();
-                        match channels.split_first_mut() {
-                            Some((left, rest)) => {
-                                let right = rest.first_mut().map(|r| &mut **r);
-                                engine.process(left, right, controls, |ctl, n| {
-                                    fill_controls(params, ctl, n)
-                                })
+                quiet_panic::quietly(|| {
+                    // SAFETY: flushing denormals only changes results below 1e-38; the guard
+                    // restores the host's floating-point mode before returning, also on unwinding.
+                    unsafe {
+                        no_denormals::no_denormals(|| {
+                            let channels = buffer.as_slice();
+                            match channels.split_first_mut() {
+                                Some((left, rest)) => {
+                                    let right = rest.first_mut().map(|r| &mut **r);
+                                    engine.process(left, right, controls, |ctl, n| {
+                                        fill_controls(params, ctl, n)
+                                    })
+                                }
+                                None => OutputStats::default(),
                             }
-                            None => OutputStats::default(),
-                        }
-                    })
-                }
+                        })
+                    }
+                })
             }))
         };
         // A panic allocates (its payload, the unwinding exception); only a test's injected panic
