@@ -135,7 +135,10 @@ fn a_panic_right_before_a_deactivate_does_not_keep_safe_mode_for_good() {
     let panicking = std::time::Instant::now();
     let (out, _) = p.process(&input, &input);
     let panicking = panicking.elapsed();
-    assert!(out.iter().all(|&x| x == 0.0), "the panicking block is silenced");
+    assert!(
+        out.iter().all(|&x| x == 0.0),
+        "the panicking block is silenced"
+    );
     // A figure for the notes, not a test of speed.
     println!("panicking block: {panicking:?} (a steady block: {steady:?})");
     inst.deactivate(p);

@@ -6,6 +6,7 @@
 //! clock (see [`clock`]), which tests replace by a virtual one.
 
 pub mod clock;
+pub mod cycle;
 pub mod events;
 pub mod health;
 pub mod record;
@@ -29,9 +30,11 @@ pub const RING_CAPACITY: usize = 4096;
 pub struct ProbeConfig {
     /// Load above which a block is a near miss.
     pub near_miss: f32,
-    /// A callback gap counts when it exceeds this many times the previous block's duration (and
-    /// the host's usual cadence, see [`Probe`]).
+    /// A callback gap counts unless more than 5 % of the host's recent gaps were longer than it
+    /// over this factor (its rhythm, see [`cycle`])...
     pub gap_factor: f32,
+    /// ...and this many periods (a regular host that misses one period calls two periods late).
+    pub gap_min_periods: f32,
     /// Gaps longer than this are the host pausing, not a stall (seconds).
     pub max_gap_seconds: f32,
     /// Blocks the probe must have seen before it judges callback gaps.
@@ -46,7 +49,8 @@ impl Default for ProbeConfig {
     fn default() -> Self {
         Self {
             near_miss: 0.8,
-            gap_factor: 2.0,
+            gap_factor: 1.5,
+            gap_min_periods: 1.75,
             max_gap_seconds: 1.0,
             warm_up_blocks: 8,
             dc_threshold: 0.05,
@@ -90,10 +94,9 @@ pub struct Probe<C: Clock> {
     previous: Option<Previous>,
     /// The sample rate of the previous activation, to notice a change.
     last_rate: Option<f32>,
-    /// The host's usual ratio of callback gap to block duration: a slowly decaying maximum, so
-    /// that hosts that call in bursts (several blocks back to back, then a wait) are judged
-    /// against their own rhythm.
-    cadence: f32,
+    /// Where calls land in the host's cycle, and the host's usual rhythm, against which
+    /// callback gaps are judged (hosts that call in bursts have their own).
+    cycle: cycle::CycleEstimator,
     health: HealthInputs,
     dc: f32,
     dc_drifting: bool,
@@ -119,7 +122,7 @@ impl<C: Clock> Probe<C> {
                 seq: 0,
                 previous: None,
                 last_rate: None,
-                cadence: 1.0,
+                cycle: cycle::CycleEstimator::default(),
                 health: HealthInputs::default(),
                 dc: 0.0,
                 dc_drifting: false,
@@ -154,7 +157,7 @@ impl<C: Clock> Probe<C> {
         }
         self.previous = None;
         self.seq = 0;
-        self.cadence = 1.0;
+        self.cycle.restart();
     }
 
     /// Call first thing in `process()`: returns the block's start time.
@@ -198,9 +201,26 @@ impl<C: Clock> Probe<C> {
             events.insert(EventKind::NearMiss);
         }
 
-        // Stream continuity.
+        // Where the call lands in the host's cycle, and stream continuity.
+        let mut position = cycle::CyclePosition::default();
+        if info.realtime {
+            let period_ns = duration_s * 1e9;
+            let previous_ns = self.previous.map_or(period_ns, |p| {
+                p.samples as f64 / p.sample_rate.max(1.0) as f64 * 1e9
+            });
+            position = self.cycle.observe(start_ns, period_ns, previous_ns);
+        }
         if let Some(prev) = self.previous {
-            self.judge_continuity(&prev, start_ns, info, &mut events);
+            self.judge_continuity(&prev, start_ns, info, position.gap_ratio, &mut events);
+            if events.contains(EventKind::BlockSizeChange)
+                || events.contains(EventKind::SampleRateChange)
+            {
+                // Another period: the cycle is followed afresh from here.
+                self.cycle.restart();
+                position = self
+                    .cycle
+                    .observe(start_ns, duration_s * 1e9, duration_s * 1e9);
+            }
         } else if let Some(last) = self.last_rate
             && last != info.sample_rate
         {
@@ -246,6 +266,10 @@ impl<C: Clock> Probe<C> {
             peak: output.peak,
             transport_pos: info.position,
             events,
+            wait_ns: position.wait_ns,
+            cycles: position.cycles,
+            regular: self.cycle.regular(),
+            thread: cycle::thread_tag(),
         };
         self.seq += 1;
         self.publish(&record, duration_s, end_ns);
@@ -257,6 +281,7 @@ impl<C: Clock> Probe<C> {
         prev: &Previous,
         start_ns: u64,
         info: &BlockInfo,
+        ratio: f32,
         events: &mut Events,
     ) {
         if info.samples != prev.samples {
@@ -267,16 +292,13 @@ impl<C: Clock> Probe<C> {
         }
         let prev_duration_ns = prev.samples as f64 / prev.sample_rate.max(1.0) as f64 * 1e9;
         let gap_ns = start_ns.saturating_sub(prev.start_ns) as f64;
-        let ratio = (gap_ns / prev_duration_ns.max(1.0)) as f32;
         let late = info.realtime
             && self.seq >= self.config.warm_up_blocks as u64
-            && ratio > self.config.gap_factor * self.cadence.max(1.0)
-            && gap_ns < self.config.max_gap_seconds as f64 * 1e9;
+            && ratio > self.config.gap_min_periods
+            && gap_ns < self.config.max_gap_seconds as f64 * 1e9
+            && !self.cycle.is_rhythm(ratio / self.config.gap_factor);
         if late {
             events.insert(EventKind::CallbackGap);
-        } else if ratio.is_finite() {
-            // The usual cadence: jumps up to any gap that is not a stall, decays slowly.
-            self.cadence = (self.cadence * 0.999).max(ratio.min(64.0)).max(1.0);
         }
 
         // Transport continuity while playing.
