@@ -19,14 +19,18 @@ thread_local! {
 /// logger, as creating a plugin instance is).
 pub fn install() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !CAUGHT_HERE.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
+    ONCE.call_once(|| std::panic::set_hook(quiet(std::panic::take_hook())));
+}
+
+type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// `previous`, except inside [`quietly`] on the panicking thread.
+fn quiet(previous: Hook) -> Hook {
+    Box::new(move |info| {
+        if !CAUGHT_HERE.with(Cell::get) {
+            previous(info);
+        }
+    })
 }
 
 /// Runs `f` with the hook quiet on this thread (the caller catches the unwinding).
@@ -49,11 +53,17 @@ mod tests {
 
     #[test]
     fn the_hook_is_quiet_only_inside_quietly_and_only_on_that_thread() {
+        // Counts the hook's calls on this test's thread only (other tests panic on theirs).
         static CALLS: AtomicUsize = AtomicUsize::new(0);
-        std::panic::set_hook(Box::new(|_| {
-            CALLS.fetch_add(1, Ordering::Relaxed);
-        }));
-        install();
+        thread_local! {
+            static COUNTED: Cell<bool> = const { Cell::new(false) };
+        }
+        COUNTED.with(|c| c.set(true));
+        std::panic::set_hook(quiet(Box::new(|_| {
+            if COUNTED.with(Cell::get) {
+                CALLS.fetch_add(1, Ordering::Relaxed);
+            }
+        })));
         let before = CALLS.load(Ordering::Relaxed);
         assert!(catch_unwind(|| quietly(|| panic!("in the DSP"))).is_err());
         assert_eq!(CALLS.load(Ordering::Relaxed), before, "the hook ran");
