@@ -416,6 +416,8 @@ impl Checkpointer {
             if let Some(cp) = &restored.checkpoint {
                 let crashed = self.crashed(cp);
                 self.succeed(cp);
+                // Generations keep rising along the session's line, whoever writes it.
+                self.generation = self.generation.max(cp.generation + 1);
                 healer.restore(cp, ceiling, crashed);
                 self.urgent |= crashed;
                 if restored.source == Source::Journal && !crashed {
