@@ -17,7 +17,6 @@ mod quiet_panic;
 use dsp::{Controls, Engine, Factor, OutputStats, Path};
 use healer::level::Level;
 use healer::shared::{Decisions, Reflex};
-use healer::thread::HealerThread;
 use healer::{Healer, HealerConfig, Mode};
 use nice_plug::prelude::*;
 use params::SalveParams;
@@ -59,8 +58,9 @@ pub struct Salve {
     decisions: Arc<Decisions>,
     /// What the plugin tells the healer thread (mode, ceiling, offline).
     healer_controls: Arc<healer::thread::Controls>,
-    /// Runs from `activate` to `deactivate`.
-    healer_thread: Option<HealerThread>,
+    /// Its place in the fleet (one healer thread for every instance in the process), from
+    /// `activate` to `deactivate`.
+    membership: Option<healer::fleet::Membership>,
     /// Checkpoints the session (run by the healer thread), kept across activations.
     checkpointer: Arc<Mutex<checkpoint::Checkpointer>>,
     /// The audio thread's first-line reaction to overruns.
@@ -126,7 +126,7 @@ impl Default for Salve {
             ))),
             decisions: Arc::new(Decisions::new(Level::Medium)),
             healer_controls: Arc::new(healer::thread::Controls::new(Level::Ultra)),
-            healer_thread: None,
+            membership: None,
             reflex: Reflex::default(),
             panics: 0,
             last_load: 0.0,
@@ -154,7 +154,7 @@ impl Salve {
         let ceiling = choice.ceiling();
         // Safe mode holds until the healer has taken the panics into account; without a healer
         // thread nobody would, so there is no latch then.
-        let panic_latch = self.healer_thread.is_some()
+        let panic_latch = self.membership.is_some()
             && self.decisions.panics_seen.load(Ordering::Acquire) < self.panics;
         match self.params.healing.value().mode() {
             Mode::Off => (choice.realtime_factor(), panic_latch),
@@ -290,20 +290,22 @@ impl Plugin for Salve {
                 records
             }
         };
-        self.healer_thread = None;
-        self.healer_thread = match HealerThread::spawn(
-            self.healer.clone(),
-            self.checkpointer.clone(),
+        // Leaving first (a second activate without a deactivate): the final checkpoint of the
+        // last session is written before the new membership starts.
+        self.membership = None;
+        self.membership = match healer::fleet::join(healer::fleet::Parts {
+            healer: self.healer.clone(),
+            checkpointer: self.checkpointer.clone(),
             records,
-            self.decisions.clone(),
-            self.healer_controls.clone(),
-            self.telemetry.clone(),
-            self.clock.clone(),
-        ) {
-            Ok(t) => Some(t),
+            decisions: self.decisions.clone(),
+            controls: self.healer_controls.clone(),
+            telemetry: self.telemetry.clone(),
+            clock: Box::new(self.clock.clone()),
+        }) {
+            Ok(m) => Some(m),
             Err(e) => {
-                // Without its thread the healer cannot act: Salve plays as set.
-                nice_error!("Salve could not start its healer thread: {e}");
+                // Without the fleet the healer cannot act: Salve plays as set.
+                nice_error!("Salve could not join its healer: {e}");
                 None
             }
         };
@@ -325,8 +327,8 @@ impl Plugin for Salve {
     }
 
     fn deactivate(&mut self) {
-        // Stops and joins the healer thread.
-        self.healer_thread = None;
+        // Leaves the fleet: the final checkpoint is written, the fleet thread is not waited for.
+        self.membership = None;
         self.engine = None;
     }
 
@@ -428,8 +430,8 @@ impl Plugin for Salve {
         } else {
             self.samples_since_tick += info.samples as u64;
         }
-        let stale = self.healer_thread.is_some()
-            && self.samples_since_tick as f32 > info.sample_rate.max(1.0);
+        let stale =
+            self.membership.is_some() && self.samples_since_tick as f32 > info.sample_rate.max(1.0);
         self.telemetry.healer_stale.store(stale, Ordering::Relaxed);
 
         // The visualizer's tap: only while the editor shows it, never during offline renders.

@@ -279,3 +279,61 @@ fn two_hundred_activations_leave_no_stale_time_crash_collision_or_temporary_file
     assert_eq!(files, 2);
     assert!(!tmp);
 }
+
+/// The threads of this process whose name starts with `prefix` (from `/proc/self/task`).
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|name| name.trim_end().starts_with(prefix))
+        })
+        .count()
+}
+
+#[test]
+fn thirty_two_instances_are_healed_by_one_thread_that_ends_with_the_last() {
+    let _serial = serial();
+    let mut instances: Vec<Instance> = (0..32).map(|_| Instance::new()).collect();
+    let before = threads_named("salve");
+    let mut processors: Vec<Processor> = instances
+        .iter_mut()
+        .map(|inst| inst.activate(SR, 256))
+        .collect();
+    let input = sine(220.0, SR, 0.3, 256);
+    for _ in 0..20 {
+        for p in &mut processors {
+            p.process(&input, &input);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        threads_named("salve-fleet"),
+        1,
+        "one healer thread for 32 instances"
+    );
+    assert_eq!(
+        threads_named("salve") - before,
+        1,
+        "no other Salve thread per instance"
+    );
+    for (inst, p) in instances.iter_mut().zip(processors) {
+        inst.deactivate(p);
+    }
+    // The thread was woken by the last leave and ends by itself: wait for it, boundedly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while threads_named("salve-fleet") > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        threads_named("salve-fleet"),
+        0,
+        "the fleet thread outlived its members"
+    );
+    // Every instance still wrote its final checkpoint on leaving.
+    for inst in &mut instances {
+        assert!(!saved_checkpoint(inst).running);
+    }
+}

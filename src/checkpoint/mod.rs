@@ -332,6 +332,10 @@ pub struct Checkpointer {
     urgent: bool,
     wrote: bool,
     last_wall_s: Option<u64>,
+    /// Written into the plugin state, not yet into the journal (see [`Checkpointer::flush`]).
+    pending: Option<Checkpoint>,
+    /// Whether the last journal write worked, until the healer is told.
+    journal_outcome: Option<bool>,
 }
 
 impl Checkpointer {
@@ -352,6 +356,8 @@ impl Checkpointer {
             urgent: false,
             wrote: false,
             last_wall_s: None,
+            pending: None,
+            journal_outcome: None,
         }
     }
 
@@ -407,8 +413,23 @@ impl Checkpointer {
         }
     }
 
-    /// One healer tick's worth of checkpoint work.
+    /// One healer tick's worth of checkpoint work, the journal included.
     pub fn tick(&mut self, healer: &mut crate::healer::Healer, had_records: bool, ceiling: Level) {
+        self.tick_deferred(healer, had_records, ceiling);
+        self.flush();
+        self.tell(healer);
+    }
+
+    /// The checkpoint work of a tick but the disk: a checkpoint due goes into the plugin state
+    /// at once and waits in memory for [`Checkpointer::flush`], which the fleet calls after it
+    /// has let go of the healer (the editor reads it), for every instance in one batch.
+    pub fn tick_deferred(
+        &mut self,
+        healer: &mut crate::healer::Healer,
+        had_records: bool,
+        ceiling: Level,
+    ) {
+        self.tell(healer);
         let persisted = self.persisted();
         if persisted.current != self.last_seen {
             // The host loaded a state (or this is the first look at it).
@@ -457,17 +478,34 @@ impl Checkpointer {
             }
         }
         self.last_seen = Some(text);
-        if let Some(j) = &self.journal {
-            match j.write(&cp) {
-                Ok(()) => healer.record_journal_written(),
-                Err(_) => healer.record_journal_failure(),
-            }
-        }
+        self.pending = Some(cp.clone());
         self.incidents_seen = healer.log.total();
         self.dirty = false;
         self.urgent = false;
         self.wrote = true;
         self.last_wall_s = Some(cp.wall_time_s);
+    }
+
+    /// Writes the waiting checkpoint into the journal (the healer hears how it went at the next
+    /// tick).
+    pub fn flush(&mut self) {
+        if let (Some(cp), Some(journal)) = (self.pending.take(), &self.journal) {
+            self.journal_outcome = Some(journal.write(&cp).is_ok());
+        }
+    }
+
+    /// Whether a checkpoint waits for [`Checkpointer::flush`].
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some() && self.journal.is_some()
+    }
+
+    /// Tells the healer how the last journal write went.
+    fn tell(&mut self, healer: &mut crate::healer::Healer) {
+        match self.journal_outcome.take() {
+            Some(true) => healer.record_journal_written(),
+            Some(false) => healer.record_journal_failure(),
+            None => {}
+        }
     }
 
     /// Makes the next tick write, as a significant incident would.
@@ -488,6 +526,8 @@ impl Checkpointer {
         if self.wrote {
             healer.end_crash_loop();
             self.write(healer, false);
+            self.flush();
+            self.tell(healer);
             if let Some(j) = &self.journal {
                 j.retire(self.instance_id.get(), self.generation);
             }

@@ -9,6 +9,7 @@
 pub mod breaker;
 #[cfg(feature = "chaos")]
 pub mod chaos_log;
+pub mod fleet;
 pub mod learning;
 pub mod level;
 pub mod shared;

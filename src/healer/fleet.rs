@@ -1,0 +1,300 @@
+//! The fleet: every Salve instance in the host process, healed by one background thread.
+//!
+//! An instance joins at `activate` and leaves at `deactivate` or drop (its [`Membership`] is
+//! dropped). One thread (`salve-fleet`) runs while any instance is a member: every 20 ms it
+//! drains each member's block records, ticks its [`Healer`] and checkpoints, publishes its
+//! decisions, then writes the journal checkpoints of all members in one batch, holding no lock
+//! the editor or the audio thread needs. N instances cost one thread, whatever N.
+//!
+//! The audio thread never touches the registry: it only writes its own records ring and reads
+//! its own decision atomics. A decision is published with a compare-and-swap from the level the
+//! tick started from, so a reflex step down made by the audio thread during the tick is never
+//! overwritten (the next tick adopts it).
+//!
+//! Leaving is prompt: the member is taken out of the registry, its final checkpoint is written
+//! on the calling thread (one journal write), and the thread is woken rather than waited out;
+//! when the last member leaves, it ends.
+
+use super::level::Level;
+use super::shared::Decisions;
+use super::thread::Controls;
+use super::{Healer, Mode, TickInputs};
+use crate::checkpoint::Checkpointer;
+use crate::probe::clock::Clock;
+use crate::probe::record::BlockRecord;
+use crate::probe::telemetry::Telemetry;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the fleet ticks.
+pub const TICK_INTERVAL: Duration = Duration::from_millis(20);
+/// The most instances the fleet heals at once; more still play, at their ceiling, unhealed.
+pub const CAPACITY: usize = 1024;
+/// The fleet thread's name, as `/proc/self/task/*/comm` shows it.
+pub const THREAD_NAME: &str = "salve-fleet";
+
+/// What one instance hands the fleet when it joins.
+pub struct Parts {
+    pub healer: Arc<Mutex<Healer>>,
+    pub checkpointer: Arc<Mutex<Checkpointer>>,
+    pub records: rtrb::Consumer<BlockRecord>,
+    pub decisions: Arc<Decisions>,
+    pub controls: Arc<Controls>,
+    pub telemetry: Arc<Telemetry>,
+    /// The instance's own clock (its healer's time base).
+    pub clock: Box<dyn Clock>,
+}
+
+/// A member's state, touched by the fleet thread at each tick and by the member's own leaving.
+struct Member {
+    id: u64,
+    parts: Mutex<MemberState>,
+}
+
+struct MemberState {
+    parts: Parts,
+    batch: Vec<BlockRecord>,
+    #[cfg(feature = "chaos")]
+    chaos_log: Option<super::chaos_log::ChaosLog>,
+}
+
+/// The registry of the process's members and its thread.
+struct Registry {
+    members: Vec<Arc<Member>>,
+    thread: Option<JoinHandle<()>>,
+    next_id: u64,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    members: Vec::new(),
+    thread: None,
+    next_id: 0,
+});
+
+/// Ticks the fleet thread ran since the process started (a benchmark and test figure).
+pub static TICKS: AtomicU64 = AtomicU64::new(0);
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An instance's place in the fleet; leaving when dropped.
+pub struct Membership {
+    member: Arc<Member>,
+}
+
+/// Joins the fleet, starting its thread if this is the first member. Fails (and the instance
+/// plays unhealed, at its ceiling) only if the fleet is full or no thread could be started.
+pub fn join(parts: Parts) -> std::io::Result<Membership> {
+    let mut registry = registry();
+    if registry.members.len() >= CAPACITY {
+        return Err(std::io::Error::other(format!(
+            "the fleet already heals {CAPACITY} instances"
+        )));
+    }
+    registry.next_id += 1;
+    let member = Arc::new(Member {
+        id: registry.next_id,
+        parts: Mutex::new(MemberState {
+            batch: Vec::with_capacity(crate::probe::RING_CAPACITY),
+            parts,
+            #[cfg(feature = "chaos")]
+            chaos_log: super::chaos_log::ChaosLog::open(),
+        }),
+    });
+    if registry.thread.is_none() {
+        let thread = std::thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(run)?;
+        registry.thread = Some(thread);
+    }
+    registry.members.push(member.clone());
+    if let Some(t) = &registry.thread {
+        t.thread().unpark();
+    }
+    Ok(Membership { member })
+}
+
+/// How many instances the fleet heals now.
+pub fn members() -> usize {
+    registry().members.len()
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        {
+            let mut registry = registry();
+            registry.members.retain(|m| m.id != self.member.id);
+            if let Some(t) = &registry.thread {
+                // With no members left it ends at once.
+                t.thread().unpark();
+            }
+        }
+        // The final checkpoint, sentinel cleared, written here: the thread may be mid-tick on
+        // this member (microseconds), never mid-journal (it writes without this lock).
+        let mut state = lock(&self.member.parts);
+        let _ = catch_unwind(AssertUnwindSafe(|| state.finish()));
+    }
+}
+
+/// The fleet thread: ticks every member until none is left.
+fn run() {
+    let mut members: Vec<Arc<Member>> = Vec::with_capacity(CAPACITY);
+    let mut journal: Vec<Arc<Mutex<Checkpointer>>> = Vec::with_capacity(CAPACITY);
+    loop {
+        members.clear();
+        {
+            let mut registry = registry();
+            if registry.members.is_empty() {
+                // Ends under the lock: a member joining now starts a new thread.
+                registry.thread = None;
+                return;
+            }
+            members.extend(registry.members.iter().cloned());
+        }
+        journal.clear();
+        for member in &members {
+            let mut state = lock(&member.parts);
+            if state.tick() {
+                journal.push(state.parts.checkpointer.clone());
+            }
+        }
+        // The journal writes of every member, in one batch, with no healer locked.
+        for checkpointer in &journal {
+            lock(checkpointer).flush();
+        }
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        std::thread::park_timeout(TICK_INTERVAL);
+    }
+}
+
+impl MemberState {
+    /// One tick of this member; returns whether a checkpoint waits for the journal.
+    fn tick(&mut self) -> bool {
+        let p = &mut self.parts;
+        // Before the records: every panic counted here has its record in the ring (or lost
+        // with it), so the healer can tell a lost one. The level too, so that a reflex step
+        // made during the tick is not overwritten.
+        let panics_raised = p.decisions.panics_raised.load(Ordering::Acquire);
+        let level_seen = p.decisions.level.load(Ordering::Acquire);
+        self.batch.clear();
+        while let Ok(r) = p.records.pop() {
+            self.batch.push(r);
+        }
+        let controls = &p.controls;
+        let offline = controls.offline.load(Ordering::Relaxed);
+        let mode = if offline { Mode::Off } else { controls.mode() };
+        let gui_us = controls.gui_frame_us.load(Ordering::Relaxed);
+        let inputs = TickInputs {
+            mode,
+            ceiling: Level::from_u8(controls.ceiling.load(Ordering::Relaxed)),
+            gui_frame_ms: (gui_us > 0).then_some(gui_us as f32 / 1000.0),
+            reflex_count: p.decisions.reflex_count.load(Ordering::Acquire),
+            panics_raised,
+        };
+        let now = p.clock.now_ns();
+        let batch = &self.batch;
+        #[cfg(feature = "chaos")]
+        let chaos_log = &mut self.chaos_log;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut healer = lock(&p.healer);
+            if controls.acknowledge.swap(false, Ordering::Relaxed) {
+                healer.acknowledge();
+            }
+            if controls.reset_learning.swap(false, Ordering::Relaxed) {
+                healer.reset_learning();
+            }
+            let d = healer.tick(now, batch, inputs);
+            // Offline renders are not sessions to recover: no checkpoints from them.
+            let realtime = batch.iter().any(|r| r.deadline_ns > 0);
+            let mut cp = lock(&p.checkpointer);
+            cp.tick_deferred(&mut healer, realtime, inputs.ceiling);
+            #[cfg(feature = "chaos")]
+            if let Some(log) = chaos_log {
+                log.tick(batch, &healer);
+            }
+            (
+                d,
+                healer.panics_seen,
+                cp.last_write_wall_s(),
+                cp.has_pending(),
+            )
+        }));
+        match result {
+            Ok((d, panics, checkpoint_s, pending)) => {
+                if let Some(s) = checkpoint_s {
+                    p.controls
+                        .last_checkpoint_wall_s
+                        .store(s, Ordering::Relaxed);
+                }
+                publish_level(&p.decisions, level_seen, d.level);
+                p.decisions.vis.store(d.vis as u8, Ordering::Relaxed);
+                p.decisions
+                    .acting
+                    .store(mode == Mode::Auto, Ordering::Relaxed);
+                p.decisions.panics_seen.store(panics, Ordering::Release);
+                p.decisions.ticks.fetch_add(1, Ordering::Relaxed);
+                pending
+            }
+            Err(_) => {
+                p.controls.tick_panics.fetch_add(1, Ordering::Relaxed);
+                // The audio thread keeps the last decision; the fault is recorded.
+                lock(&p.healer).record_own_fault();
+                p.decisions.ticks.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// A clean stop: the blocks played since the last tick, then the final checkpoint.
+    fn finish(&mut self) {
+        let p = &mut self.parts;
+        let mut healer = lock(&p.healer);
+        lock(&p.checkpointer).finish(&mut healer);
+        #[cfg(feature = "chaos")]
+        if let Some(log) = &mut self.chaos_log {
+            self.batch.clear();
+            while let Ok(r) = p.records.pop() {
+                self.batch.push(r);
+            }
+            log.tick(&self.batch, &healer);
+            log.finish(&healer);
+        }
+    }
+}
+
+/// Publishes the tick's level unless the audio thread's reflex changed it since the tick read
+/// it: the reflex's step down stands, and the next tick adopts it.
+pub fn publish_level(decisions: &Decisions, seen: u8, level: Level) {
+    let _ =
+        decisions
+            .level
+            .compare_exchange(seen, level as u8, Ordering::AcqRel, Ordering::Acquire);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reflex_step_made_during_a_tick_is_not_overwritten() {
+        let d = Decisions::new(Level::Ultra);
+        let seen = d.level.load(Ordering::Acquire);
+        // The audio thread's reflex steps down while the tick runs...
+        d.level.store(Level::High as u8, Ordering::Release);
+        // ...and the tick, which decided Ultra from what it saw, publishes.
+        publish_level(&d, seen, Level::Ultra);
+        assert_eq!(d.level(), Level::High);
+        // Without a reflex in between, the tick's decision is published.
+        let seen = d.level.load(Ordering::Acquire);
+        publish_level(&d, seen, Level::Medium);
+        assert_eq!(d.level(), Level::Medium);
+    }
+}
