@@ -23,6 +23,27 @@ pub const MAX_FILES: usize = 256;
 pub const MAX_BYTES: u64 = 8 << 20;
 /// A temporary file older than this is a write that failed (a write takes milliseconds).
 pub const STALE_TMP: Duration = Duration::from_secs(60);
+/// The directory is listed and pruned by the process every this many seconds...
+pub const PRUNE_INTERVAL_S: u64 = 10;
+/// ...or after this many writes, whichever comes first: the bounds hold within this many files.
+pub const PRUNE_AFTER_WRITES: u64 = 32;
+
+/// Whether the process's journal is due for a prune (and claims it if so).
+fn prune_due() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_S: AtomicU64 = AtomicU64::new(0);
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let now = super::wall_clock_s();
+    let writes = WRITES.fetch_add(1, Ordering::Relaxed) + 1;
+    let last = LAST_S.load(Ordering::Relaxed);
+    let due = now >= last + PRUNE_INTERVAL_S || writes >= PRUNE_AFTER_WRITES;
+    if due {
+        LAST_S.store(now, Ordering::Relaxed);
+        WRITES.store(0, Ordering::Relaxed);
+    }
+    due
+}
+
 /// How many successor links [`Journal::newest_in_line`] follows at most.
 const MAX_LINE: usize = 16;
 
@@ -92,14 +113,14 @@ impl Journal {
         if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
-        for (_, old) in self
-            .generations(checkpoint.instance_id)
-            .into_iter()
-            .skip(KEEP_GENERATIONS)
-        {
-            let _ = fs::remove_file(old);
+        // The generation this one pushes out, by its name (no directory listing per write);
+        // anything else left over goes in the next prune.
+        if let Some(old) = checkpoint.generation.checked_sub(KEEP_GENERATIONS as u64) {
+            let _ = fs::remove_file(self.dir.join(Self::file_name(checkpoint.instance_id, old)));
         }
-        self.prune(&name);
+        if prune_due() {
+            self.prune(&name);
+        }
         Ok(())
     }
 

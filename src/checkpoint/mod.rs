@@ -94,6 +94,18 @@ impl fmt::Display for CheckpointError {
 impl std::error::Error for CheckpointError {}
 
 impl Checkpoint {
+    /// Whether `other` says the same of the session: all but its number, its time and the
+    /// healer's clock.
+    pub fn same_session_as(&self, other: &Checkpoint) -> bool {
+        let strip = |c: &Checkpoint| Checkpoint {
+            generation: 0,
+            wall_time_s: 0,
+            session_s: 0.0,
+            ..c.clone()
+        };
+        strip(self) == strip(other)
+    }
+
     /// The bytes: header and rmp-serde payload. Deterministic for the same checkpoint.
     pub fn encode(&self) -> Vec<u8> {
         let payload = rmp_serde::to_vec(self).expect("a checkpoint always serializes");
@@ -313,6 +325,8 @@ pub fn choose(persisted: &Persisted, journal: Option<&journal::Journal>) -> Rest
 
 /// How often a running session is checkpointed (when it processed audio), in seconds.
 pub const CHECKPOINT_INTERVAL_S: f64 = 3.0;
+/// A checkpoint with nothing new is still written this often (wall-clock seconds).
+pub const HEARTBEAT_S: u64 = 60;
 
 /// The healer thread's checkpoint duty: notices a state the host loaded and restores it, writes
 /// checkpoints into the plugin state and the journal every few seconds and after significant
@@ -336,6 +350,8 @@ pub struct Checkpointer {
     pending: Option<Checkpoint>,
     /// Whether the last journal write worked, until the healer is told.
     journal_outcome: Option<bool>,
+    /// The last checkpoint written, to skip the ones that say nothing new.
+    last_written: Option<Checkpoint>,
 }
 
 impl Checkpointer {
@@ -358,6 +374,7 @@ impl Checkpointer {
             last_wall_s: None,
             pending: None,
             journal_outcome: None,
+            last_written: None,
         }
     }
 
@@ -430,8 +447,12 @@ impl Checkpointer {
         ceiling: Level,
     ) {
         self.tell(healer);
-        let persisted = self.persisted();
-        if persisted.current != self.last_seen {
+        // Compared in place: the text is a few KB, and this runs 50 times a second per instance.
+        let loaded = {
+            let p = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            (p.current != self.last_seen).then(|| p.clone())
+        };
+        if let Some(persisted) = loaded {
             // The host loaded a state (or this is the first look at it).
             let restored = choose(&persisted, self.journal.as_ref());
             if let Some(cp) = &restored.checkpoint {
@@ -467,8 +488,18 @@ impl Checkpointer {
     }
 
     fn write(&mut self, healer: &mut crate::healer::Healer, running: bool) {
+        let cp = healer.checkpoint(self.instance_id.get(), self.generation + 1, running);
+        // Nothing new since the last one (a calm session): no write, but a heartbeat now and
+        // then, so that the journal's last sign of life stays recent.
+        if let Some(last) = &self.last_written
+            && running
+            && last.same_session_as(&cp)
+            && cp.wall_time_s < last.wall_time_s + HEARTBEAT_S
+        {
+            self.dirty = false;
+            return;
+        }
         self.generation += 1;
-        let cp = healer.checkpoint(self.instance_id.get(), self.generation, running);
         let text = cp.to_text();
         {
             let mut p = self.session.lock().unwrap_or_else(|p| p.into_inner());
@@ -479,6 +510,7 @@ impl Checkpointer {
         }
         self.last_seen = Some(text);
         self.pending = Some(cp.clone());
+        self.last_written = Some(cp.clone());
         self.incidents_seen = healer.log.total();
         self.dirty = false;
         self.urgent = false;

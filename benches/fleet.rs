@@ -1,0 +1,121 @@
+//! The fleet thread's own cost: N members, each fed the block records of a 64-sample stream at
+//! 48 kHz (750 a second, pushed in 20 ms batches by a feeder thread, as audio threads would),
+//! for 10 s after a 3 s warm-up; the fleet thread's CPU time comes from `/proc/self/task/*/stat`.
+//! A timed run, not a criterion benchmark: `cargo bench --bench fleet` prints the share of one
+//! core for 128 and 512 members. Checkpoints go to a journal in a temporary directory (the disk
+//! waits are not CPU time, the writes' system calls are).
+
+use salve::checkpoint::journal::Journal;
+use salve::checkpoint::{Checkpointer, Persisted};
+use salve::healer::fleet::{self, Parts};
+use salve::healer::level::Level;
+use salve::healer::shared::Decisions;
+use salve::healer::thread::Controls;
+use salve::healer::{Healer, HealerConfig};
+use salve::probe::clock::MonotonicClock;
+use salve::probe::record::BlockRecord;
+use salve::probe::telemetry::Telemetry;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// User + system CPU time of the threads named `name`, in seconds.
+fn cpu_seconds(name: &str) -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|n| n.trim_end() == name)
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .map(|stat| {
+            // Fields after the ")" that closes the name: utime is the 12th, stime the 13th.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick
+        })
+        .sum()
+}
+
+/// Before measuring: every member joins and writes its first checkpoint.
+const WARM_UP: Duration = Duration::from_secs(3);
+
+fn run(members: usize, seconds: f64) -> f64 {
+    let dir = std::env::temp_dir().join(format!("salve-fleet-bench-{}", std::process::id()));
+    let mut producers = Vec::new();
+    let mut memberships = Vec::new();
+    for _ in 0..members {
+        let (producer, records) = rtrb::RingBuffer::new(salve::probe::RING_CAPACITY);
+        let session = Arc::new(Mutex::new(Persisted::default()));
+        memberships.push(
+            fleet::join(Parts {
+                healer: Arc::new(Mutex::new(Healer::new(
+                    HealerConfig::default(),
+                    Level::Ultra,
+                    Default::default(),
+                ))),
+                checkpointer: Arc::new(Mutex::new(Checkpointer::new(
+                    session,
+                    std::env::var_os("NO_JOURNAL")
+                        .is_none()
+                        .then(|| Journal::new(&dir)),
+                ))),
+                records,
+                decisions: Arc::new(Decisions::new(Level::Ultra)),
+                controls: Arc::new(Controls::new(Level::Ultra)),
+                telemetry: Arc::new(Telemetry::new()),
+                clock: Box::new(MonotonicClock::new()),
+            })
+            .expect("join"),
+        );
+        producers.push(producer);
+    }
+    let block_ns = 1_333_333u64;
+    let mut seq = 0u64;
+    let warm_up = Instant::now();
+    let mut start_cpu = None;
+    let mut start = warm_up;
+    while start_cpu.is_none() || start.elapsed().as_secs_f64() < seconds {
+        if start_cpu.is_none() && warm_up.elapsed() >= WARM_UP {
+            // Every member has joined and written its first checkpoint: the steady state.
+            start_cpu = Some(cpu_seconds(fleet::THREAD_NAME));
+            start = Instant::now();
+        }
+        for p in &mut producers {
+            for i in 0..15 {
+                let _ = p.push(BlockRecord {
+                    seq: seq + i,
+                    start_ns: (seq + i) * block_ns,
+                    elapsed_ns: block_ns / 40,
+                    deadline_ns: block_ns,
+                    samples: 64,
+                    sample_rate: 48_000.0,
+                    load: 0.025,
+                    factor: 16,
+                    cycles: 1,
+                    regular: true,
+                    ..Default::default()
+                });
+            }
+        }
+        seq += 15;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cpu = cpu_seconds(fleet::THREAD_NAME) - start_cpu.unwrap_or_default();
+    let wall = start.elapsed().as_secs_f64();
+    drop(memberships);
+    let _ = std::fs::remove_dir_all(&dir);
+    cpu / wall
+}
+
+fn main() {
+    // `cargo bench` passes --bench; any other argument filters nothing here.
+    for members in [128, 512] {
+        let share = run(members, 10.0);
+        println!(
+            "fleet/{members}: {:.2} % of one core (fleet thread CPU over 10 s, after 3 s)",
+            share * 100.0
+        );
+    }
+}
