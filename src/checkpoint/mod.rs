@@ -383,13 +383,6 @@ impl Checkpointer {
         self.instance_id.get()
     }
 
-    fn persisted(&self) -> Persisted {
-        self.session
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     /// Whether the session that wrote `cp` crashed. A checkpoint saying "running" proves nothing
     /// by itself: hosts save while playing. Only the journal tells: its newest checkpoint of that
     /// instance still says "running" (a clean stop writes one that does not), and that instance
