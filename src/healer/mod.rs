@@ -10,6 +10,7 @@ pub mod breaker;
 #[cfg(feature = "chaos")]
 pub mod chaos_log;
 pub mod fleet;
+pub mod session;
 pub mod learning;
 pub mod level;
 pub mod shared;

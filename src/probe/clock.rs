@@ -13,18 +13,39 @@ pub trait Clock: Send + 'static {
 /// nanoseconds, no system call) and falls back to the OS monotonic clock elsewhere. Clones share
 /// one origin: a plugin instance makes one and hands clones to its probe and its healer, so that
 /// its time never goes backwards across re-activations.
+///
+/// Every instance's clock counts from its own creation, on one process-wide time base (one
+/// calibration, one origin), so that the fleet can put all instances' blocks on one time line:
+/// [`MonotonicClock::process_offset_ns`].
 #[derive(Clone)]
 pub struct MonotonicClock {
     clock: quanta::Clock,
     origin: u64,
+    /// When this clock started, in ns since the process-wide origin.
+    offset_ns: u64,
 }
 
 impl MonotonicClock {
-    /// Calibrates the clock (a few milliseconds): call it off the audio thread.
+    /// The first call calibrates the process-wide clock (a few milliseconds): call it off the
+    /// audio thread.
     pub fn new() -> Self {
-        let clock = quanta::Clock::new();
-        let origin = clock.raw();
-        Self { clock, origin }
+        static PROCESS: std::sync::OnceLock<(quanta::Clock, u64)> = std::sync::OnceLock::new();
+        let (clock, origin) = PROCESS.get_or_init(|| {
+            let clock = quanta::Clock::new();
+            let origin = clock.raw();
+            (clock, origin)
+        });
+        let offset_ns = clock.delta_as_nanos(*origin, clock.raw());
+        Self {
+            clock: clock.clone(),
+            origin: *origin,
+            offset_ns,
+        }
+    }
+
+    /// Where this clock's zero lies on the process-wide time line (ns).
+    pub fn process_offset_ns(&self) -> u64 {
+        self.offset_ns
     }
 }
 
@@ -37,7 +58,9 @@ impl Default for MonotonicClock {
 impl Clock for MonotonicClock {
     #[inline]
     fn now_ns(&self) -> u64 {
-        self.clock.delta_as_nanos(self.origin, self.clock.raw())
+        self.clock
+            .delta_as_nanos(self.origin, self.clock.raw())
+            .saturating_sub(self.offset_ns)
     }
 }
 

@@ -1,0 +1,452 @@
+//! The session as the fleet sees it: every instance's blocks on one time line, grouped by host
+//! thread and cycle, give the share of each cycle that Salve takes, the work before it and the
+//! time to spare; and the policy that sheds Salve's quality evenly across the fleet when the
+//! session's cycle is predicted to overrun, and brings it back by trial.
+//!
+//! What it cannot see: work after the last Salve instance in a cycle, except through dropouts;
+//! hosts that call in bursts (their blocks are left out: they have no cycle to place them in).
+//! Pure logic with injected time: `tests.rs` drives it with a simulated session.
+
+use super::level::Level;
+
+/// One realtime block of one instance, placed in its host thread's cycle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// The calling thread's tag.
+    pub thread: u64,
+    /// The cycle's estimated wake-up on the process-wide time line (ns).
+    pub wake_ns: u64,
+    pub period_ns: u64,
+    /// Work before this call in the cycle, and the call itself (ns).
+    pub wait_ns: u64,
+    pub busy_ns: u64,
+    /// The host missed a cycle before this call.
+    pub dropout: bool,
+}
+
+/// What one fleet tick measured of the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    /// Cycles seen (summed over host threads).
+    pub cycles: u32,
+    /// Salve's share of a cycle (all its instances on the thread), the mean over the cycles.
+    pub salve_share: f32,
+    /// The cycle filled up to the end of the last Salve instance: the mean and the largest.
+    pub fill_mean: f32,
+    pub fill_peak: f32,
+    /// Cycles the host missed.
+    pub dropouts: u32,
+}
+
+impl Measured {
+    /// Other work before (or between) Salve's instances, as a share of the cycle.
+    pub fn before_share(&self) -> f32 {
+        (self.fill_mean - self.salve_share).max(0.0)
+    }
+
+    /// Time left after the last Salve instance (work after it included: Salve cannot see it).
+    pub fn spare_share(&self) -> f32 {
+        (1.0 - self.fill_mean).max(0.0)
+    }
+}
+
+/// Groups the samples by thread and cycle and measures them. Sorts `samples` in place.
+pub fn measure(samples: &mut [Sample]) -> Measured {
+    samples.sort_unstable_by_key(|s| (s.thread, s.wake_ns));
+    let mut m = Measured::default();
+    let (mut salve_sum, mut fill_sum) = (0.0f64, 0.0f64);
+    let mut i = 0;
+    while i < samples.len() {
+        let first = samples[i];
+        let period = first.period_ns.max(1) as f64;
+        let (mut busy, mut end, mut dropout) = (0u64, 0u64, false);
+        let mut j = i;
+        // One cycle: the same thread, wake-ups within half a period of the first.
+        while j < samples.len()
+            && samples[j].thread == first.thread
+            && samples[j].wake_ns < first.wake_ns + first.period_ns / 2
+        {
+            busy += samples[j].busy_ns;
+            end = end.max(samples[j].wait_ns + samples[j].busy_ns);
+            dropout |= samples[j].dropout;
+            j += 1;
+        }
+        let fill = end as f64 / period;
+        salve_sum += busy as f64 / period;
+        fill_sum += fill;
+        m.fill_peak = m.fill_peak.max(fill as f32);
+        m.cycles += 1;
+        m.dropouts += dropout as u32;
+        i = j;
+    }
+    if m.cycles > 0 {
+        m.salve_share = (salve_sum / m.cycles as f64) as f32;
+        m.fill_mean = (fill_sum / m.cycles as f64) as f32;
+    }
+    m
+}
+
+/// Tunables of the shedding policy.
+#[derive(Debug, Clone, Copy)]
+pub struct ShedConfig {
+    /// Shed when the predicted peak fill of a cycle exceeds this.
+    pub fill_high: f32,
+    /// Raise again only if the peak fill predicted at the next level stays below this.
+    pub fill_up: f32,
+    /// Below this share of the cycle, Salve cannot give enough back: advise, do not shed.
+    pub min_share: f32,
+    /// Host dropouts within [`ShedConfig::dropout_window_s`] that count as overload.
+    pub dropouts_overload: usize,
+    pub dropout_window_s: f64,
+    /// Seconds between two steps down (time to see the effect of the last one).
+    pub hold_down_s: f64,
+    /// Seconds at a level before trying the next one up.
+    pub hold_up_s: f64,
+    /// How long a trial up must hold, and the first backoff after one fails (doubling).
+    pub trial_s: f64,
+    pub max_backoff_s: f64,
+}
+
+impl Default for ShedConfig {
+    fn default() -> Self {
+        Self {
+            fill_high: 0.85,
+            fill_up: 0.7,
+            min_share: 0.08,
+            dropouts_overload: 2,
+            dropout_window_s: 1.0,
+            hold_down_s: 0.1,
+            hold_up_s: 2.0,
+            trial_s: 2.0,
+            max_backoff_s: 16.0,
+        }
+    }
+}
+
+/// What the policy did at a tick, for the panel and the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shed {
+    Down { to: Level, fill: f32 },
+    Up { to: Level },
+    /// Salve's share is too small to relieve the session: advise a larger buffer.
+    Advise,
+    /// Shedding did not reduce the dropouts: quality back, advise a larger buffer.
+    Helpless,
+}
+
+/// The fleet's quality cap: the highest level any instance may play (its own healer and ceiling
+/// may keep it lower). One level at a time, the same for every instance.
+#[derive(Debug, Clone)]
+pub struct ShedPolicy {
+    pub config: ShedConfig,
+    pub cap: Level,
+    fast: f32,
+    slow: f32,
+    share: f32,
+    last_change_s: f64,
+    trial_until_s: Option<f64>,
+    backoff_s: f64,
+    no_trial_before_s: f64,
+    dropouts: [f64; 16],
+    dropout_next: usize,
+    /// Dropouts counted when the first step down was made, to learn whether shedding helps.
+    shed_started: Option<(f64, usize)>,
+    helpless_until_s: f64,
+    pub last: Option<Shed>,
+}
+
+impl Default for ShedPolicy {
+    fn default() -> Self {
+        Self::new(ShedConfig::default())
+    }
+}
+
+impl ShedPolicy {
+    pub fn new(config: ShedConfig) -> Self {
+        Self {
+            config,
+            cap: Level::Ultra,
+            fast: 0.0,
+            slow: 0.0,
+            share: 0.0,
+            last_change_s: f64::NEG_INFINITY,
+            trial_until_s: None,
+            backoff_s: config.trial_s,
+            no_trial_before_s: f64::NEG_INFINITY,
+            dropouts: [f64::NEG_INFINITY; 16],
+            dropout_next: 0,
+            shed_started: None,
+            helpless_until_s: f64::NEG_INFINITY,
+            last: None,
+        }
+    }
+
+    /// The predicted peak fill of the next cycles: the fast average plus its rise.
+    pub fn predicted(&self) -> f32 {
+        self.fast + (self.fast - self.slow).max(0.0)
+    }
+
+    fn recent_dropouts(&self, now_s: f64) -> usize {
+        self.dropouts
+            .iter()
+            .filter(|&&t| now_s - t <= self.config.dropout_window_s)
+            .count()
+    }
+
+    /// One fleet tick: folds in what was measured and returns the action taken, if any.
+    pub fn tick(&mut self, now_s: f64, m: &Measured) -> Option<Shed> {
+        if m.cycles == 0 {
+            return None;
+        }
+        if self.last_change_s == f64::NEG_INFINITY && self.slow == 0.0 {
+            // The first measurement: no trend yet.
+            (self.fast, self.slow, self.share) = (m.fill_peak, m.fill_peak, m.salve_share);
+        }
+        self.fast += (m.fill_peak - self.fast) * 0.5;
+        self.slow += (m.fill_peak - self.slow) * 0.05;
+        self.share += (m.salve_share - self.share) * 0.3;
+        for _ in 0..m.dropouts.min(16) {
+            self.dropouts[self.dropout_next] = now_s;
+            self.dropout_next = (self.dropout_next + 1) % self.dropouts.len();
+        }
+        let c = self.config;
+        let dropping = self.recent_dropouts(now_s) >= c.dropouts_overload;
+        let predicted = self.predicted();
+        let overloaded = predicted > c.fill_high || dropping;
+        let action = if overloaded {
+            self.step_down(now_s, predicted, dropping)
+        } else {
+            self.step_up(now_s, predicted)
+        };
+        if action.is_some() {
+            self.last = action;
+        }
+        action
+    }
+
+    fn step_down(&mut self, now_s: f64, predicted: f32, dropping: bool) -> Option<Shed> {
+        let c = self.config;
+        if let Some(until) = self.trial_until_s.take()
+            && now_s < until
+        {
+            // The trial up failed: back, and wait longer before the next one.
+            self.no_trial_before_s = now_s + self.backoff_s;
+            self.backoff_s = (self.backoff_s * 2.0).min(c.max_backoff_s);
+        }
+        if now_s - self.last_change_s < c.hold_down_s || self.cap == Level::Minimal {
+            return None;
+        }
+        // What Salve could give back in all: its share at full quality (each level down
+        // roughly halved it).
+        let full_share = self.share * (1u32 << (Level::Ultra as u32 - self.cap as u32)) as f32;
+        if full_share < c.min_share {
+            return (self.last != Some(Shed::Advise)).then_some(Shed::Advise);
+        }
+        if dropping && predicted <= c.fill_high {
+            if now_s < self.helpless_until_s {
+                return None;
+            }
+            // Dropouts without a full cycle before Salve: the work after it, or the host. Two
+            // levels shed without fewer dropouts means shedding does not help.
+            match self.shed_started {
+                Some((_, at_start)) if self.cap <= Level::Medium => {
+                    let now = self.recent_dropouts(now_s);
+                    if now >= at_start {
+                        self.cap = Level::Ultra;
+                        self.shed_started = None;
+                        self.last_change_s = now_s;
+                        self.helpless_until_s = now_s + 60.0;
+                        return Some(Shed::Helpless);
+                    }
+                }
+                None => self.shed_started = Some((now_s, self.recent_dropouts(now_s))),
+                _ => {}
+            }
+        }
+        self.cap = self.cap.down().max(Level::Minimal);
+        self.last_change_s = now_s;
+        Some(Shed::Down {
+            to: self.cap,
+            fill: predicted,
+        })
+    }
+
+    fn step_up(&mut self, now_s: f64, predicted: f32) -> Option<Shed> {
+        let c = self.config;
+        if let Some(until) = self.trial_until_s
+            && now_s >= until
+        {
+            // The trial held.
+            self.trial_until_s = None;
+            self.backoff_s = c.trial_s;
+        }
+        if self.cap == Level::Ultra {
+            self.shed_started = None;
+            return None;
+        }
+        // One level up roughly doubles Salve's share.
+        let predicted_up = predicted + self.share;
+        if now_s - self.last_change_s < c.hold_up_s
+            || now_s < self.no_trial_before_s
+            || self.trial_until_s.is_some()
+            || predicted_up >= c.fill_up
+        {
+            return None;
+        }
+        self.cap = self.cap.up();
+        self.last_change_s = now_s;
+        self.trial_until_s = Some(now_s + c.trial_s);
+        Some(Shed::Up { to: self.cap })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session on one host thread: `n` Salve instances, each costing `cost_16x` of the cycle
+    /// at 16x (halving per level down), after other plugins' work `before(t)`, 64-sample cycles
+    /// at 48 kHz. Each fleet tick (20 ms) sees 15 cycles.
+    struct SessionSim {
+        policy: ShedPolicy,
+        n: usize,
+        cost_16x: f32,
+        /// (time, cap, the worst cycle's fill, missed cycles in the tick)
+        log: Vec<(f64, Level, f32, u32)>,
+    }
+
+    const PERIOD_NS: u64 = 1_333_333;
+
+    impl SessionSim {
+        fn new(n: usize, cost_16x: f32) -> Self {
+            Self {
+                policy: ShedPolicy::default(),
+                n,
+                cost_16x,
+                log: Vec::new(),
+            }
+        }
+
+        fn cost(&self, level: Level) -> f32 {
+            self.cost_16x / (1u32 << (Level::Ultra as u32 - level as u32)) as f32
+        }
+
+        /// Runs `seconds` with the other plugins' work `before(t)` (a share of the cycle).
+        fn run(&mut self, seconds: f64, before: impl Fn(f64) -> f32) {
+            let ticks = (seconds / 0.02) as usize;
+            let start = self.log.last().map_or(0.0, |l| l.0 + 0.02);
+            let mut samples = Vec::new();
+            for t in 0..ticks {
+                let now = start + t as f64 * 0.02;
+                samples.clear();
+                let cost = self.cost(self.policy.cap);
+                let mut missed = 0;
+                for c in 0..15u64 {
+                    let wake = ((now * 1e9) as u64) + c * PERIOD_NS;
+                    let other = before(now);
+                    // The host misses the deadline when the cycle is full: the next call is late.
+                    let fill = other + cost * self.n as f32;
+                    let dropout = fill > 1.0;
+                    missed += dropout as u32;
+                    for i in 0..self.n {
+                        samples.push(Sample {
+                            thread: 1,
+                            wake_ns: wake,
+                            period_ns: PERIOD_NS,
+                            wait_ns: ((other + cost * i as f32) * PERIOD_NS as f32) as u64,
+                            busy_ns: (cost * PERIOD_NS as f32) as u64,
+                            dropout: dropout && i == 0,
+                        });
+                    }
+                }
+                let m = measure(&mut samples);
+                self.policy.tick(now, &m);
+                self.log.push((now, self.policy.cap, m.fill_peak, missed));
+            }
+        }
+
+        fn missed(&self) -> u32 {
+            self.log.iter().map(|l| l.3).sum()
+        }
+
+        fn changes(&self) -> usize {
+            self.log.windows(2).filter(|w| w[0].1 != w[1].1).count()
+        }
+    }
+
+    #[test]
+    fn the_measure_tells_salves_share_the_work_before_it_and_the_time_to_spare() {
+        let mut samples = Vec::new();
+        for cycle in 0..10u64 {
+            for i in 0..4u64 {
+                samples.push(Sample {
+                    thread: 7,
+                    wake_ns: cycle * PERIOD_NS + 3, // estimates differ by a few ns
+                    period_ns: PERIOD_NS,
+                    wait_ns: PERIOD_NS / 2 + i * PERIOD_NS / 20,
+                    busy_ns: PERIOD_NS / 20,
+                    dropout: false,
+                });
+            }
+        }
+        let m = measure(&mut samples);
+        assert_eq!(m.cycles, 10);
+        assert!((m.salve_share - 0.2).abs() < 0.01, "{m:?}");
+        assert!((m.before_share() - 0.5).abs() < 0.01, "{m:?}");
+        assert!((m.spare_share() - 0.3).abs() < 0.01, "{m:?}");
+    }
+
+    #[test]
+    fn a_clean_session_is_left_alone() {
+        let mut sim = SessionSim::new(24, 0.012);
+        sim.run(60.0, |_| 0.3);
+        assert_eq!(sim.changes(), 0);
+        assert_eq!(sim.missed(), 0);
+    }
+
+    #[test]
+    fn other_plugins_ramping_up_are_relieved_evenly_before_the_cycle_overruns() {
+        // 24 instances take 29 % of the cycle at 16x; the other plugins climb from 20 % to 95 %
+        // over 30 s. Off would miss every cycle above 71 %.
+        let mut sim = SessionSim::new(24, 0.012);
+        let ramp = |t: f64| (0.2 + 0.75 * (t / 30.0).min(1.0)) as f32;
+        sim.run(40.0, ramp);
+        let mut off = SessionSim::new(24, 0.012);
+        off.policy.config.fill_high = f32::INFINITY; // never sheds
+        off.policy.config.dropouts_overload = usize::MAX;
+        off.run(40.0, ramp);
+        println!(
+            "ramp: Auto missed {} cycles, Off {}; final cap {:?}; {} changes",
+            sim.missed(),
+            off.missed(),
+            sim.policy.cap,
+            sim.changes()
+        );
+        assert!(off.missed() > 10_000);
+        assert!(sim.missed() * 10 <= off.missed(), "{} vs {}", sim.missed(), off.missed());
+        // It fits: the last seconds' cycles are below the line.
+        assert!(sim.log.iter().rev().take(100).all(|l| l.2 <= 1.0));
+        // One cap for all: every instance within one level of another (here, the same).
+        assert!(sim.policy.cap < Level::Ultra);
+    }
+
+    #[test]
+    fn quality_comes_back_after_the_load_falls() {
+        let mut sim = SessionSim::new(24, 0.012);
+        sim.run(10.0, |t| if t < 2.0 { 0.3 } else { 0.85 });
+        let shed = sim.policy.cap;
+        assert!(shed < Level::Ultra);
+        sim.run(30.0, |_| 0.3);
+        assert_eq!(sim.policy.cap, Level::Ultra, "from {shed:?}");
+        assert!(sim.changes() <= 10, "{} changes", sim.changes());
+    }
+
+    #[test]
+    fn a_share_too_small_to_matter_is_left_alone_and_advised() {
+        // 2 instances at 2 % in all: other work alone overruns.
+        let mut sim = SessionSim::new(2, 0.01);
+        sim.run(5.0, |_| 1.05);
+        assert_eq!(sim.policy.cap, Level::Ultra);
+        assert_eq!(sim.policy.last, Some(Shed::Advise));
+    }
+}
