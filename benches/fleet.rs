@@ -66,6 +66,7 @@ fn run(members: usize, seconds: f64) -> f64 {
                 controls: Arc::new(Controls::new(Level::Ultra)),
                 telemetry: Arc::new(Telemetry::new()),
                 clock: Box::new(MonotonicClock::new()),
+                offset_ns: 0,
             })
             .expect("join"),
         );

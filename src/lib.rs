@@ -301,6 +301,7 @@ impl Plugin for Salve {
             controls: self.healer_controls.clone(),
             telemetry: self.telemetry.clone(),
             clock: Box::new(self.clock.clone()),
+            offset_ns: self.clock.process_offset_ns(),
         }) {
             Ok(m) => Some(m),
             Err(e) => {

@@ -10,8 +10,10 @@ use nice_plug::prelude::Param;
 use salve::editor::health::{self, GraphPoint, HealthSnapshot, PanelActions};
 use salve::editor::testing::{HostCall, RecordingHost};
 use salve::editor::{EDITOR_HEIGHT, EDITOR_WIDTH, SalveApp};
+use salve::healer::fleet::SessionView;
 use salve::healer::learning::Incident;
 use salve::healer::level::{Level, VisTier};
+use salve::healer::session::{Measured, Shed};
 use salve::healer::{Healer, HealerConfig, Mode, TickInputs};
 use salve::params::Healing;
 use salve::probe::record::BlockRecord;
@@ -50,6 +52,22 @@ fn snapshot() -> HealthSnapshot {
         healer_available: true,
         export_message: None,
         healer_stale: true,
+        session: Some(SessionView {
+            instances: 24,
+            measured: Measured {
+                cycles: 15,
+                salve_share: 0.31,
+                fill_mean: 0.83,
+                fill_peak: 0.91,
+                dropouts: 0,
+            },
+            cap: Some(Level::High),
+            levels: [0, 0, 0, 0, 20, 4],
+            last: Some(Shed::Down {
+                to: Level::High,
+                fill: 0.91,
+            }),
+        }),
     }
 }
 
@@ -83,6 +101,9 @@ fn the_panel_shows_what_it_is_fed() {
         "Overload: Ultra (16x) to High (8x) (recovered in 2.5 s)",
         "Recovered after an unexpected shutdown",
         "The healer is not responding",
+        "Session: 24 Salve instances take 31 % of each cycle; other work before Salve 52 %; time to spare 17 %.",
+        "Quality: 4 at 16x, 20 at 8x.",
+        "The session's cycle was 91 % full, so every instance now plays at most 8x.",
     ] {
         harness.get_by_label_contains(text);
     }

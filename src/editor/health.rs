@@ -56,6 +56,8 @@ pub struct HealthSnapshot {
     pub export_message: Option<String>,
     /// The healer has stopped responding (the sound keeps its last setting).
     pub healer_stale: bool,
+    /// The whole session, as the fleet of Salve instances sees it.
+    pub session: Option<crate::healer::fleet::SessionView>,
 }
 
 impl HealthSnapshot {
@@ -76,6 +78,7 @@ impl HealthSnapshot {
         counters.push(("Ring drops", telemetry.ring_drops.load(Ordering::Relaxed)));
         let mut s = Self {
             healer_stale: telemetry.healer_stale.load(Ordering::Relaxed),
+            session: crate::healer::fleet::session_view(),
             score: telemetry.health.load(Ordering::Relaxed),
             load: telemetry.load_smoothed.load(Ordering::Relaxed),
             ceiling: Some(ceiling),
@@ -258,6 +261,15 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
          since the counters were reset.",
     );
     load_graph(ui, history);
+    if let Some(view) = &s.session {
+        for line in session_lines(view) {
+            ui.label(line).on_hover_text(
+                "Every Salve instance in this host shares one healer. It sees where its calls \
+                 land in the host's audio cycle: the work before them, their own time, and the \
+                 time left. Work after the last Salve in the cycle shows only as dropouts.",
+            );
+        }
+    }
     ui.horizontal_wrapped(|ui| {
         match s.dropouts_per_min {
             Some(d) => ui.label(format!("Dropouts: {d:.1} per minute")),
@@ -382,4 +394,70 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
         }
     });
     actions
+}
+
+/// The session in plain words: who takes how much of each cycle, what quality the instances
+/// play, and what the fleet did.
+pub fn session_lines(view: &crate::healer::fleet::SessionView) -> Vec<String> {
+    use crate::healer::session::Shed;
+    let mut lines = Vec::new();
+    let m = &view.measured;
+    let instances = match view.instances {
+        1 => "1 Salve instance takes".to_string(),
+        n => format!("{n} Salve instances take"),
+    };
+    if m.cycles > 0 {
+        lines.push(format!(
+            "Session: {instances} {:.0} % of each cycle; other work before Salve {:.0} %; time \
+             to spare {:.0} %.",
+            m.salve_share * 100.0,
+            m.before_share() * 100.0,
+            m.spare_share() * 100.0
+        ));
+    } else {
+        lines.push(format!(
+            "Session: {} Salve instance{} (the host does not call in a steady cycle, so the \
+             cycle cannot be measured).",
+            view.instances,
+            if view.instances == 1 { "" } else { "s" }
+        ));
+    }
+    let playing: Vec<String> = Level::ALL
+        .iter()
+        .rev()
+        .filter(|l| view.levels[**l as usize] > 0)
+        .map(|l| {
+            let n = view.levels[*l as usize];
+            match l.factor() {
+                Some(f) => format!("{n} at {}x", f.ratio()),
+                None => format!("{n} in safe mode"),
+            }
+        })
+        .collect();
+    if !playing.is_empty() {
+        lines.push(format!("Quality: {}.", playing.join(", ")));
+    }
+    match view.last {
+        Some(Shed::Down { to, fill }) => lines.push(format!(
+            "The session's cycle was {:.0} % full, so every instance now plays at most {}x.",
+            fill * 100.0,
+            to.ratio()
+        )),
+        Some(Shed::Up { to }) => lines.push(format!(
+            "The session has room again: trying {}x for every instance.",
+            to.ratio()
+        )),
+        Some(Shed::Advise) => lines.push(
+            "Dropouts come from other work: Salve takes too little of the cycle to help. A \
+             larger host buffer would."
+                .into(),
+        ),
+        Some(Shed::Helpless) => lines.push(
+            "Lowering Salve's quality did not stop the dropouts, so it is back. A larger host \
+             buffer would help."
+                .into(),
+        ),
+        None => {}
+    }
+    lines
 }

@@ -16,6 +16,7 @@
 //! when the last member leaves, it ends.
 
 use super::level::Level;
+use super::session::{Sample, ShedPolicy, measure};
 use super::shared::Decisions;
 use super::thread::Controls;
 use super::{Healer, Mode, TickInputs};
@@ -44,8 +45,35 @@ pub struct Parts {
     pub decisions: Arc<Decisions>,
     pub controls: Arc<Controls>,
     pub telemetry: Arc<Telemetry>,
-    /// The instance's own clock (its healer's time base).
+    /// The instance's own clock (its healer's time base)...
     pub clock: Box<dyn Clock>,
+    /// ...and where its zero lies on the process-wide time line, to place its blocks in the
+    /// session's cycles.
+    pub offset_ns: u64,
+}
+
+/// The session as the panel shows it (written by the fleet thread at every tick).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionView {
+    /// Instances in the fleet.
+    pub instances: usize,
+    /// The last tick's measure of the session's cycles (none when no host calls regularly).
+    pub measured: super::session::Measured,
+    /// The fleet's quality cap.
+    pub cap: Option<Level>,
+    /// Instances heard at each level (safe mode first).
+    pub levels: [u16; 6],
+    /// What the fleet last did.
+    pub last: Option<super::session::Shed>,
+}
+
+static VIEW: Mutex<Option<SessionView>> = Mutex::new(None);
+/// The fleet's quality cap ([`Level`] as `u8`), applied to every instance in Auto.
+static CAP: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(Level::Ultra as u8);
+
+/// The session as the fleet saw it at its last tick (`None` while no instance is active).
+pub fn session_view() -> Option<SessionView> {
+    lock(&VIEW).clone()
 }
 
 /// A member's state, touched by the fleet thread at each tick and by the member's own leaving.
@@ -57,6 +85,8 @@ struct Member {
 struct MemberState {
     parts: Parts,
     batch: Vec<BlockRecord>,
+    /// The factor heard in its last realtime block.
+    heard: Option<u8>,
     #[cfg(feature = "chaos")]
     chaos_log: Option<super::chaos_log::ChaosLog>,
 }
@@ -104,6 +134,7 @@ pub fn join(parts: Parts) -> std::io::Result<Membership> {
         id: registry.next_id,
         parts: Mutex::new(MemberState {
             batch: Vec::with_capacity(crate::probe::RING_CAPACITY),
+            heard: None,
             parts,
             #[cfg(feature = "chaos")]
             chaos_log: super::chaos_log::ChaosLog::open(),
@@ -148,6 +179,10 @@ impl Drop for Membership {
 fn run() {
     let mut members: Vec<Arc<Member>> = Vec::with_capacity(CAPACITY);
     let mut journal: Vec<Arc<Mutex<Checkpointer>>> = Vec::with_capacity(CAPACITY);
+    let mut samples: Vec<Sample> = Vec::with_capacity(CAPACITY * 64);
+    let mut policy = ShedPolicy::default();
+    let clock = crate::probe::clock::MonotonicClock::new();
+    CAP.store(Level::Ultra as u8, Ordering::Relaxed);
     loop {
         members.clear();
         {
@@ -155,17 +190,37 @@ fn run() {
             if registry.members.is_empty() {
                 // Ends under the lock: a member joining now starts a new thread.
                 registry.thread = None;
+                *lock(&VIEW) = None;
                 return;
             }
             members.extend(registry.members.iter().cloned());
         }
         journal.clear();
+        samples.clear();
+        let mut levels = [0u16; 6];
         for member in &members {
             let mut state = lock(&member.parts);
             if state.tick() {
                 journal.push(state.parts.checkpointer.clone());
             }
+            state.place(&mut samples);
+            if let Some(f) = state.heard {
+                levels[Level::from_ratio(f) as usize] += 1;
+            }
         }
+        // The session: where the instances' blocks landed in their host's cycles, and the
+        // fleet's cap for the next tick.
+        let measured = measure(&mut samples);
+        let now_s = clock.now_ns() as f64 / 1e9;
+        policy.tick(now_s, &measured);
+        CAP.store(policy.cap as u8, Ordering::Relaxed);
+        *lock(&VIEW) = Some(SessionView {
+            instances: members.len(),
+            measured,
+            cap: Some(policy.cap),
+            levels,
+            last: policy.last,
+        });
         // The journal writes of every member, in one batch, with no healer locked.
         for checkpointer in &journal {
             lock(checkpointer).flush();
@@ -234,7 +289,14 @@ impl MemberState {
                         .last_checkpoint_wall_s
                         .store(s, Ordering::Relaxed);
                 }
-                publish_level(&p.decisions, level_seen, d.level);
+                // The fleet's cap for the session, in Auto and in real time only.
+                let cap = Level::from_u8(CAP.load(Ordering::Relaxed));
+                let level = if mode == Mode::Auto {
+                    d.level.min(cap.max(Level::Minimal))
+                } else {
+                    d.level
+                };
+                publish_level(&p.decisions, level_seen, level);
                 p.decisions.vis.store(d.vis as u8, Ordering::Relaxed);
                 p.decisions
                     .acting
@@ -250,6 +312,30 @@ impl MemberState {
                 p.decisions.ticks.fetch_add(1, Ordering::Relaxed);
                 false
             }
+        }
+    }
+
+    /// This tick's realtime blocks, placed in their host's cycles on the process time line
+    /// (blocks of hosts that call in bursts have no cycle and are left out).
+    fn place(&mut self, samples: &mut Vec<Sample>) {
+        use crate::probe::events::EventKind;
+        for r in &self.batch {
+            if r.deadline_ns == 0 {
+                continue;
+            }
+            self.heard = Some(r.factor);
+            if !r.regular || samples.len() == samples.capacity() {
+                continue;
+            }
+            samples.push(Sample {
+                thread: r.thread,
+                wake_ns: (self.parts.offset_ns + r.start_ns).saturating_sub(r.wait_ns),
+                period_ns: r.deadline_ns,
+                wait_ns: r.wait_ns,
+                busy_ns: r.elapsed_ns,
+                dropout: r.events.contains(EventKind::CallbackGap)
+                    || r.events.contains(EventKind::TransportJump),
+            });
         }
     }
 

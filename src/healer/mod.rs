@@ -10,9 +10,9 @@ pub mod breaker;
 #[cfg(feature = "chaos")]
 pub mod chaos_log;
 pub mod fleet;
-pub mod session;
 pub mod learning;
 pub mod level;
+pub mod session;
 pub mod shared;
 pub mod stats;
 pub mod thread;

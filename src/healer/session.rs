@@ -126,8 +126,13 @@ impl Default for ShedConfig {
 /// What the policy did at a tick, for the panel and the log.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Shed {
-    Down { to: Level, fill: f32 },
-    Up { to: Level },
+    Down {
+        to: Level,
+        fill: f32,
+    },
+    Up {
+        to: Level,
+    },
     /// Salve's share is too small to relieve the session: advise a larger buffer.
     Advise,
     /// Shedding did not reduce the dropouts: quality back, advise a larger buffer.
@@ -423,7 +428,12 @@ mod tests {
             sim.changes()
         );
         assert!(off.missed() > 10_000);
-        assert!(sim.missed() * 10 <= off.missed(), "{} vs {}", sim.missed(), off.missed());
+        assert!(
+            sim.missed() * 10 <= off.missed(),
+            "{} vs {}",
+            sim.missed(),
+            off.missed()
+        );
         // It fits: the last seconds' cycles are below the line.
         assert!(sim.log.iter().rev().take(100).all(|l| l.2 <= 1.0));
         // One cap for all: every instance within one level of another (here, the same).
