@@ -55,6 +55,13 @@ fn journal_contents() -> (BTreeSet<u64>, usize, bool) {
     (ids, files, tmp)
 }
 
+/// One activation that plays in real time for `seconds` (512-sample blocks at 48 kHz).
+fn session(inst: &mut Instance, seconds: f64) {
+    let mut p = inst.activate(SR, 512);
+    play(&mut p, seconds, |_| {});
+    inst.deactivate(p);
+}
+
 fn saved_checkpoint(inst: &mut Instance) -> Checkpoint {
     checkpoint_of(&inst.save_state()).expect("a checkpoint in the saved state")
 }
@@ -63,9 +70,7 @@ fn saved_checkpoint(inst: &mut Instance) -> Checkpoint {
 fn time_carries_on_across_re_activations_so_checkpoints_continue() {
     let _serial = serial();
     let mut inst = Instance::new();
-    let mut p = inst.activate(SR, 512);
-    play(&mut p, 5.0, |_| {});
-    inst.deactivate(p);
+    session(&mut inst, 5.0);
     let first = saved_checkpoint(&mut inst);
     assert!(!first.running);
 
@@ -104,9 +109,7 @@ fn a_save_while_playing_is_no_crash_on_another_machine() {
     let _ = std::fs::remove_dir_all(journal_dir());
     let mut b = Instance::new();
     assert!(b.load_state(&saved));
-    let mut p = b.activate(SR, 512);
-    play(&mut p, 0.5, |_| {});
-    b.deactivate(p);
+    session(&mut b, 0.5);
     let cp = saved_checkpoint(&mut b);
     assert!(
         !cp.incidents.iter().any(|i| i.kind == IncidentKind::Crash),
@@ -159,9 +162,7 @@ fn a_panic_right_before_a_deactivate_does_not_keep_safe_mode_for_good() {
 fn duplicated_instances_keep_their_own_journal_and_history() {
     let _serial = serial();
     let mut original = Instance::new();
-    let mut p = original.activate(SR, 512);
-    play(&mut p, 0.3, |_| {});
-    original.deactivate(p);
+    session(&mut original, 0.3);
     let state = original.save_state();
     let original_id = checkpoint_of(&state).unwrap().instance_id;
 
@@ -195,9 +196,7 @@ fn duplicated_instances_keep_their_own_journal_and_history() {
     drop((a, b));
     let mut c = Instance::new();
     assert!(c.load_state(&b_state));
-    let mut p = c.activate(SR, 512);
-    play(&mut p, 0.3, |_| {});
-    c.deactivate(p);
+    session(&mut c, 0.3);
     let cc = saved_checkpoint(&mut c);
     assert!(
         !nan_incidents(&cc),

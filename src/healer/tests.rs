@@ -354,15 +354,7 @@ fn panics_are_acknowledged_in_every_mode() {
         ..Default::default()
     };
     for mode in [Mode::Auto, Mode::MonitorOnly, Mode::Off] {
-        let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-        h.start_session(48_000, 64, Level::Ultra);
-        let inputs = TickInputs {
-            mode,
-            ceiling: Level::Ultra,
-            gui_frame_ms: None,
-            reflex_count: 0,
-            panics_raised: 0,
-        };
+        let (mut h, inputs) = started(mode, 0);
         h.tick(20_000_000, &[record], inputs);
         assert_eq!(h.panics_seen, 1, "{mode:?}");
         let d = h.tick(40_000_000, &[], inputs);
@@ -372,21 +364,28 @@ fn panics_are_acknowledged_in_every_mode() {
     }
 }
 
+/// A healer started at 48 kHz, 64-sample blocks, 16x, and the inputs of a tick in `mode` with
+/// `panics_raised` panics counted by the audio thread.
+fn started(mode: Mode, panics_raised: u64) -> (Healer, TickInputs) {
+    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+    h.start_session(48_000, 64, Level::Ultra);
+    let inputs = TickInputs {
+        mode,
+        ceiling: Level::Ultra,
+        gui_frame_ms: None,
+        reflex_count: 0,
+        panics_raised,
+    };
+    (h, inputs)
+}
+
 #[test]
 fn a_panic_whose_record_was_lost_still_ends_the_safe_mode_latch() {
     // The ring was full, or the record was still in it at a re-activation: only the audio
     // thread's count says a panic happened. The healer takes it into account (in Auto it plays
     // safe, as for a record), so the audio thread's latch does not hold for good.
     for mode in [Mode::Auto, Mode::MonitorOnly, Mode::Off] {
-        let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-        h.start_session(48_000, 64, Level::Ultra);
-        let inputs = TickInputs {
-            mode,
-            ceiling: Level::Ultra,
-            gui_frame_ms: None,
-            reflex_count: 0,
-            panics_raised: 1,
-        };
+        let (mut h, inputs) = started(mode, 1);
         h.tick(20_000_000, &[], inputs);
         assert_eq!(h.panics_seen, 1, "{mode:?}");
         if mode == Mode::Auto {

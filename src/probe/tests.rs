@@ -45,6 +45,28 @@ impl Stream {
         (self.info.samples as f64 / self.info.sample_rate as f64 * 1e9) as u64
     }
 
+    /// A host that processes 4 blocks back to back (each a tenth of a block long), then waits
+    /// for the device.
+    fn burst(&mut self) {
+        for i in 0..4 {
+            self.clock.set_ns(self.next_ns);
+            let start = self.probe.begin();
+            self.clock.advance_ns(BLOCK_NS / 10);
+            self.probe.end(
+                start,
+                &self.info,
+                &OutputStats::default(),
+                4,
+                Events::default(),
+            );
+            self.next_ns += if i == 3 {
+                4 * BLOCK_NS - 3 * BLOCK_NS / 10
+            } else {
+                BLOCK_NS / 10
+            };
+        }
+    }
+
     /// One callback whose processing takes `load` of the block's duration.
     fn block(&mut self, load: f64) -> BlockRecord {
         self.block_with(load, &OutputStats::default())
@@ -125,26 +147,7 @@ fn a_late_callback_in_a_steady_stream_is_a_gap() {
 #[test]
 fn gaps_are_judged_against_a_bursty_hosts_own_rhythm() {
     let mut s = Stream::new();
-    // The host processes 4 blocks back to back, then waits for the device.
-    let burst = |s: &mut Stream| {
-        for i in 0..4 {
-            s.clock.set_ns(s.next_ns);
-            let start = s.probe.begin();
-            s.clock.advance_ns(BLOCK_NS / 10);
-            s.probe.end(
-                start,
-                &s.info,
-                &OutputStats::default(),
-                4,
-                Events::default(),
-            );
-            s.next_ns += if i == 3 {
-                4 * BLOCK_NS - 3 * BLOCK_NS / 10
-            } else {
-                BLOCK_NS / 10
-            };
-        }
-    };
+    let burst = Stream::burst;
     for _ in 0..20 {
         burst(&mut s);
     }
@@ -464,23 +467,7 @@ mod cycle_sensing {
     fn a_bursty_host_is_not_a_regular_cycle() {
         let mut s = Stream::new();
         for _ in 0..40 {
-            for i in 0..4 {
-                s.clock.set_ns(s.next_ns);
-                let start = s.probe.begin();
-                s.clock.advance_ns(BLOCK_NS / 10);
-                s.probe.end(
-                    start,
-                    &s.info,
-                    &OutputStats::default(),
-                    4,
-                    Events::default(),
-                );
-                s.next_ns += if i == 3 {
-                    4 * BLOCK_NS - 3 * BLOCK_NS / 10
-                } else {
-                    BLOCK_NS / 10
-                };
-            }
+            s.burst();
         }
         let r = s.block(0.1);
         assert!(!r.regular);
