@@ -1,87 +1,60 @@
-//! Salve's developer commands (`cargo xtask ...`):
-//! - `bundle salve --release`: checks the system libraries the build needs and installs missing
-//!   ones (see `system.rs`; `--no-install` only checks), then nice-plug's bundler.
-//! - `test [cargo test args]`: the same set-up, then `cargo test --workspace`: the whole suite, and
-//!   exactly what CI runs.
+//! `cargo xtask ...`: Salve's developer commands. This crate has no dependencies, so it compiles
+//! in a second on a fresh machine, and it first makes sure the system can build Salve:
+//! - `bundle salve --release` (and `screenshot`, `chaos`): checks the system libraries the build
+//!   needs and installs missing ones (`system.rs`; `--no-install` only checks), then hands over
+//!   to the `salve-tasks` crate (nice-plug's bundler, the screenshot, the chaos runner).
+//! - `test [cargo test args]`: the same set-up, then `cargo test --workspace`: the whole suite,
+//!   and exactly what CI runs.
 //! - `setup [--no-install]`: only the set-up.
 //! - `fresh-check`: both of the README's commands on a fresh Debian root (`fresh.rs`).
-//! - `screenshot [PNG]`: bundles Salve, runs the standalone under Xvfb with the dummy audio backend
-//!   and writes a PNG of its editor (default `docs/health-panel.png`; needs `Xvfb` and
-//!   ImageMagick's `import` and `convert`, Debian: xvfb, imagemagick).
-//! - `chaos`: the real-time fault-injection runner (see `chaos/mod.rs`, or
-//!   `cargo xtask chaos --help`).
 
-mod chaos;
 mod fresh;
 mod system;
 
-use nice_plug_xtask::Result;
-use std::process::{Child, Command};
-use std::thread::sleep;
-use std::time::Duration;
-
-/// The X display the screenshot uses.
-const DISPLAY: &str = ":97";
-/// The editor's size in pixels (see `src/editor/mod.rs`).
-const EDITOR_SIZE: &str = "860x560+0+0";
+use std::process::Command;
 
 fn main() {
-    // The error as one plain message (anyhow's backtrace would bury the install line).
     if let Err(e) = run_command() {
-        eprintln!("Error: {e:#}");
+        eprintln!("Error: {e}");
         std::process::exit(1);
     }
 }
 
-fn run_command() -> Result<()> {
+fn run_command() -> Result<(), String> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let command = args.first().cloned().unwrap_or_default();
     let install = system::take_install_flag(&mut args);
     match command.as_str() {
-        "chaos" => {
-            setup(install)?;
-            chaos::main(args[1..].to_vec()).map_err(fail)
+        "setup" => system::ensure(install),
+        "test" => {
+            system::ensure(install)?;
+            exit_with(cargo().args(["test", "--workspace"]).args(&args[1..]))
         }
-        "screenshot" => {
-            setup(install)?;
-            screenshot(
-                args.get(1)
-                    .map(String::as_str)
-                    .unwrap_or("docs/health-panel.png"),
+        "fresh-check" => fresh::main(args[1..].to_vec()),
+        _ => {
+            system::ensure(install)?;
+            exit_with(
+                cargo()
+                    .args(["run", "--package", "salve-tasks", "--release", "--"])
+                    .args(&args),
             )
         }
-        "bundle" | "bundle-universal" => {
-            setup(install)?;
-            nice_plug_xtask::main_with_args("cargo xtask", args)
-        }
-        "test" => {
-            setup(install)?;
-            test(&args[1..])
-        }
-        "setup" => setup(install),
-        "fresh-check" => fresh::main(args[1..].to_vec()).map_err(fail),
-        _ => nice_plug_xtask::main_with_args("cargo xtask", args),
     }
 }
 
-/// The system libraries, before anything of Salve is compiled.
-fn setup(install: system::Install) -> Result<()> {
-    system::ensure(install).map_err(fail)
+/// Cargo, in the workspace's root.
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(workspace_root());
+    c
 }
 
-/// `cargo test --workspace` with the extra arguments; exits with its status.
-fn test(extra: &[String]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(["test", "--workspace"])
-        .args(extra)
-        .status()?;
+/// Runs `cmd` and exits with its status.
+fn exit_with(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
     std::process::exit(status.code().unwrap_or(1));
-}
-
-fn fail(why: String) -> anyhow::Error {
-    anyhow::anyhow!(why)
 }
 
 /// The workspace's root folder (this crate lives in `xtask/` below it).
@@ -90,60 +63,4 @@ pub fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
-}
-
-/// Kills the child when dropped, so nothing is left running on error.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status()?;
-    anyhow_ok(status.success(), || format!("{cmd:?} failed: {status}"))
-}
-
-fn anyhow_ok(ok: bool, why: impl FnOnce() -> String) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(why()).into())
-    }
-}
-
-fn screenshot(out: &str) -> Result<()> {
-    nice_plug_xtask::main_with_args(
-        "cargo xtask",
-        ["bundle", "salve", "--release"].map(String::from),
-    )?;
-    let _xvfb = Running(
-        Command::new("Xvfb")
-            .args([DISPLAY, "-screen", "0", "1280x800x24"])
-            .spawn()?,
-    );
-    sleep(Duration::from_secs(2));
-    let _salve = Running(
-        Command::new("target/bundled/Salve")
-            .args(["--backend", "dummy"])
-            .env("DISPLAY", DISPLAY)
-            .spawn()?,
-    );
-    // Let the editor open and the panel fill with a few seconds of telemetry.
-    sleep(Duration::from_secs(6));
-    let full = std::env::temp_dir().join("salve-screen.png");
-    run(Command::new("import")
-        .args(["-display", DISPLAY, "-window", "root"])
-        .arg(&full))?;
-    if let Some(dir) = std::path::Path::new(out).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    run(Command::new("convert")
-        .arg(&full)
-        .args(["-crop", EDITOR_SIZE, "+repage", out]))?;
-    println!("Wrote {out}");
-    Ok(())
 }
