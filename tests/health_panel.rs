@@ -102,7 +102,7 @@ fn the_panel_shows_what_it_is_fed() {
         "Recovered after an unexpected shutdown",
         "The healer is not responding",
         "Session: 24 Salve instances take 31 % of each cycle; other work before Salve 52 %; time to spare 17 %.",
-        "Quality: 4 at 16x, 20 at 8x.",
+        "Instances: 4 at 16x, 20 at 8x.",
         "The session's cycle was 91 % full, so every instance now plays at most 8x.",
     ] {
         harness.get_by_label_contains(text);

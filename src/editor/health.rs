@@ -435,7 +435,7 @@ pub fn session_lines(view: &crate::healer::fleet::SessionView) -> Vec<String> {
         })
         .collect();
     if !playing.is_empty() {
-        lines.push(format!("Quality: {}.", playing.join(", ")));
+        lines.push(format!("Instances: {}.", playing.join(", ")));
     }
     match view.last {
         Some(Shed::Down { to, fill }) => lines.push(format!(
@@ -447,9 +447,14 @@ pub fn session_lines(view: &crate::healer::fleet::SessionView) -> Vec<String> {
             "The session has room again: trying {}x for every instance.",
             to.ratio()
         )),
-        Some(Shed::Advise) => lines.push(
+        Some(Shed::Advise { dropouts: true }) => lines.push(
             "Dropouts come from other work: Salve takes too little of the cycle to help. A \
              larger host buffer would."
+                .into(),
+        ),
+        Some(Shed::Advise { dropouts: false }) => lines.push(
+            "The host's cycle is nearly full with other work; Salve takes too little of it to \
+             make room. A larger host buffer would give everything more time."
                 .into(),
         ),
         Some(Shed::Helpless) => lines.push(

@@ -98,6 +98,9 @@ pub struct ShedConfig {
     /// Host dropouts within [`ShedConfig::dropout_window_s`] that count as overload.
     pub dropouts_overload: usize,
     pub dropout_window_s: f64,
+    /// Ticks in a row the predicted fill must stay above `fill_high` before it counts (one
+    /// unlucky tick of scheduling jitter is no overload; host dropouts count at once).
+    pub persist_ticks: u32,
     /// Seconds between two steps down (time to see the effect of the last one).
     pub hold_down_s: f64,
     /// Seconds at a level before trying the next one up.
@@ -115,6 +118,7 @@ impl Default for ShedConfig {
             min_share: 0.08,
             dropouts_overload: 2,
             dropout_window_s: 1.0,
+            persist_ticks: 3,
             hold_down_s: 0.1,
             hold_up_s: 2.0,
             trial_s: 2.0,
@@ -133,8 +137,11 @@ pub enum Shed {
     Up {
         to: Level,
     },
-    /// Salve's share is too small to relieve the session: advise a larger buffer.
-    Advise,
+    /// Salve's share is too small to relieve the session: advise a larger buffer. `dropouts`
+    /// says whether the host already drops cycles (or the cycle is only nearly full).
+    Advise {
+        dropouts: bool,
+    },
     /// Shedding did not reduce the dropouts: quality back, advise a larger buffer.
     Helpless,
 }
@@ -157,6 +164,8 @@ pub struct ShedPolicy {
     /// Dropouts counted when the first step down was made, to learn whether shedding helps.
     shed_started: Option<(f64, usize)>,
     helpless_until_s: f64,
+    /// Ticks in a row with the predicted fill above the line.
+    full_ticks: u32,
     pub last: Option<Shed>,
 }
 
@@ -182,6 +191,7 @@ impl ShedPolicy {
             dropout_next: 0,
             shed_started: None,
             helpless_until_s: f64::NEG_INFINITY,
+            full_ticks: 0,
             last: None,
         }
     }
@@ -217,7 +227,12 @@ impl ShedPolicy {
         let c = self.config;
         let dropping = self.recent_dropouts(now_s) >= c.dropouts_overload;
         let predicted = self.predicted();
-        let overloaded = predicted > c.fill_high || dropping;
+        self.full_ticks = if predicted > c.fill_high {
+            self.full_ticks + 1
+        } else {
+            0
+        };
+        let overloaded = self.full_ticks >= c.persist_ticks || dropping;
         let action = if overloaded {
             self.step_down(now_s, predicted, dropping)
         } else {
@@ -245,7 +260,8 @@ impl ShedPolicy {
         // roughly halved it).
         let full_share = self.share * (1u32 << (Level::Ultra as u32 - self.cap as u32)) as f32;
         if full_share < c.min_share {
-            return (self.last != Some(Shed::Advise)).then_some(Shed::Advise);
+            let advice = Shed::Advise { dropouts: dropping };
+            return (self.last != Some(advice)).then_some(advice);
         }
         if dropping && predicted <= c.fill_high {
             if now_s < self.helpless_until_s {
@@ -457,6 +473,6 @@ mod tests {
         let mut sim = SessionSim::new(2, 0.01);
         sim.run(5.0, |_| 1.05);
         assert_eq!(sim.policy.cap, Level::Ultra);
-        assert_eq!(sim.policy.last, Some(Shed::Advise));
+        assert_eq!(sim.policy.last, Some(Shed::Advise { dropouts: true }));
     }
 }
