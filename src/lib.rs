@@ -46,22 +46,22 @@ pub struct Salve {
     offline: bool,
     /// Times and checks every block; built in `activate`.
     probe: Option<Probe<MonotonicClock>>,
-    /// The instance's one time base, from creation to drop: the probe and every healer thread
+    /// The instance's one time base, from creation to drop: the probe and the fleet thread
     /// read clones of it, so that the healer's time carries on across re-activations.
     clock: MonotonicClock,
-    /// What the probe publishes, shared with the editor and the healer thread.
+    /// What the probe publishes, shared with the editor and the fleet thread.
     telemetry: Arc<Telemetry>,
     /// The healer's state, shared with its thread and the editor (never locked on the audio
     /// thread).
     healer: Arc<Mutex<Healer>>,
     /// The healer's decisions, read by the audio thread at every block.
     decisions: Arc<Decisions>,
-    /// What the plugin tells the healer thread (mode, ceiling, offline).
+    /// What the plugin tells the fleet thread about this instance (mode, ceiling, offline).
     healer_controls: Arc<healer::thread::Controls>,
     /// Its place in the fleet (one healer thread for every instance in the process), from
     /// `activate` to `deactivate`.
     membership: Option<healer::fleet::Membership>,
-    /// Checkpoints the session (run by the healer thread), kept across activations.
+    /// Checkpoints the session (run by the fleet thread, and by a leave), kept across activations.
     checkpointer: Arc<Mutex<checkpoint::Checkpointer>>,
     /// The audio thread's first-line reaction to overruns.
     reflex: Reflex,
@@ -167,7 +167,7 @@ impl Salve {
         }
     }
 
-    /// Tells the healer thread the user's current choices (three relaxed atomic stores).
+    /// Tells the fleet thread the user's current choices (three relaxed atomic stores).
     fn publish_controls(&self) {
         let c = &self.healer_controls;
         c.ceiling.store(

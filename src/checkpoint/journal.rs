@@ -1,7 +1,7 @@
 //! The crash journal: the same checkpoints as files in the user's data directory, written
 //! atomically (temporary file, fsync, rename), a few generations kept per instance, journals
 //! older than 30 days pruned, and the whole directory bounded in files and bytes however many
-//! instances come and go. Only healer threads touch it; a write that fails (disk full,
+//! instances come and go. Only the fleet thread (and an instance leaving it) touch it; a write that fails (disk full,
 //! read-only) is reported to the caller, who records an incident and carries on, and leaves no
 //! temporary file behind.
 

@@ -3,7 +3,8 @@
 //! rides in the plugin state (a persisted field, so every host save and autosave carries it) and
 //! in a crash journal on disk ([`journal`]); after a crash Salve restores it and starts safe.
 //!
-//! Only the healer thread builds, writes and reads checkpoints; the audio thread never does.
+//! Only the fleet thread (and an instance leaving the fleet) builds, writes and reads checkpoints;
+//! the audio thread never does.
 
 pub mod journal;
 
@@ -328,7 +329,7 @@ pub const CHECKPOINT_INTERVAL_S: f64 = 3.0;
 /// A checkpoint with nothing new is still written this often (wall-clock seconds).
 pub const HEARTBEAT_S: u64 = 60;
 
-/// The healer thread's checkpoint duty: notices a state the host loaded and restores it, writes
+/// The fleet thread's checkpoint duty for one instance: notices a state the host loaded and restores it, writes
 /// checkpoints into the plugin state and the journal every few seconds and after significant
 /// incidents (only while audio is processed, so that loading and saving a state without playing
 /// gives back identical bytes), and writes the final one at a clean shutdown.

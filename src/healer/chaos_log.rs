@@ -1,8 +1,8 @@
-//! The chaos runner's window into the plugin (only with the `chaos` feature): the healer thread
+//! The chaos runner's window into the plugin (only with the `chaos` feature): the fleet thread
 //! appends every block record, each new incident and, at a clean stop, the incidents and
-//! recommendations to a JSON-lines file in `$SALVE_CHAOS_LOG` (a directory; one file per healer
-//! thread). With `SALVE_CHAOS_LOG_TICKS=1` it writes one line per tick instead of one per block
-//! (for runs with many instances). Written from the healer thread, never from the audio thread.
+//! recommendations to a JSON-lines file in `$SALVE_CHAOS_LOG` (a directory; one file per instance
+//! and activation). With `SALVE_CHAOS_LOG_TICKS=1` it writes one line per tick instead of one per block
+//! (for runs with many instances). Written from the fleet thread, never from the audio thread.
 
 use super::Healer;
 use crate::probe::record::BlockRecord;

@@ -23,7 +23,7 @@ pub struct Decisions {
     /// Panics the healer has taken into account: until it catches up with `panics_raised`, the
     /// audio thread stays in safe mode on its own.
     pub panics_seen: AtomicU64,
-    /// Bumped by the healer thread at every tick: its heartbeat.
+    /// Bumped by the fleet thread at every tick of this instance: its heartbeat.
     pub ticks: AtomicU64,
 }
 

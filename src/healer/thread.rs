@@ -6,7 +6,7 @@ use super::Mode;
 use super::level::Level;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
-/// What the plugin and the editor tell the healer thread.
+/// What the plugin and the editor tell the fleet thread about one instance.
 #[derive(Debug)]
 pub struct Controls {
     /// [`Mode`] as `u8` (0 Auto, 1 Monitor only, 2 Off).
