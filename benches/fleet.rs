@@ -14,7 +14,6 @@ use salve::healer::thread::Controls;
 use salve::healer::{Healer, HealerConfig};
 use salve::probe::clock::MonotonicClock;
 use salve::probe::record::BlockRecord;
-use salve::probe::telemetry::Telemetry;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -64,7 +63,6 @@ fn run(members: usize, seconds: f64) -> f64 {
                 records,
                 decisions: Arc::new(Decisions::new(Level::Ultra)),
                 controls: Arc::new(Controls::new(Level::Ultra)),
-                telemetry: Arc::new(Telemetry::new()),
                 clock: Box::new(MonotonicClock::new()),
                 offset_ns: 0,
             })

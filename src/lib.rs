@@ -299,7 +299,6 @@ impl Plugin for Salve {
             records,
             decisions: self.decisions.clone(),
             controls: self.healer_controls.clone(),
-            telemetry: self.telemetry.clone(),
             clock: Box::new(self.clock.clone()),
             offset_ns: self.clock.process_offset_ns(),
         }) {

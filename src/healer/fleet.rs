@@ -23,9 +23,8 @@ use super::{Healer, Mode, TickInputs};
 use crate::checkpoint::Checkpointer;
 use crate::probe::clock::Clock;
 use crate::probe::record::BlockRecord;
-use crate::probe::telemetry::Telemetry;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -44,7 +43,6 @@ pub struct Parts {
     pub records: rtrb::Consumer<BlockRecord>,
     pub decisions: Arc<Decisions>,
     pub controls: Arc<Controls>,
-    pub telemetry: Arc<Telemetry>,
     /// The instance's own clock (its healer's time base)...
     pub clock: Box<dyn Clock>,
     /// ...and where its zero lies on the process-wide time line, to place its blocks in the
@@ -103,9 +101,6 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     thread: None,
     next_id: 0,
 });
-
-/// Ticks the fleet thread ran since the process started (a benchmark and test figure).
-pub static TICKS: AtomicU64 = AtomicU64::new(0);
 
 fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
@@ -225,7 +220,6 @@ fn run() {
         for checkpointer in &journal {
             lock(checkpointer).flush();
         }
-        TICKS.fetch_add(1, Ordering::Relaxed);
         std::thread::park_timeout(TICK_INTERVAL);
     }
 }

@@ -79,6 +79,8 @@ struct Previous {
     start_ns: u64,
     samples: u32,
     sample_rate: f32,
+    /// The block's duration (ns), computed once when it ended.
+    duration_ns: f64,
     playing: bool,
     position: Option<i64>,
 }
@@ -205,9 +207,7 @@ impl<C: Clock> Probe<C> {
         let mut position = cycle::CyclePosition::default();
         if info.realtime {
             let period_ns = duration_s * 1e9;
-            let previous_ns = self.previous.map_or(period_ns, |p| {
-                p.samples as f64 / p.sample_rate.max(1.0) as f64 * 1e9
-            });
+            let previous_ns = self.previous.map_or(period_ns, |p| p.duration_ns);
             position = self.cycle.observe(start_ns, period_ns, previous_ns);
         }
         if let Some(prev) = self.previous {
@@ -250,6 +250,7 @@ impl<C: Clock> Probe<C> {
             start_ns,
             samples: info.samples,
             sample_rate: info.sample_rate,
+            duration_ns: info.samples as f64 / info.sample_rate.max(1.0) as f64 * 1e9,
             playing: info.playing,
             position: info.position,
         });
@@ -290,7 +291,7 @@ impl<C: Clock> Probe<C> {
         if info.sample_rate != prev.sample_rate {
             events.insert(EventKind::SampleRateChange);
         }
-        let prev_duration_ns = prev.samples as f64 / prev.sample_rate.max(1.0) as f64 * 1e9;
+        let prev_duration_ns = prev.duration_ns;
         let gap_ns = start_ns.saturating_sub(prev.start_ns) as f64;
         let late = info.realtime
             && self.seq >= self.config.warm_up_blocks as u64
