@@ -411,12 +411,34 @@ mod cycle_sensing {
         // 80 ppm either way; the host misses a cycle halfway.
         let waits = shares(7, 20_000, 0.01, 0.7);
         for drift in [0.0, 80.0, -80.0] {
-            let worst = worst_error(drift, &waits, 200);
+            let worst = worst_error(drift, &waits, 600);
             println!(
                 "drift {drift:+} ppm: worst wait error {:.2} % of the cycle",
                 worst * 100.0
             );
             assert!(worst < 0.06, "drift {drift} ppm: {worst}");
+        }
+    }
+
+    #[test]
+    fn other_plugins_load_growing_over_seconds_is_seen_not_taken_for_clock_drift() {
+        // The transport stopped for 8,000 cycles (other plugins at 1-6 %), then their load
+        // climbs from 20 % to 80 % over 20,000 cycles (27 s at 64 samples), each cycle within
+        // 5 % of that, and stays there: the estimate must follow the load, not the edge.
+        let stopped = shares(11, 8_000, 0.01, 0.06);
+        let jitter = shares(12, 25_000, -0.05, 0.05);
+        let climbing = jitter
+            .iter()
+            .enumerate()
+            .map(|(i, j)| 0.2 + 0.6 * (i as f64 / 20_000.0).min(1.0) + j);
+        let waits: Vec<f64> = stopped.into_iter().chain(climbing).collect();
+        for drift in [0.0, 80.0, -80.0] {
+            let worst = worst_error(drift, &waits, 600);
+            println!(
+                "drift {drift:+} ppm, load climbing: worst wait error {:.2} % of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.1, "drift {drift} ppm: {worst}");
         }
     }
 
