@@ -130,9 +130,9 @@ pub fn join(parts: Parts) -> std::io::Result<Membership> {
         parts: Mutex::new(MemberState {
             batch: Vec::with_capacity(crate::probe::RING_CAPACITY),
             heard: None,
-            parts,
             #[cfg(feature = "chaos")]
-            chaos_log: super::chaos_log::ChaosLog::open(),
+            chaos_log: super::chaos_log::ChaosLog::open(parts.offset_ns),
+            parts,
         }),
     });
     if registry.thread.is_none() {
@@ -177,6 +177,8 @@ fn run() {
     let mut samples: Vec<Sample> = Vec::with_capacity(CAPACITY * 64);
     let mut policy = ShedPolicy::default();
     let clock = crate::probe::clock::MonotonicClock::new();
+    #[cfg(feature = "chaos")]
+    let mut fleet_log = super::chaos_log::FleetLog::open();
     CAP.store(Level::Ultra as u8, Ordering::Relaxed);
     loop {
         members.clear();
@@ -209,13 +211,18 @@ fn run() {
         let now_s = clock.now_ns() as f64 / 1e9;
         policy.tick(now_s, &measured);
         CAP.store(policy.cap as u8, Ordering::Relaxed);
-        *lock(&VIEW) = Some(SessionView {
+        let view = SessionView {
             instances: members.len(),
             measured,
             cap: Some(policy.cap),
             levels,
             last: policy.last,
-        });
+        };
+        #[cfg(feature = "chaos")]
+        if let Some(log) = &mut fleet_log {
+            log.tick(clock.now_ns() + clock.process_offset_ns(), &view);
+        }
+        *lock(&VIEW) = Some(view);
         // The journal writes of every member, in one batch, with no healer locked.
         for checkpointer in &journal {
             lock(checkpointer).flush();
