@@ -34,12 +34,18 @@ pub fn load(library: &Path) -> Result<PluginEntry, String> {
     unsafe { PluginEntry::load(library) }.map_err(|e| format!("load {}: {e}", library.display()))
 }
 
-/// One Salve instance, inactive or processing.
+/// One Salve instance, inactive or processing. Its audio side ([`Voice`]) may be taken to
+/// another thread while it plays, as a host hands a plugin's processor to its audio threads.
 pub struct Salve {
     instance: PluginInstance<Host>,
     /// Parameter ids by display name.
     ids: HashMap<String, u32>,
-    processor: Option<StartedPluginAudioProcessor<Host>>,
+    voice: Option<Voice>,
+}
+
+/// The audio side of an active instance: its started processor and preallocated buffers.
+pub struct Voice {
+    processor: StartedPluginAudioProcessor<Host>,
     inputs: [Vec<f32>; 2],
     outputs: [Vec<f32>; 2],
     input_ports: AudioPorts,
@@ -59,14 +65,7 @@ impl Salve {
         let mut salve = Self {
             instance,
             ids: HashMap::new(),
-            processor: None,
-            inputs: [Vec::new(), Vec::new()],
-            outputs: [Vec::new(), Vec::new()],
-            input_ports: AudioPorts::with_capacity(2, 1),
-            output_ports: AudioPorts::with_capacity(2, 1),
-            pending: Vec::with_capacity(16),
-            out_events: EventBuffer::with_capacity(16),
-            steady_time: 0,
+            voice: None,
         };
         let ext = salve.params_ext()?;
         let handle = salve.instance.plugin_handle();
@@ -130,7 +129,7 @@ impl Salve {
     /// Queues a parameter change (by display text) for the start of the next block.
     pub fn set(&mut self, name: &str, text: &str) -> Result<(), String> {
         let e = self.event(name, text)?;
-        self.pending.push(e);
+        self.voice.as_mut().ok_or("not active")?.pending.push(e);
         Ok(())
     }
 
@@ -144,22 +143,49 @@ impl Salve {
             .instance
             .activate(|_, _| (), config)
             .map_err(|e| format!("activate: {e}"))?;
-        let started = stopped
+        let processor = stopped
             .start_processing()
             .map_err(|_| "start processing failed".to_string())?;
-        self.processor = Some(started);
-        self.inputs = [vec![0.0; max_block], vec![0.0; max_block]];
-        self.outputs = [vec![0.0; max_block], vec![0.0; max_block]];
+        self.voice = Some(Voice {
+            processor,
+            inputs: [vec![0.0; max_block], vec![0.0; max_block]],
+            outputs: [vec![0.0; max_block], vec![0.0; max_block]],
+            input_ports: AudioPorts::with_capacity(2, 1),
+            output_ports: AudioPorts::with_capacity(2, 1),
+            pending: Vec::with_capacity(16),
+            out_events: EventBuffer::with_capacity(16),
+            steady_time: 0,
+        });
         Ok(())
     }
 
-    /// Stops processing and deactivates (Salve's healer thread writes its summary then).
+    /// Stops processing and deactivates (Salve writes its final checkpoint then).
     pub fn deactivate(&mut self) {
-        if let Some(p) = self.processor.take() {
-            self.instance.deactivate(p.stop_processing());
+        if let Some(v) = self.voice.take() {
+            self.instance.deactivate(v.processor.stop_processing());
         }
     }
 
+    /// Takes the audio side away to another thread (the instance stays active).
+    pub fn take_voice(&mut self) -> Option<Voice> {
+        self.voice.take()
+    }
+
+    /// Gives the audio side back, before deactivating.
+    pub fn give_voice(&mut self, voice: Voice) {
+        self.voice = Some(voice);
+    }
+
+    /// Processes one stereo block; returns the outputs.
+    pub fn process(&mut self, left: &[f32], right: &[f32]) -> Result<[&[f32]; 2], String> {
+        self.voice
+            .as_mut()
+            .ok_or("not active")?
+            .process(left, right)
+    }
+}
+
+impl Voice {
     /// Processes one stereo block; returns the outputs.
     pub fn process(&mut self, left: &[f32], right: &[f32]) -> Result<[&[f32]; 2], String> {
         let n = left.len();
@@ -185,8 +211,7 @@ impl Salve {
         let events = InputEvents::from_buffer(&self.pending);
         self.out_events.clear();
         let mut out_events = OutputEvents::from_buffer(&mut self.out_events);
-        let processor = self.processor.as_mut().ok_or("not active")?;
-        processor
+        self.processor
             .process(
                 &input,
                 &mut output,

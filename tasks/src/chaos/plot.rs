@@ -147,3 +147,139 @@ pub fn scenario(
     root.present().map_err(err)?;
     Ok(())
 }
+
+/// The mean of each 20 ms bucket of `(time, value)` points.
+fn bucket_means(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64, u32)> = Vec::new();
+    for (time, v) in points {
+        let bucket = (time / BUCKET_S).floor() * BUCKET_S;
+        match out.last_mut() {
+            Some(last) if last.0 == bucket => {
+                last.1 += v;
+                last.2 += 1;
+            }
+            _ => out.push((bucket, v, 1)),
+        }
+    }
+    out.into_iter().map(|(t, s, n)| (t, s / n as f64)).collect()
+}
+
+/// One SVG per session scenario: for Auto (top) and Off (bottom), the other plugins' load, Salve's
+/// true share of the cycle and the fill the fleet measured, against the deadline; the instances'
+/// mean and lowest oversampling factor; the host's deadline misses.
+pub fn session(
+    path: &Path,
+    title: &str,
+    runs: &[(
+        super::session::SessionReport,
+        super::session::SessionTimeline,
+    )],
+) -> Result<(), String> {
+    const TOP: f64 = 1.3;
+    let root = SVGBackend::new(path, (1100, 760)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(err)?;
+    let panels = root.split_evenly((runs.len().max(1), 1));
+    for (panel, (report, timeline)) in panels.iter().zip(runs) {
+        let seconds = report.seconds.max(0.1);
+        let caption = format!(
+            "Healing {:?}: {} instances, {} deadline misses, mean factor {:.1}x",
+            report.mode, report.instances, report.deadline_misses, report.mean_factor,
+        );
+        let mut chart = ChartBuilder::on(panel)
+            .caption(caption, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(52)
+            .right_y_label_area_size(52)
+            .build_cartesian_2d(0f64..seconds, 0f64..TOP)
+            .map_err(err)?
+            .set_secondary_coord(0f64..seconds, 0f64..17f64);
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("share of the cycle (1 = the deadline)")
+            .draw()
+            .map_err(err)?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("oversampling factor")
+            .draw()
+            .map_err(err)?;
+        let gray = RGBColor(120, 120, 120);
+        let blue = RGBColor(40, 100, 190);
+        let purple = RGBColor(150, 60, 170);
+        let green = RGBColor(30, 150, 70);
+        let light = RGBColor(140, 200, 150);
+        let line =
+            |c: RGBColor| move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 18, y)], c);
+        chart
+            .draw_series(LineSeries::new(
+                bucket_means(timeline.cycles.iter().map(|c| (c.0, c.1 as f64))),
+                gray.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("other plugins' load")
+            .legend(line(gray));
+        chart
+            .draw_series(LineSeries::new(
+                bucket_means(timeline.cycles.iter().map(|c| (c.0, c.2 as f64))),
+                blue.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("Salve's share (true)")
+            .legend(line(blue));
+        chart
+            .draw_series(LineSeries::new(
+                timeline.fleet.iter().map(|f| (f.0, (f.1 as f64).min(TOP))),
+                purple.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("fill up to Salve's end, as the fleet measured it")
+            .legend(line(purple));
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 1.0), (seconds, 1.0)],
+                RED.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("deadline")
+            .legend(line(RED));
+        chart
+            .draw_secondary_series(LineSeries::new(
+                timeline.factors.iter().map(|f| (f.0, f.1 as f64)),
+                green.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("mean factor of the instances (right axis)")
+            .legend(line(green));
+        chart
+            .draw_secondary_series(LineSeries::new(
+                timeline.factors.iter().map(|f| (f.0, f.2 as f64)),
+                light.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("lowest factor (right axis)")
+            .legend(line(light));
+        chart
+            .draw_series(
+                timeline
+                    .cycles
+                    .iter()
+                    .filter(|c| c.3)
+                    .map(|c| Circle::new((c.0, TOP * 0.97), 3, RED.filled())),
+            )
+            .map_err(err)?
+            .label("host deadline miss")
+            .legend(|(x, y)| Circle::new((x + 9, y), 3, RED.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
