@@ -653,13 +653,7 @@ fn session_checks(reports: &[session::SessionReport]) -> Vec<Check> {
         "session-2threads",
     ] {
         if let (Some(a), Some(o)) = (get(s, Mode::Auto), get(s, Mode::Off)) {
-            checks.push(Check {
-                what: format!(
-                    "{s}: Auto misses {} <= 10 % of Off's {}",
-                    a.deadline_misses, o.deadline_misses
-                ),
-                passed: a.deadline_misses as f64 <= 0.1 * o.deadline_misses as f64,
-            });
+            checks.push(misses_within(s, a.deadline_misses, o.deadline_misses, 10));
         }
     }
     if let Some(a) = get("session-clean", Mode::Auto) {
@@ -686,19 +680,21 @@ fn session_checks(reports: &[session::SessionReport]) -> Vec<Check> {
     checks
 }
 
+/// Auto's misses at most `percent` % of Off's in the same run.
+fn misses_within(scenario: &str, auto: u64, off: u64, percent: u64) -> Check {
+    Check {
+        what: format!("{scenario}: Auto misses {auto} <= {percent} % of Off's {off}"),
+        passed: auto * 100 <= percent * off,
+    }
+}
+
 /// The targets, for the scenarios that ran.
 fn checks(reports: &[RunReport]) -> Vec<Check> {
     let get = |s: &str, m: Mode| reports.iter().find(|r| r.scenario == s && r.mode == m);
     let mut checks = Vec::new();
     for s in ["step", "ramp", "spikes"] {
         if let (Some(a), Some(o)) = (get(s, Mode::Auto), get(s, Mode::Off)) {
-            checks.push(Check {
-                what: format!(
-                    "{s}: Auto misses {} <= 5 % of Off's {}",
-                    a.deadline_misses, o.deadline_misses
-                ),
-                passed: a.deadline_misses as f64 <= 0.05 * o.deadline_misses as f64,
-            });
+            checks.push(misses_within(s, a.deadline_misses, o.deadline_misses, 5));
         }
     }
     if let Some(a) = get("clean", Mode::Auto) {

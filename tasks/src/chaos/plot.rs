@@ -50,6 +50,70 @@ fn factor_steps(t: &Timeline) -> Vec<(f64, f64)> {
     out
 }
 
+type Panel<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type Chart<'a, 'b> = plotters::chart::DualCoordChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// One panel's chart: time across, `y_desc` from 0 to `top` on the left, the oversampling
+/// factor on the right.
+fn panel_chart<'a, 'b>(
+    panel: &'a Panel<'b>,
+    caption: String,
+    seconds: f64,
+    top: f64,
+    y_desc: &str,
+) -> Result<Chart<'a, 'b>, String> {
+    let mut chart = ChartBuilder::on(panel)
+        .caption(caption, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(32)
+        .y_label_area_size(52)
+        .right_y_label_area_size(52)
+        .build_cartesian_2d(0f64..seconds, 0f64..top)
+        .map_err(err)?
+        .set_secondary_coord(0f64..seconds, 0f64..17f64);
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc(y_desc)
+        .draw()
+        .map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("oversampling factor")
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// The host's deadline misses, as red dots at height `y`.
+fn draw_misses<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    times: impl Iterator<Item = f64>,
+    y: f64,
+) -> Result<(), String> {
+    chart
+        .draw_series(times.map(|t| Circle::new((t, y), 3, RED.filled())))
+        .map_err(err)?
+        .label("host deadline miss")
+        .legend(|(x, y)| Circle::new((x + 9, y), 3, RED.filled()));
+    Ok(())
+}
+
+fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .draw()
+        .map_err(err)
+}
+
 pub fn scenario(
     path: &Path,
     scenario: Scenario,
@@ -71,26 +135,13 @@ pub fn scenario(
             report.tier_changes,
             report.incidents
         );
-        let mut chart = ChartBuilder::on(panel)
-            .caption(caption, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(52)
-            .right_y_label_area_size(52)
-            .build_cartesian_2d(0f64..seconds, 0f64..LOAD_TOP)
-            .map_err(err)?
-            .set_secondary_coord(0f64..seconds, 0f64..17f64);
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("Salve's load (1 = the block's deadline)")
-            .draw()
-            .map_err(err)?;
-        chart
-            .configure_secondary_axes()
-            .y_desc("oversampling factor")
-            .draw()
-            .map_err(err)?;
+        let mut chart = panel_chart(
+            panel,
+            caption,
+            seconds,
+            LOAD_TOP,
+            "Salve's load (1 = the block's deadline)",
+        )?;
         let blue = RGBColor(40, 100, 190);
         let green = RGBColor(30, 150, 70);
         chart
@@ -114,17 +165,8 @@ pub fn scenario(
             .map_err(err)?
             .label("oversampling factor (right axis)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], green));
-        chart
-            .draw_series(
-                timeline
-                    .blocks
-                    .iter()
-                    .filter(|b| b.3)
-                    .map(|b| Circle::new((b.0, LOAD_TOP * 0.96), 3, RED.filled())),
-            )
-            .map_err(err)?
-            .label("host deadline miss")
-            .legend(|(x, y)| Circle::new((x + 9, y), 3, RED.filled()));
+        let misses = timeline.blocks.iter().filter(|b| b.3).map(|b| b.0);
+        draw_misses(&mut chart, misses, LOAD_TOP * 0.96)?;
         let orange = RGBColor(230, 140, 20);
         chart
             .draw_series(
@@ -136,13 +178,7 @@ pub fn scenario(
             .map_err(err)?
             .label("Salve incident")
             .legend(move |(x, y)| TriangleMarker::new((x + 9, y), 5, orange.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart)?;
     }
     root.present().map_err(err)?;
     Ok(())
@@ -186,26 +222,13 @@ pub fn session(
             "Healing {:?}: {} instances, {} deadline misses, mean factor {:.1}x",
             report.mode, report.instances, report.deadline_misses, report.mean_factor,
         );
-        let mut chart = ChartBuilder::on(panel)
-            .caption(caption, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(52)
-            .right_y_label_area_size(52)
-            .build_cartesian_2d(0f64..seconds, 0f64..TOP)
-            .map_err(err)?
-            .set_secondary_coord(0f64..seconds, 0f64..17f64);
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("share of the cycle (1 = the deadline)")
-            .draw()
-            .map_err(err)?;
-        chart
-            .configure_secondary_axes()
-            .y_desc("oversampling factor")
-            .draw()
-            .map_err(err)?;
+        let mut chart = panel_chart(
+            panel,
+            caption,
+            seconds,
+            TOP,
+            "share of the cycle (1 = the deadline)",
+        )?;
         let gray = RGBColor(120, 120, 120);
         let blue = RGBColor(40, 100, 190);
         let purple = RGBColor(150, 60, 170);
@@ -213,72 +236,53 @@ pub fn session(
         let light = RGBColor(140, 200, 150);
         let line =
             |c: RGBColor| move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 18, y)], c);
-        chart
-            .draw_series(LineSeries::new(
+        let shares = [
+            (
                 bucket_means(timeline.cycles.iter().map(|c| (c.0, c.1 as f64))),
-                gray.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label("other plugins' load")
-            .legend(line(gray));
-        chart
-            .draw_series(LineSeries::new(
+                gray,
+                "other plugins' load",
+            ),
+            (
                 bucket_means(timeline.cycles.iter().map(|c| (c.0, c.2 as f64))),
-                blue.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label("Salve's share (true)")
-            .legend(line(blue));
-        chart
-            .draw_series(LineSeries::new(
-                timeline.fleet.iter().map(|f| (f.0, (f.1 as f64).min(TOP))),
-                purple.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label("fill up to Salve's end, as the fleet measured it")
-            .legend(line(purple));
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, 1.0), (seconds, 1.0)],
-                RED.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label("deadline")
-            .legend(line(RED));
-        chart
-            .draw_secondary_series(LineSeries::new(
-                timeline.factors.iter().map(|f| (f.0, f.1 as f64)),
-                green.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label("mean factor of the instances (right axis)")
-            .legend(line(green));
-        chart
-            .draw_secondary_series(LineSeries::new(
-                timeline.factors.iter().map(|f| (f.0, f.2 as f64)),
-                light.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label("lowest factor (right axis)")
-            .legend(line(light));
-        chart
-            .draw_series(
+                blue,
+                "Salve's share (true)",
+            ),
+            (
                 timeline
-                    .cycles
+                    .fleet
                     .iter()
-                    .filter(|c| c.3)
-                    .map(|c| Circle::new((c.0, TOP * 0.97), 3, RED.filled())),
-            )
-            .map_err(err)?
-            .label("host deadline miss")
-            .legend(|(x, y)| Circle::new((x + 9, y), 3, RED.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .draw()
-            .map_err(err)?;
+                    .map(|f| (f.0, (f.1 as f64).min(TOP)))
+                    .collect(),
+                purple,
+                "fill up to Salve's end, as the fleet measured it",
+            ),
+            (vec![(0.0, 1.0), (seconds, 1.0)], RED, "deadline"),
+        ];
+        for (points, color, label) in shares {
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(1)))
+                .map_err(err)?
+                .label(label)
+                .legend(line(color));
+        }
+        let factors = [
+            (1, green, 2, "mean factor of the instances (right axis)"),
+            (2, light, 1, "lowest factor (right axis)"),
+        ];
+        for (field, color, width, label) in factors {
+            let points = timeline.factors.iter().map(move |f| {
+                let v = if field == 1 { f.1 } else { f.2 };
+                (f.0, v as f64)
+            });
+            chart
+                .draw_secondary_series(LineSeries::new(points, color.stroke_width(width)))
+                .map_err(err)?
+                .label(label)
+                .legend(line(color));
+        }
+        let misses = timeline.cycles.iter().filter(|c| c.3).map(|c| c.0);
+        draw_misses(&mut chart, misses, TOP * 0.97)?;
+        draw_legend(&mut chart)?;
     }
     root.present().map_err(err)?;
     Ok(())
