@@ -227,7 +227,12 @@ struct Cycle {
 }
 
 fn spin_until(base: Instant, ns: u64) {
-    let when = base + Duration::from_nanos(ns);
+    sleep_then_spin(base + Duration::from_nanos(ns));
+}
+
+/// Sleeps until shortly before `when`, then spins, so that the cycle starts on time (a sleeping
+/// thread wakes up to a few hundred microseconds late).
+pub fn sleep_then_spin(when: Instant) {
     let now = Instant::now();
     if when > now + SPIN {
         std::thread::sleep(when - now - SPIN);
