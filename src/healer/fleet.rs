@@ -200,7 +200,7 @@ fn run() {
             if state.tick() {
                 journal.push(state.parts.checkpointer.clone());
             }
-            state.place(&mut samples);
+            state.place(member.id, &mut samples);
             if let Some(f) = state.heard {
                 levels[Level::from_ratio(f) as usize] += 1;
             }
@@ -318,7 +318,7 @@ impl MemberState {
 
     /// This tick's realtime blocks, placed in their host's cycles on the process time line
     /// (blocks of hosts that call in bursts have no cycle and are left out).
-    fn place(&mut self, samples: &mut Vec<Sample>) {
+    fn place(&mut self, instance: u64, samples: &mut Vec<Sample>) {
         use crate::probe::events::EventKind;
         for r in &self.batch {
             if r.deadline_ns == 0 {
@@ -330,6 +330,7 @@ impl MemberState {
             }
             samples.push(Sample {
                 thread: r.thread,
+                instance,
                 wake_ns: (self.parts.offset_ns + r.start_ns).saturating_sub(r.wait_ns),
                 period_ns: r.deadline_ns,
                 wait_ns: r.wait_ns,

@@ -14,6 +14,8 @@ use super::level::Level;
 pub struct Sample {
     /// The calling thread's tag.
     pub thread: u64,
+    /// Which instance played it (the fleet's member id).
+    pub instance: u64,
     /// The cycle's estimated wake-up on the process-wide time line (ns).
     pub wake_ns: u64,
     pub period_ns: u64,
@@ -22,6 +24,13 @@ pub struct Sample {
     pub busy_ns: u64,
     /// The host missed a cycle before this call.
     pub dropout: bool,
+}
+
+impl Sample {
+    /// When the call started, on the process-wide time line (ns).
+    pub fn start_ns(&self) -> u64 {
+        self.wake_ns + self.wait_ns
+    }
 }
 
 /// What one fleet tick measured of the session.
@@ -54,29 +63,39 @@ impl Measured {
 
 /// Groups the samples by thread and cycle and measures them. Sorts `samples` in place.
 ///
-/// Each instance places the cycle's wake-up at the lower edge of its own calls, so an instance
-/// late in the chain takes the instances and plugins always before it for part of the wake-up.
-/// The cycle's wake-up is the earliest of its instances' estimates; every instance's wait and
-/// end are measured from it.
+/// On one host thread the instances run one after another, each once a cycle: in the order of
+/// their starts, a cycle ends where an instance comes again (or two periods after the cycle's first
+/// start). This needs no agreement between the instances' estimates of
+/// the wake-up, which differ: each instance places it at the lower edge of its own calls, so one
+/// late in the chain takes the instances and plugins always before it for part of it, and one
+/// whose place in the chain just moved earlier (the instances before it were shed) keeps an
+/// edge from before the move, up to a period too early, until its estimate catches up.
+///
+/// The cycle is measured from the wake-up estimated by the instance that started first in it:
+/// nothing of Salve's runs before that instance, so shedding never moves its edge.
 pub fn measure(samples: &mut [Sample]) -> Measured {
-    samples.sort_unstable_by_key(|s| (s.thread, s.wake_ns));
+    samples.sort_unstable_by_key(|s| (s.thread, s.start_ns()));
     let mut m = Measured::default();
     let (mut salve_sum, mut fill_sum) = (0.0f64, 0.0f64);
     let mut fullest = 0.0f32;
     let mut i = 0;
     while i < samples.len() {
         let first = samples[i];
+        let wake = first.wake_ns;
         let period = first.period_ns.max(1) as f64;
         let (mut busy, mut end, mut dropout) = (0u64, 0u64, false);
         let mut j = i;
-        // One cycle: the same thread, wake-ups within half a period of the earliest.
         while j < samples.len()
             && samples[j].thread == first.thread
-            && samples[j].wake_ns < first.wake_ns + first.period_ns / 2
+            && (j == i
+                || samples[j].start_ns() < first.start_ns() + 2 * first.period_ns
+                    && !samples[i..j]
+                        .iter()
+                        .any(|s| s.instance == samples[j].instance))
         {
             let s = samples[j];
             busy += s.busy_ns;
-            end = end.max(s.wake_ns - first.wake_ns + s.wait_ns + s.busy_ns);
+            end = end.max((s.start_ns() + s.busy_ns).saturating_sub(wake));
             dropout |= s.dropout;
             j += 1;
         }
@@ -459,6 +478,7 @@ mod tests {
                     for i in 0..self.n {
                         samples.push(Sample {
                             thread: 1,
+                            instance: i as u64,
                             wake_ns: wake,
                             period_ns: PERIOD_NS,
                             wait_ns: ((other + cost * i as f32) * PERIOD_NS as f32) as u64,
@@ -489,6 +509,7 @@ mod tests {
             for i in 0..4u64 {
                 samples.push(Sample {
                     thread: 7,
+                    instance: i,
                     wake_ns: cycle * PERIOD_NS + 3, // estimates differ by a few ns
                     period_ns: PERIOD_NS,
                     wait_ns: PERIOD_NS / 2 + i * PERIOD_NS / 20,
@@ -516,6 +537,7 @@ mod tests {
                 let always_before = (30 + 5 * i) * PERIOD_NS / 100;
                 samples.push(Sample {
                     thread: 1,
+                    instance: i,
                     wake_ns: wake + always_before,
                     period_ns: PERIOD_NS,
                     wait_ns: 0,
@@ -533,10 +555,46 @@ mod tests {
     }
 
     #[test]
+    fn an_instance_whose_edge_lags_behind_a_shed_does_not_move_the_cycle() {
+        // The last of four instances used to start at 70 % of the cycle; the three before it
+        // were shed, and it now starts at 40 %. Its own estimate still has the cycle's edge at
+        // 70 % of the cycle before (it reads the earlier start as a later one, and its edge
+        // catches up only slowly): 30 % before the true edge, and it claims to wait 70 %.
+        let mut samples = Vec::new();
+        for cycle in 1..11u64 {
+            let wake = cycle * PERIOD_NS;
+            for i in 0..4u64 {
+                let start = wake + (25 + 5 * i) * PERIOD_NS / 100;
+                let own_wake = if i == 3 {
+                    wake - 3 * PERIOD_NS / 10
+                } else {
+                    wake
+                };
+                samples.push(Sample {
+                    thread: 1,
+                    instance: i,
+                    wake_ns: own_wake,
+                    period_ns: PERIOD_NS,
+                    wait_ns: start - own_wake,
+                    busy_ns: PERIOD_NS / 20,
+                    dropout: false,
+                });
+            }
+        }
+        let m = measure(&mut samples);
+        assert_eq!(m.cycles, 10);
+        // 25 % of other work, then 4 x 5 %: the cycle is 45 % full, not 75 %.
+        assert!((m.fill_mean - 0.45).abs() < 0.01, "{m:?}");
+        assert!((m.fill_peak - 0.45).abs() < 0.01, "{m:?}");
+        assert!((m.salve_share - 0.2).abs() < 0.01, "{m:?}");
+    }
+
+    #[test]
     fn one_cycle_stretched_by_a_stall_is_not_the_peak() {
         let mut samples: Vec<Sample> = (0..15u64)
             .map(|cycle| Sample {
                 thread: 1,
+                instance: 0,
                 wake_ns: cycle * PERIOD_NS,
                 period_ns: PERIOD_NS,
                 wait_ns: PERIOD_NS / 2,

@@ -609,15 +609,16 @@ fn analyse(
     let mut heard = vec![(0u32, 0u32, u32::MAX); (seconds / period_s) as usize + 2];
     let (mut factor_sum, mut factor_blocks, mut changes) = (0u64, 0u64, 0u32);
     let mut first_downgrade: Option<f64> = None;
-    // The fleet places each cycle's wake-up at the earliest of its instances' estimates on the
-    // same thread (`measure` in src/healer/session.rs); the runner does the same per cycle.
+    // The fleet measures each cycle from the wake-up estimated by the instance that started
+    // first in it on the same thread (`measure` in src/healer/session.rs); the runner does the
+    // same per cycle: (first start, its wake-up estimate).
     let thread_of = |k: usize| if session.threads() == 2 { k % 2 } else { 0 };
-    let mut wake = std::collections::HashMap::<(u32, usize), u64>::new();
+    let mut first = std::collections::HashMap::<(u32, usize), (u64, u64)>::new();
     for (k, (truth, blocks)) in truths.iter().zip(&logged).enumerate() {
         for (&(cycle, _), b) in truth.iter().zip(blocks) {
             let Some(b) = b else { continue };
-            let w = b.start_ns.saturating_sub(b.wait_ns);
-            let e = wake.entry((cycle, thread_of(k))).or_insert(w);
+            let w = (b.start_ns, b.start_ns.saturating_sub(b.wait_ns));
+            let e = first.entry((cycle, thread_of(k))).or_insert(w);
             *e = (*e).min(w);
         }
     }
@@ -634,7 +635,8 @@ fn analyse(
             let Some(b) = b else { continue };
             let t = cycle as f64 * period_s;
             let own = b.wait_ns as f64 / period_ns;
-            let fleet = (b.start_ns - wake[&(cycle, thread_of(k))]) as f64 / period_ns;
+            let fleet =
+                b.start_ns.saturating_sub(first[&(cycle, thread_of(k))].1) as f64 / period_ns;
             if k == 0 || k + 1 == truths.len() {
                 waits += &format!("{k},{t:.6},{wait:.4},{own:.4},{fleet:.4}\n");
             }
