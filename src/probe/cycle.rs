@@ -19,13 +19,18 @@
 //!   emptiest cycle), plus the margin since then. It cannot tell work that is always before
 //!   Salve from the wake-up itself: an instance late in a chain counts the instances and
 //!   plugins always before it as part of the wake-up. The fleet corrects that across its
-//!   instances (the cycle starts at the earliest edge of any instance on the thread), not the
-//!   work before the first of them.
+//!   instances (each cycle is measured from the edge of the instance that started first in it),
+//!   not the work before the first of them.
+//! - Its error grows with the margin the edge rises by beyond the drift: the drift learned from
+//!   the snaps is off by at most how high the edge hovers above the floor, over the cycles
+//!   learned from, so a stream that was quiet only briefly is told less well after a long
+//!   steady load than one that was quiet for longer.
 //! - Measured against known schedules (`tests.rs`, the audio clock 0 or ±80 ppm off, a missed
 //!   cycle), after the first 600 cycles: other work before Salve uniform between 1 % and 70 %
 //!   of the cycle, the worst error over 20,000 cycles is 1.9 % to 4.7 % of the cycle; a stopped
 //!   transport (1-6 %) for 8,000 cycles, then a load growing from 20 % to 80 % over 20,000
-//!   cycles (27 s), the worst error is 7.6 % to 7.9 %. In `cargo xtask chaos`'s sessions the
+//!   cycles (27 s), the worst error is 1.9 % to 2.8 %; five quiet seconds (1-5 %), then 55 s
+//!   steady at 21-29 %, 3.9 % to 9.5 % (at its end). In `cargo xtask chaos`'s sessions the
 //!   fleet's estimate is compared with the runner's truth for every block (README).
 //! - Work after Salve in the cycle is invisible: only dropouts (a call two periods late, a
 //!   transport jump) show it.
@@ -56,13 +61,18 @@ pub const DRIFT_WINDOW: u32 = 1024;
 /// may have grown (about 22 s at 64 samples).
 const NO_SNAP_CYCLES: u32 = 16 * DRIFT_WINDOW;
 /// Once the drift is learned, the edge may rise this much faster than it, plus the learning's
-/// error ([`FLOOR_NOISE`] over the cycles learned from): 1 ppm of the period per cycle, 0.075 %
-/// of a period per second at 64 samples, too little to follow the other plugins' load as it
-/// grows.
-pub const DRIFT_MARGIN: f64 = 1e-6;
+/// error (the floor's noise over the cycles learned from): 0.2 ppm of the period per cycle,
+/// 0.015 % of a period per second at 64 samples, too little to follow the other plugins' load
+/// as it grows. (At 1 ppm, a minute of steady load 25 % before Salve after five quiet seconds
+/// was told 21 % too low by its end.)
+pub const DRIFT_MARGIN: f64 = 2e-7;
 /// How much the floor (the least wait) may differ from one snap to another, as a share of the
-/// period: the learned drift's error is at most this over the cycles learned from.
+/// period, until a span has shown how much it does, and at most: the learned drift's error is
+/// at most the floor's noise over the cycles learned from.
 const FLOOR_NOISE: f64 = 0.01;
+/// The least floor noise assumed however steady the floor was seen (0.1 % of the period, about
+/// a microsecond at 64 samples: below the wake-up jitter of any real driver).
+const FLOOR_NOISE_MIN: f64 = 1e-3;
 /// The learned drift stays within this (200 ppm either way).
 const DRIFT_MAX: f64 = 2e-4;
 /// A snap down larger than this (a share of the period) is the other plugins' load falling, not
@@ -116,9 +126,13 @@ pub struct CycleEstimator {
     span_cycles: u32,
     span_rise: f64,
     span_snap: f64,
+    span_snaps: u32,
     /// Everything learned: cycles, and the edge's rise less the snaps (periods).
     learned_cycles: f64,
     learned_rise: f64,
+    /// The floor's noise (periods): how high above the floor the edge hovered, the most over the
+    /// spans learned ([`FLOOR_NOISE`] until the first is learned).
+    floor_noise: f64,
     previous_start_ns: Option<u64>,
     /// The last gap ratios (in periods), a ring.
     gaps: [f32; RHYTHM_LEN],
@@ -139,8 +153,10 @@ impl Default for CycleEstimator {
             span_cycles: 0,
             span_rise: 0.0,
             span_snap: 0.0,
+            span_snaps: 0,
             learned_cycles: 0.0,
             learned_rise: 0.0,
+            floor_noise: FLOOR_NOISE,
             previous_start_ns: None,
             gaps: [0.0; RHYTHM_LEN],
             next: 0,
@@ -242,6 +258,7 @@ impl CycleEstimator {
         self.span_cycles += self.open_cycles;
         self.span_rise += self.open_rise;
         self.span_snap += snap.min(SNAP_CAP);
+        self.span_snaps += 1;
         (self.open_cycles, self.open_rise) = (0, 0.0);
         if self.span_cycles >= DRIFT_WINDOW {
             self.learn();
@@ -250,12 +267,24 @@ impl CycleEstimator {
 
     #[cold]
     fn learn(&mut self) {
+        // A snap lands anywhere between the floor and the edge: twice the mean snap is how high
+        // above the floor the edge hovers, and so how far off the floor at the first and the
+        // last snap may be, which is all the learned drift's error (the spans between telescope).
+        let hover = 2.0 * self.span_snap / self.span_snaps.max(1) as f64;
+        self.floor_noise = if self.learned_cycles == 0.0 {
+            hover
+        } else {
+            self.floor_noise.max(hover)
+        }
+        .clamp(FLOOR_NOISE_MIN, FLOOR_NOISE);
+        let floor_moved = self.span_rise - self.span_snap;
         self.learned_cycles += self.span_cycles as f64;
-        self.learned_rise += self.span_rise - self.span_snap;
+        self.learned_rise += floor_moved;
+        self.span_snaps = 0;
         let drift = (self.learned_rise / self.learned_cycles).clamp(-DRIFT_MAX, DRIFT_MAX);
         // The floor's noise over the cycles learned from bounds the error: until it is small,
         // the edge rises faster (rather too fast than too slow: too slow never snaps again).
-        let margin = DRIFT_MARGIN + FLOOR_NOISE / self.learned_cycles;
+        let margin = DRIFT_MARGIN + self.floor_noise / self.learned_cycles;
         self.rise = (drift + margin).min(DRIFT_MAX);
         (self.span_cycles, self.span_rise, self.span_snap) = (0, 0.0, 0.0);
     }

@@ -443,6 +443,25 @@ mod cycle_sensing {
     }
 
     #[test]
+    fn a_steady_session_after_a_short_quiet_start_is_told_for_a_minute() {
+        // A minute at 64 samples: five seconds with other plugins nearly idle (1-5 %), then 55 s
+        // at 21-29 % that never drops: no call comes near the edge again, so the edge learned
+        // at the start must hold, rising no faster than the drift learned in those five
+        // seconds allows (the runner's clean session).
+        let quiet = shares(21, 3_750, 0.01, 0.05);
+        let steady = shares(22, 41_250, 0.21, 0.29);
+        let waits: Vec<f64> = quiet.into_iter().chain(steady).collect();
+        for drift in [0.0, 80.0, -80.0] {
+            let worst = worst_error(drift, &waits, 600);
+            println!(
+                "drift {drift:+} ppm, steady after a quiet start: worst wait error {:.2} % of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.1, "drift {drift} ppm: {worst}");
+        }
+    }
+
+    #[test]
     fn a_session_that_fills_up_is_seen_in_wait_and_slack() {
         let mut session = Session::new(30.0);
         for w in shares(3, 500, 0.0, 0.2) {
