@@ -59,6 +59,10 @@ pub struct Args {
     /// Instance benchmark: the block sizes to try.
     #[arg(long, value_delimiter = ',', default_value = "64")]
     instance_blocks: Vec<usize>,
+    /// Instance benchmark: run only this many instances (for Auto, then Off) and keep each mode's
+    /// logs (`log/instances-auto`, `log/instances-off`), instead of searching for the largest count.
+    #[arg(long)]
+    instance_count: Option<usize>,
     /// Instance benchmark: runs per block size and mode.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -894,6 +898,20 @@ fn instances(
         );
         baselines.push(serde_json::json!({"block": block, "own_misses": own, "seconds": long, "allowed": allowed}));
         let within = (args.instance_seconds, allowed);
+        if let Some(k) = args.instance_count {
+            for mode in [Mode::Auto, Mode::Off] {
+                let dir = out
+                    .join("log")
+                    .join(format!("instances-{mode:?}").to_lowercase());
+                let (misses, factor) =
+                    probe_instances(entry, k, block, mode, args, (within.0, u32::MAX), &dir)?;
+                println!(
+                    "{block:>4} samples {mode:?}: {k} instances, {misses} misses (allowed {allowed}), mean factor {factor:.2}x; logs in {}",
+                    dir.display()
+                );
+            }
+            continue;
+        }
         for mode in [Mode::Auto, Mode::Off] {
             for run in 0..args.runs {
                 // Grow until a miss, then bisect between the last good and the first bad count.
