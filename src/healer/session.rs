@@ -42,8 +42,8 @@ pub struct Measured {
     pub salve_share: f32,
     /// The cycle filled up to the end of the last Salve instance: the mean and the largest.
     pub fill_mean: f32,
-    /// (The fullest cycle but one: a single cycle stretched by a stall of the machine, which
-    /// shedding Salve would not prevent, does not count.)
+    /// (The fullest cycle but two: a stall of the machine, which shedding Salve would not
+    /// prevent, stretches the cycle it hits and delays the start of the next one.)
     pub fill_peak: f32,
     /// Cycles the host missed.
     pub dropouts: u32,
@@ -77,7 +77,8 @@ pub fn measure(samples: &mut [Sample]) -> Measured {
     samples.sort_unstable_by_key(|s| (s.thread, s.start_ns()));
     let mut m = Measured::default();
     let (mut salve_sum, mut fill_sum) = (0.0f64, 0.0f64);
-    let mut fullest = 0.0f32;
+    // The three fullest cycles, fullest first.
+    let mut fullest = [0.0f32; 3];
     let mut i = 0;
     while i < samples.len() {
         let first = samples[i];
@@ -103,18 +104,15 @@ pub fn measure(samples: &mut [Sample]) -> Measured {
         salve_sum += busy as f64 / period;
         fill_sum += fill;
         let fill = fill as f32;
-        if fill > fullest {
-            (m.fill_peak, fullest) = (fullest, fill);
-        } else {
-            m.fill_peak = m.fill_peak.max(fill);
+        if let Some(k) = fullest.iter().position(|&f| fill > f) {
+            fullest.copy_within(k..2, k + 1);
+            fullest[k] = fill;
         }
         m.cycles += 1;
         m.dropouts += dropout as u32;
         i = j;
     }
-    if m.cycles == 1 {
-        m.fill_peak = fullest;
-    }
+    m.fill_peak = fullest[(m.cycles as usize).clamp(1, 3) - 1];
     if m.cycles > 0 {
         m.salve_share = (salve_sum / m.cycles as f64) as f32;
         m.fill_mean = (fill_sum / m.cycles as f64) as f32;
@@ -590,14 +588,20 @@ mod tests {
     }
 
     #[test]
-    fn one_cycle_stretched_by_a_stall_is_not_the_peak() {
+    fn cycles_stretched_by_a_stall_are_not_the_peak() {
+        // The machine stalls at the end of cycle 7, which overruns, and the thread resumes late
+        // into cycle 8.
         let mut samples: Vec<Sample> = (0..15u64)
             .map(|cycle| Sample {
                 thread: 1,
                 instance: 0,
                 wake_ns: cycle * PERIOD_NS,
                 period_ns: PERIOD_NS,
-                wait_ns: PERIOD_NS / 2,
+                wait_ns: if cycle == 8 {
+                    PERIOD_NS * 9 / 10
+                } else {
+                    PERIOD_NS / 2
+                },
                 busy_ns: if cycle == 7 {
                     3 * PERIOD_NS
                 } else {
