@@ -60,6 +60,7 @@ fn snapshot() -> HealthSnapshot {
                 fill_mean: 0.83,
                 fill_peak: 0.91,
                 dropouts: 0,
+                blocks: 15 * 24,
             },
             cap: Some(Level::High),
             levels: [0, 0, 0, 0, 20, 4],

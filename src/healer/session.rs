@@ -47,6 +47,8 @@ pub struct Measured {
     pub fill_peak: f32,
     /// Cycles the host missed.
     pub dropouts: u32,
+    /// Salve's calls in those cycles (all instances).
+    pub blocks: u32,
 }
 
 impl Measured {
@@ -110,6 +112,7 @@ pub fn measure(samples: &mut [Sample]) -> Measured {
         }
         m.cycles += 1;
         m.dropouts += dropout as u32;
+        m.blocks += (j - i) as u32;
         i = j;
     }
     m.fill_peak = fullest[(m.cycles as usize).clamp(1, 3) - 1];
@@ -199,6 +202,12 @@ pub enum Shed {
     Helpless,
 }
 
+/// Seconds a cap must have held before a call's cost is learned at it: the instances' warm-up
+/// and crossfade into a level take about 15 ms.
+const SETTLED_S: f64 = 0.05;
+/// How long a learned cost at a level is trusted (the session changes).
+const LEARNED_COST_S: f64 = 60.0;
+
 /// The fleet's quality cap: the highest level any instance may play (its own healer and ceiling
 /// may keep it lower). One level at a time, the same for every instance.
 #[derive(Debug, Clone)]
@@ -225,6 +234,10 @@ pub struct ShedPolicy {
     last_tick_s: f64,
     /// Ticks in a row with the predicted fill above the line.
     full_ticks: u32,
+    /// What one instance's call was seen to cost at each cap (share of the cycle, 0 if not
+    /// seen), and when: a level up is predicted from it where it is dearer than twice the
+    /// level below (the instances' memory no longer fits the caches, say).
+    call_share: [(f32, f64); 6],
     pub last: Option<Shed>,
 }
 
@@ -254,6 +267,7 @@ impl ShedPolicy {
             tail: 0.0,
             last_tick_s: f64::NEG_INFINITY,
             full_ticks: 0,
+            call_share: [(0.0, f64::NEG_INFINITY); 6],
             last: None,
         }
     }
@@ -292,6 +306,17 @@ impl ShedPolicy {
         self.fast += (m.fill_peak - self.fast) * 0.5;
         self.slow += (m.fill_peak - self.slow) * 0.05;
         self.share += (m.salve_share - self.share) * 0.3;
+        if now_s - self.last_change_s >= SETTLED_S && m.blocks > 0 {
+            // The cap has held long enough for every crossfade into it to be over.
+            let call = m.salve_share * m.cycles as f32 / m.blocks as f32;
+            let (seen, at) = &mut self.call_share[self.cap as usize];
+            *seen = if now_s - *at > LEARNED_COST_S {
+                call
+            } else {
+                *seen + (call - *seen) * 0.1
+            };
+            *at = now_s;
+        }
         if self.last_tick_s.is_finite() && now_s > self.last_tick_s {
             let rate = m.cycles as f32 / (now_s - self.last_tick_s) as f32;
             if self.cycle_rate == 0.0 {
@@ -390,6 +415,17 @@ impl ShedPolicy {
         })
     }
 
+    /// Salve's share of the cycle at `level` as seen there in the last [`LEARNED_COST_S`] (per
+    /// call, times the calls per cycle now), or 0.
+    fn share_at(&self, level: Level, now_s: f64) -> f32 {
+        let (call, at) = self.call_share[level as usize];
+        let current = self.call_share[self.cap as usize].0;
+        if now_s - at > LEARNED_COST_S || current <= 0.0 {
+            return 0.0;
+        }
+        self.share * call / current
+    }
+
     fn step_up(&mut self, now_s: f64, predicted: f32) -> Option<Shed> {
         let c = self.config;
         if let Some(until) = self.trial_until_s
@@ -403,12 +439,17 @@ impl ShedPolicy {
             self.shed_started = None;
             return None;
         }
-        // One level up roughly doubles Salve's share.
-        let predicted_up = predicted + self.share;
+        // One level up roughly doubles Salve's share (or costs what it was seen to cost at that
+        // level lately, if more), and while the instances crossfade into it they run both
+        // levels for a few blocks, which must fit too.
+        let share_up = self.share_at(self.cap.up(), now_s).max(2.0 * self.share);
+        let predicted_up = predicted - self.share + share_up;
+        let crossfading = predicted + share_up;
         if now_s - self.last_change_s < c.hold_up_s
             || now_s < self.no_trial_before_s
             || self.trial_until_s.is_some()
             || predicted_up >= c.fill_up
+            || crossfading >= c.fill_high
         {
             return None;
         }
@@ -434,6 +475,8 @@ mod tests {
         log: Vec<(f64, Level, f32, u32)>,
         /// The machine stalls (one missed cycle, whatever the load) this often (s).
         stall_every_s: Option<f64>,
+        /// One level costs this many times what halving predicts.
+        dearer: Option<(Level, f32)>,
     }
 
     const PERIOD_NS: u64 = 1_333_333;
@@ -446,11 +489,16 @@ mod tests {
                 cost_16x,
                 log: Vec::new(),
                 stall_every_s: None,
+                dearer: None,
             }
         }
 
         fn cost(&self, level: Level) -> f32 {
-            self.cost_16x / (1u32 << (Level::Ultra as u32 - level as u32)) as f32
+            let dearer = match self.dearer {
+                Some((at, times)) if at == level => times,
+                _ => 1.0,
+            };
+            dearer * self.cost_16x / (1u32 << (Level::Ultra as u32 - level as u32)) as f32
         }
 
         /// Runs `seconds` with the other plugins' work `before(t)` (a share of the cycle).
@@ -674,6 +722,36 @@ mod tests {
         sim.run(30.0, |_| 0.3);
         assert_eq!(sim.policy.cap, Level::Ultra, "from {shed:?}");
         assert!(sim.changes() <= 10, "{} changes", sim.changes());
+    }
+
+    #[test]
+    fn quality_is_raised_only_when_the_crossfade_into_it_fits_too() {
+        // 10 instances at 8 % each at 16x: 20 % of the cycle at 4x, 40 % at 8x. Other plugins
+        // at 50 % push the fleet down to 4x; then they fall to 26 %. 8x would fit (66 %), but
+        // for the blocks of the crossfade the instances run 4x and 8x at once (86 %).
+        let mut sim = SessionSim::new(10, 0.08);
+        sim.run(5.0, |_| 0.5);
+        assert_eq!(sim.policy.cap, Level::Medium);
+        let changes = sim.changes();
+        sim.run(30.0, |_| 0.26);
+        assert_eq!(sim.changes(), changes, "{:?}", sim.policy.last);
+    }
+
+    #[test]
+    fn a_level_that_cost_more_than_expected_is_not_tried_again_and_again() {
+        // 100 instances: 10 % of the cycle at 1x, 20 % at 2x, and 4x costs twice what halving
+        // predicts (80 %: their memory no longer fits the caches). Other plugins take 10 %.
+        // 2x fits; 4x, seen on the way down or in one trial, is not tried again.
+        let mut sim = SessionSim::new(100, 0.016);
+        sim.dearer = Some((Level::Medium, 2.0));
+        sim.run(60.0, |_| 0.1);
+        let raised = sim.log.windows(2).filter(|w| w[1].1 > w[0].1).count();
+        assert!(
+            raised <= 1,
+            "{raised} raises, the last: {:?}",
+            sim.policy.last
+        );
+        assert_eq!(sim.policy.cap, Level::Low);
     }
 
     #[test]
