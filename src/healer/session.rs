@@ -205,6 +205,11 @@ pub enum Shed {
 /// Seconds a cap must have held before a call's cost is learned at it: the instances' warm-up
 /// and crossfade into a level take about 15 ms.
 const SETTLED_S: f64 = 0.05;
+/// Seconds after a change of the cap before Salve's share is compared with its average again
+/// (the average needs that long to follow the new level).
+const SURGE_SETTLED_S: f64 = 0.3;
+/// How long a surge of the fullest cycles is remembered (time constant, seconds).
+const SURGE_MEMORY_S: f64 = 10.0;
 /// How long a learned cost at a level is trusted (the session changes).
 const LEARNED_COST_S: f64 = 60.0;
 
@@ -238,6 +243,10 @@ pub struct ShedPolicy {
     /// seen), and when: a level up is predicted from it where it is dearer than twice the
     /// level below (the instances' memory no longer fits the caches, say).
     call_share: [(f32, f64); 6],
+    /// How much longer than usual Salve's calls lately took at the same level (a tick's share
+    /// over the average; 1 when steady): a machine that slows down now and then (other
+    /// programs, a virtual machine's neighbours) needs that much room before a level up.
+    pub surge: f32,
     pub last: Option<Shed>,
 }
 
@@ -268,6 +277,7 @@ impl ShedPolicy {
             last_tick_s: f64::NEG_INFINITY,
             full_ticks: 0,
             call_share: [(0.0, f64::NEG_INFINITY); 6],
+            surge: 1.0,
             last: None,
         }
     }
@@ -302,6 +312,16 @@ impl ShedPolicy {
         if self.last_change_s == f64::NEG_INFINITY && self.slow == 0.0 {
             // The first measurement: no trend yet.
             (self.fast, self.slow, self.share) = (m.fill_peak, m.fill_peak, m.salve_share);
+        }
+        if self.last_tick_s.is_finite()
+            && self.share > 0.0
+            && now_s - self.last_change_s >= SURGE_SETTLED_S
+        {
+            // Salve's own calls taking longer at the same level: the machine slowed down (the
+            // other plugins' load does not change what a Salve call costs).
+            let calm = (-(now_s - self.last_tick_s).max(0.0) / SURGE_MEMORY_S).exp() as f32;
+            let ratio = (m.salve_share / self.share).clamp(1.0, 4.0);
+            self.surge = (1.0 + (self.surge - 1.0) * calm).max(ratio);
         }
         self.fast += (m.fill_peak - self.fast) * 0.5;
         self.slow += (m.fill_peak - self.slow) * 0.05;
@@ -448,8 +468,8 @@ impl ShedPolicy {
         if now_s - self.last_change_s < c.hold_up_s
             || now_s < self.no_trial_before_s
             || self.trial_until_s.is_some()
-            || predicted_up >= c.fill_up
-            || crossfading >= c.fill_high
+            || predicted_up * self.surge >= c.fill_up
+            || crossfading * self.surge >= c.fill_high
         {
             return None;
         }
@@ -477,6 +497,9 @@ mod tests {
         stall_every_s: Option<f64>,
         /// One level costs this many times what halving predicts.
         dearer: Option<(Level, f32)>,
+        /// Every so many seconds, for one tick, the machine runs everything this many times
+        /// slower.
+        slowdown: Option<(f64, f32)>,
     }
 
     const PERIOD_NS: u64 = 1_333_333;
@@ -490,6 +513,7 @@ mod tests {
                 log: Vec::new(),
                 stall_every_s: None,
                 dearer: None,
+                slowdown: None,
             }
         }
 
@@ -509,11 +533,19 @@ mod tests {
             for t in 0..ticks {
                 let now = start + t as f64 * 0.02;
                 samples.clear();
-                let cost = self.cost(self.policy.cap);
+                let slow = match self.slowdown {
+                    Some((every, times))
+                        if (now / every).floor() != ((now - 0.02) / every).floor() =>
+                    {
+                        times
+                    }
+                    _ => 1.0,
+                };
+                let cost = self.cost(self.policy.cap) * slow;
                 let mut missed = 0;
                 for c in 0..15u64 {
                     let wake = ((now * 1e9) as u64) + c * PERIOD_NS;
-                    let other = before(now);
+                    let other = before(now) * slow;
                     // The host misses the deadline when the cycle is full: the next call is late.
                     let fill = other + cost * self.n as f32;
                     let stall = self.stall_every_s.is_some_and(|every| {
@@ -752,6 +784,20 @@ mod tests {
             sim.policy.last
         );
         assert_eq!(sim.policy.cap, Level::Low);
+    }
+
+    #[test]
+    fn a_machine_that_slows_down_now_and_then_keeps_room_for_it() {
+        // 100 instances: 10 % of the cycle at 1x, 20 % at 2x; other plugins 15 %. Every 3 s
+        // the machine runs three times slower for a moment: 75 % at 1x fits, 105 % at 2x
+        // does not. Once the fleet has seen that, it stays at 1x.
+        let mut sim = SessionSim::new(100, 0.016);
+        sim.slowdown = Some((3.0, 3.0));
+        sim.run(10.0, |_| 0.15);
+        let missed = sim.missed();
+        sim.run(50.0, |_| 0.15);
+        assert_eq!(sim.missed(), missed, "{:?}", sim.policy.last);
+        assert_eq!(sim.policy.cap, Level::Minimal);
     }
 
     #[test]
