@@ -141,6 +141,13 @@ pub struct ShedConfig {
     pub dropouts_overload: usize,
     pub dropout_share: f32,
     pub fill_dropouts: f32,
+    /// Dropouts in ticks whose cycles were this full (the fullest but two: not one stall)...
+    pub near_full: f32,
+    /// ...count as overload when this many come within [`ShedConfig::near_full_window_s`],
+    /// however few they are: a machine that slows down now and then overruns a nearly full
+    /// cycle a few times a second, where the level below would fit.
+    pub near_full_dropouts: usize,
+    pub near_full_window_s: f64,
     /// The most of the cycle the work after Salve is taken to need, learned from dropouts.
     pub tail_max: f32,
     /// How fast the learned tail is forgotten (share of the cycle per second).
@@ -170,6 +177,9 @@ impl Default for ShedConfig {
             dropouts_overload: 2,
             dropout_share: 0.01,
             fill_dropouts: 0.5,
+            near_full: 0.9,
+            near_full_dropouts: 3,
+            near_full_window_s: 5.0,
             tail_max: 0.25,
             tail_decay_per_s: 0.005,
             judge_after_s: 2.0,
@@ -227,6 +237,8 @@ pub struct ShedPolicy {
     backoff_s: f64,
     no_trial_before_s: f64,
     dropouts: [f64; 32],
+    /// The last dropouts in nearly full ticks (their times), a ring.
+    near_full_drops: [f64; 8],
     /// Cycles per second, averaged over the ticks.
     cycle_rate: f32,
     dropout_next: usize,
@@ -269,6 +281,7 @@ impl ShedPolicy {
             backoff_s: config.trial_s,
             no_trial_before_s: f64::NEG_INFINITY,
             dropouts: [f64::NEG_INFINITY; 32],
+            near_full_drops: [f64::NEG_INFINITY; 8],
             cycle_rate: 0.0,
             dropout_next: 0,
             shed_started: None,
@@ -348,6 +361,12 @@ impl ShedPolicy {
             self.dropouts[self.dropout_next] = now_s;
             self.dropout_next = (self.dropout_next + 1) % self.dropouts.len();
         }
+        if m.fill_peak >= self.config.near_full {
+            for _ in 0..m.dropouts.min(8) {
+                self.near_full_drops.rotate_right(1);
+                self.near_full_drops[0] = now_s;
+            }
+        }
         let c = self.config;
         if self.last_tick_s.is_finite() {
             let forget = c.tail_decay_per_s * (now_s - self.last_tick_s).max(0.0) as f32;
@@ -359,8 +378,14 @@ impl ShedPolicy {
         let enough =
             (c.dropout_share * self.cycle_rate * c.dropout_window_s as f32).ceil() as usize;
         let enough = enough.max(c.dropouts_overload);
-        let dropping =
-            recent >= enough.saturating_mul(2) || (recent >= enough && visible >= c.fill_dropouts);
+        let near_full = self
+            .near_full_drops
+            .iter()
+            .filter(|&&t| now_s - t <= c.near_full_window_s && t > self.last_change_s)
+            .count();
+        let dropping = recent >= enough.saturating_mul(2)
+            || (recent >= enough && visible >= c.fill_dropouts)
+            || near_full >= c.near_full_dropouts;
         if dropping && m.dropouts > 0 && visible >= c.fill_dropouts {
             // The host dropped cycles filled this far up to Salve's end: the rest of the cycle
             // is work after Salve.
@@ -498,8 +523,8 @@ mod tests {
         /// One level costs this many times what halving predicts.
         dearer: Option<(Level, f32)>,
         /// Every so many seconds, for one tick, the machine runs everything this many times
-        /// slower.
-        slowdown: Option<(f64, f32)>,
+        /// slower, for this many of the tick's 15 cycles.
+        slowdown: Option<(f64, f32, u64)>,
     }
 
     const PERIOD_NS: u64 = 1_333_333;
@@ -533,18 +558,19 @@ mod tests {
             for t in 0..ticks {
                 let now = start + t as f64 * 0.02;
                 samples.clear();
-                let slow = match self.slowdown {
-                    Some((every, times))
+                let (slow, slow_cycles) = match self.slowdown {
+                    Some((every, times, cycles))
                         if (now / every).floor() != ((now - 0.02) / every).floor() =>
                     {
-                        times
+                        (times, cycles)
                     }
-                    _ => 1.0,
+                    _ => (1.0, 0),
                 };
-                let cost = self.cost(self.policy.cap) * slow;
                 let mut missed = 0;
                 for c in 0..15u64 {
                     let wake = ((now * 1e9) as u64) + c * PERIOD_NS;
+                    let slow = if c < slow_cycles { slow } else { 1.0 };
+                    let cost = self.cost(self.policy.cap) * slow;
                     let other = before(now) * slow;
                     // The host misses the deadline when the cycle is full: the next call is late.
                     let fill = other + cost * self.n as f32;
@@ -724,6 +750,7 @@ mod tests {
         let mut off = SessionSim::new(24, 0.012);
         off.policy.config.fill_high = f32::INFINITY; // never sheds
         off.policy.config.dropouts_overload = usize::MAX;
+        off.policy.config.near_full_dropouts = usize::MAX;
         off.run(40.0, ramp);
         println!(
             "ramp: Auto missed {} cycles, Off {}; final cap {:?}; {} changes",
@@ -792,12 +819,31 @@ mod tests {
         // the machine runs three times slower for a moment: 75 % at 1x fits, 105 % at 2x
         // does not. Once the fleet has seen that, it stays at 1x.
         let mut sim = SessionSim::new(100, 0.016);
-        sim.slowdown = Some((3.0, 3.0));
+        sim.slowdown = Some((3.0, 3.0, 15));
         sim.run(10.0, |_| 0.15);
         let missed = sim.missed();
         sim.run(50.0, |_| 0.15);
         assert_eq!(sim.missed(), missed, "{:?}", sim.policy.last);
         assert_eq!(sim.policy.cap, Level::Minimal);
+    }
+
+    #[test]
+    fn a_few_dropouts_of_nearly_full_cycles_are_an_overload() {
+        // 100 instances: 10 % of the cycle at 1x, 20 % at 2x, 40 % at 4x; other plugins 30 %:
+        // 4x fills the cycle to 70 %. Every 1.5 s the machine runs 50 % slower for four
+        // cycles: four dropouts at a time, too few to tell from the machine's own stalls by
+        // their number, but every one of them in a nearly full tick. 2x (50 %, 75 % when
+        // slowed) fits.
+        let mut sim = SessionSim::new(100, 0.016);
+        sim.policy.cap = Level::Medium;
+        sim.run(2.0, |_| 0.3);
+        assert_eq!(sim.policy.cap, Level::Medium);
+        sim.slowdown = Some((1.5, 1.5, 4));
+        sim.run(10.0, |_| 0.3);
+        assert_eq!(sim.policy.cap, Level::Low, "{:?}", sim.policy.last);
+        let missed = sim.missed();
+        sim.run(20.0, |_| 0.3);
+        assert_eq!(sim.missed(), missed);
     }
 
     #[test]
