@@ -134,6 +134,17 @@ pub struct CycleEstimator {
     /// spans learned ([`FLOOR_NOISE`] until the first is learned).
     floor_noise: f64,
     previous_start_ns: Option<u64>,
+    /// How far the previous call snapped the edge down (ns; 0 if it did not), not learned from
+    /// yet.
+    last_snap_ns: f64,
+    /// The block durations the reciprocals below were taken for, the rise too, and the period
+    /// with the rise, with its reciprocal and the previous block's.
+    period_ns: f64,
+    previous_block_ns: f64,
+    rise_seen: f64,
+    period: f64,
+    per_period: f64,
+    per_block: f64,
     /// The last gap ratios (in periods), a ring.
     gaps: [f32; RHYTHM_LEN],
     next: usize,
@@ -158,6 +169,13 @@ impl Default for CycleEstimator {
             learned_rise: 0.0,
             floor_noise: FLOOR_NOISE,
             previous_start_ns: None,
+            last_snap_ns: 0.0,
+            period_ns: f64::NAN,
+            previous_block_ns: f64::NAN,
+            rise_seen: f64::NAN,
+            period: 1.0,
+            per_period: 1.0,
+            per_block: 1.0,
             gaps: [0.0; RHYTHM_LEN],
             next: 0,
             filled: 0,
@@ -203,14 +221,40 @@ impl CycleEstimator {
             self.wake_ns = start_ns as f64;
             return CyclePosition::default();
         };
+        // Divisions cost more than the rest of this function: the reciprocals are kept while
+        // the block's duration and the rise stay the same (nearly always).
+        if period_ns != self.period_ns || previous_block_ns != self.previous_block_ns {
+            self.period_ns = period_ns;
+            self.previous_block_ns = previous_block_ns;
+            self.per_block = 1.0 / previous_block_ns.max(1.0);
+            self.rise_seen = f64::NAN;
+        }
+        if self.rise != self.rise_seen {
+            self.rise_seen = self.rise;
+            self.period = period_ns.max(1.0) * (1.0 + self.rise);
+            self.per_period = 1.0 / self.period;
+        }
         let gap = start_ns.saturating_sub(previous) as f64;
-        let gap_ratio = (gap / previous_block_ns.max(1.0)) as f32;
+        let gap_ratio = (gap * self.per_block) as f32;
+        if self.last_snap_ns > 0.0 {
+            if gap < (1.0 - EARLY_SHARE) * self.period && self.regular() {
+                // The call that snapped the edge down was the previous cycle's, late, not this
+                // cycle's, early: a host that calls once a cycle does not call again this
+                // soon. The edge goes back, and nothing is learned from it (else every late
+                // call would pull the edge, and the drift learned, early for good).
+                self.wake_ns += self.last_snap_ns;
+            } else {
+                self.snapped(self.last_snap_ns * self.per_period);
+            }
+            self.last_snap_ns = 0.0;
+        }
         // The cycle this call is in, counted from the previous call's wake-up: a call starts
         // between its wake-up and the next one, so whole periods since that wake-up tell (a
         // call a little before the predicted wake-up belongs to it: the edge then snaps down).
-        let period = period_ns.max(1.0) * (1.0 + self.rise);
+        let period = self.period;
         let since_wake = start_ns as f64 - self.wake_ns;
-        let cycles = (since_wake / period + EARLY_SHARE).floor().max(0.0);
+        // Whole periods, none if negative (a conversion, cheaper than `floor`).
+        let cycles = (since_wake * self.per_period + EARLY_SHARE) as u64 as f64;
         self.wake_ns += cycles * period;
         let start = start_ns as f64;
         self.open_cycles += cycles as u32;
@@ -222,9 +266,9 @@ impl CycleEstimator {
             }
         }
         if start < self.wake_ns {
-            let snap = (self.wake_ns - start) / period;
+            // Learned from at the next call, once it shows that this one was early.
+            self.last_snap_ns = self.wake_ns - start;
             self.wake_ns = start;
-            self.snapped(snap);
         } else if self.open_cycles >= NO_SNAP_CYCLES {
             self.unsnapped();
         }

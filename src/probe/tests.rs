@@ -462,6 +462,37 @@ mod cycle_sensing {
     }
 
     #[test]
+    fn calls_late_in_their_cycle_do_not_pull_the_edge_early() {
+        // After a quiet start (1-5 %), other plugins take 25-35 % before Salve, and every 300
+        // cycles a burst of load makes Salve's call start at 97 % of its cycle: just before
+        // the next wake-up, where it looks like an early call of the next cycle. The edge must
+        // not follow it down.
+        let quiet = shares(30, 3_750, 0.01, 0.05);
+        let busy = shares(31, 20_000, 0.25, 0.35)
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| if i % 300 == 299 { 0.97 } else { w });
+        let waits: Vec<f64> = quiet.into_iter().chain(busy).collect();
+        for drift in [0.0, 80.0, -80.0] {
+            let mut session = Session::new(drift);
+            let mut worst = 0.0f64;
+            for (i, &w) in waits.iter().enumerate() {
+                let r = session.cycle(w);
+                if i >= 600 && w < 0.9 {
+                    let error =
+                        (r.wait_ns as f64 - w * session.period_ns).abs() / session.period_ns;
+                    worst = worst.max(error);
+                }
+            }
+            println!(
+                "drift {drift:+} ppm, late calls: worst wait error {:.2} % of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.07, "drift {drift} ppm: {worst}");
+        }
+    }
+
+    #[test]
     fn a_session_that_fills_up_is_seen_in_wait_and_slack() {
         let mut session = Session::new(30.0);
         for w in shares(3, 500, 0.0, 0.2) {
