@@ -606,6 +606,19 @@ mod tests {
         }
     }
 
+    /// A call of `instance` on thread 1, with its own estimate of the wake-up.
+    fn call(instance: u64, wake_ns: u64, wait_ns: u64, busy_ns: u64) -> Sample {
+        Sample {
+            thread: 1,
+            instance,
+            wake_ns,
+            period_ns: PERIOD_NS,
+            wait_ns,
+            busy_ns,
+            dropout: false,
+        }
+    }
+
     #[test]
     fn the_measure_tells_salves_share_the_work_before_it_and_the_time_to_spare() {
         let mut samples = Vec::new();
@@ -639,15 +652,7 @@ mod tests {
             let wake = cycle * PERIOD_NS;
             for i in 0..4u64 {
                 let always_before = (30 + 5 * i) * PERIOD_NS / 100;
-                samples.push(Sample {
-                    thread: 1,
-                    instance: i,
-                    wake_ns: wake + always_before,
-                    period_ns: PERIOD_NS,
-                    wait_ns: 0,
-                    busy_ns: PERIOD_NS / 20,
-                    dropout: false,
-                });
+                samples.push(call(i, wake + always_before, 0, PERIOD_NS / 20));
             }
         }
         let m = measure(&mut samples);
@@ -674,15 +679,7 @@ mod tests {
                 } else {
                     wake
                 };
-                samples.push(Sample {
-                    thread: 1,
-                    instance: i,
-                    wake_ns: own_wake,
-                    period_ns: PERIOD_NS,
-                    wait_ns: start - own_wake,
-                    busy_ns: PERIOD_NS / 20,
-                    dropout: false,
-                });
+                samples.push(call(i, own_wake, start - own_wake, PERIOD_NS / 20));
             }
         }
         let m = measure(&mut samples);

@@ -397,7 +397,8 @@ mod cycle_sensing {
                 session.miss(1);
             }
             let r = session.cycle(w);
-            if i >= settle {
+            // A call that late (a miss's) is not told; what matters is what follows it.
+            if i >= settle && w < 0.9 {
                 let error = (r.wait_ns as f64 - w * session.period_ns).abs() / session.period_ns;
                 worst = worst.max(error);
             }
@@ -405,19 +406,24 @@ mod cycle_sensing {
         worst
     }
 
+    /// Asserts that the worst error with the audio clock 0 and ±80 ppm off is under `bound`.
+    fn told_within(waits: &[f64], what: &str, bound: f64) {
+        for drift in [0.0, 80.0, -80.0] {
+            let worst = worst_error(drift, waits, 600);
+            println!(
+                "drift {drift:+} ppm{what}: worst wait error {:.2} % of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < bound, "drift {drift} ppm{what}: {worst}");
+        }
+    }
+
     #[test]
     fn the_wait_before_salve_is_told_within_six_percent_of_the_cycle() {
         // Other plugins take 1 % to 70 % of each cycle before Salve; the audio clock drifts
         // 80 ppm either way; the host misses a cycle halfway.
         let waits = shares(7, 20_000, 0.01, 0.7);
-        for drift in [0.0, 80.0, -80.0] {
-            let worst = worst_error(drift, &waits, 600);
-            println!(
-                "drift {drift:+} ppm: worst wait error {:.2} % of the cycle",
-                worst * 100.0
-            );
-            assert!(worst < 0.06, "drift {drift} ppm: {worst}");
-        }
+        told_within(&waits, "", 0.06);
     }
 
     #[test]
@@ -432,14 +438,7 @@ mod cycle_sensing {
             .enumerate()
             .map(|(i, j)| 0.2 + 0.6 * (i as f64 / 20_000.0).min(1.0) + j);
         let waits: Vec<f64> = stopped.into_iter().chain(climbing).collect();
-        for drift in [0.0, 80.0, -80.0] {
-            let worst = worst_error(drift, &waits, 600);
-            println!(
-                "drift {drift:+} ppm, load climbing: worst wait error {:.2} % of the cycle",
-                worst * 100.0
-            );
-            assert!(worst < 0.1, "drift {drift} ppm: {worst}");
-        }
+        told_within(&waits, ", load climbing", 0.1);
     }
 
     #[test]
@@ -451,14 +450,7 @@ mod cycle_sensing {
         let quiet = shares(21, 3_750, 0.01, 0.05);
         let steady = shares(22, 41_250, 0.21, 0.29);
         let waits: Vec<f64> = quiet.into_iter().chain(steady).collect();
-        for drift in [0.0, 80.0, -80.0] {
-            let worst = worst_error(drift, &waits, 600);
-            println!(
-                "drift {drift:+} ppm, steady after a quiet start: worst wait error {:.2} % of the cycle",
-                worst * 100.0
-            );
-            assert!(worst < 0.1, "drift {drift} ppm: {worst}");
-        }
+        told_within(&waits, ", steady after a quiet start", 0.1);
     }
 
     #[test]
@@ -473,23 +465,7 @@ mod cycle_sensing {
             .enumerate()
             .map(|(i, w)| if i % 300 == 299 { 0.97 } else { w });
         let waits: Vec<f64> = quiet.into_iter().chain(busy).collect();
-        for drift in [0.0, 80.0, -80.0] {
-            let mut session = Session::new(drift);
-            let mut worst = 0.0f64;
-            for (i, &w) in waits.iter().enumerate() {
-                let r = session.cycle(w);
-                if i >= 600 && w < 0.9 {
-                    let error =
-                        (r.wait_ns as f64 - w * session.period_ns).abs() / session.period_ns;
-                    worst = worst.max(error);
-                }
-            }
-            println!(
-                "drift {drift:+} ppm, late calls: worst wait error {:.2} % of the cycle",
-                worst * 100.0
-            );
-            assert!(worst < 0.07, "drift {drift} ppm: {worst}");
-        }
+        told_within(&waits, ", late calls", 0.07);
     }
 
     #[test]
