@@ -643,10 +643,11 @@ mod tests {
     }
 
     #[test]
-    fn instances_late_in_the_chain_are_measured_from_the_cycles_earliest_wake_up() {
+    fn instances_late_in_the_chain_are_measured_from_the_first_instances_edge() {
         // Each instance only knows the lightest cycles it saw: the work always before it (here
         // 30 % of other plugins' and 5 % per instance before it) is part of its own edge, so
-        // each reports a wait of about zero. The cycle is measured from the earliest edge.
+        // each reports a wait of about zero. The cycle is measured from the edge of the
+        // instance that started first in it.
         let mut samples = Vec::new();
         for cycle in 0..10u64 {
             let wake = cycle * PERIOD_NS;
