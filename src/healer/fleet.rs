@@ -195,12 +195,12 @@ fn run() {
         journal.clear();
         samples.clear();
         let mut levels = [0u16; 6];
-        for member in &members {
+        for (index, member) in members.iter().enumerate() {
             let mut state = lock(&member.parts);
             if state.tick() {
                 journal.push(state.parts.checkpointer.clone());
             }
-            state.place(member.id, &mut samples);
+            state.place(index as u32, &mut samples);
             if let Some(f) = state.heard {
                 levels[Level::from_ratio(f) as usize] += 1;
             }
@@ -318,7 +318,7 @@ impl MemberState {
 
     /// This tick's realtime blocks, placed in their host's cycles on the process time line
     /// (blocks of hosts that call in bursts have no cycle and are left out).
-    fn place(&mut self, instance: u64, samples: &mut Vec<Sample>) {
+    fn place(&mut self, instance: u32, samples: &mut Vec<Sample>) {
         use crate::probe::events::EventKind;
         for r in &self.batch {
             if r.deadline_ns == 0 {

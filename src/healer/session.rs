@@ -14,8 +14,9 @@ use super::level::Level;
 pub struct Sample {
     /// The calling thread's tag.
     pub thread: u64,
-    /// Which instance played it (the fleet's member id).
-    pub instance: u64,
+    /// Which instance played it: its index among the members of this tick (small: the
+    /// grouping keeps one mark per index).
+    pub instance: u32,
     /// The cycle's estimated wake-up on the process-wide time line (ns).
     pub wake_ns: u64,
     pub period_ns: u64,
@@ -81,9 +82,14 @@ pub fn measure(samples: &mut [Sample]) -> Measured {
     let (mut salve_sum, mut fill_sum) = (0.0f64, 0.0f64);
     // The three fullest cycles, fullest first.
     let mut fullest = [0.0f32; 3];
+    // The cycle each instance was last seen in (numbered from 1), so that telling whether an
+    // instance comes again costs one look, not a scan of the cycle.
+    let instances = samples.iter().map(|s| s.instance as usize + 1).max();
+    let mut seen_in = vec![0u32; instances.unwrap_or(0)];
     let mut i = 0;
     while i < samples.len() {
         let first = samples[i];
+        let cycle = m.cycles + 1;
         let wake = first.wake_ns;
         let period = first.period_ns.max(1) as f64;
         let (mut busy, mut end, mut dropout) = (0u64, 0u64, false);
@@ -92,11 +98,10 @@ pub fn measure(samples: &mut [Sample]) -> Measured {
             && samples[j].thread == first.thread
             && (j == i
                 || samples[j].start_ns() < first.start_ns() + 2 * first.period_ns
-                    && !samples[i..j]
-                        .iter()
-                        .any(|s| s.instance == samples[j].instance))
+                    && seen_in[samples[j].instance as usize] != cycle)
         {
             let s = samples[j];
+            seen_in[s.instance as usize] = cycle;
             busy += s.busy_ns;
             end = end.max((s.start_ns() + s.busy_ns).saturating_sub(wake));
             dropout |= s.dropout;
@@ -582,7 +587,7 @@ mod tests {
                     for i in 0..self.n {
                         samples.push(Sample {
                             thread: 1,
-                            instance: i as u64,
+                            instance: i as u32,
                             wake_ns: wake,
                             period_ns: PERIOD_NS,
                             wait_ns: ((other + cost * i as f32) * PERIOD_NS as f32) as u64,
@@ -610,7 +615,7 @@ mod tests {
     fn call(instance: u64, wake_ns: u64, wait_ns: u64, busy_ns: u64) -> Sample {
         Sample {
             thread: 1,
-            instance,
+            instance: instance as u32,
             wake_ns,
             period_ns: PERIOD_NS,
             wait_ns,
@@ -626,7 +631,7 @@ mod tests {
             for i in 0..4u64 {
                 samples.push(Sample {
                     thread: 7,
-                    instance: i,
+                    instance: i as u32,
                     wake_ns: cycle * PERIOD_NS + 3, // estimates differ by a few ns
                     period_ns: PERIOD_NS,
                     wait_ns: PERIOD_NS / 2 + i * PERIOD_NS / 20,
