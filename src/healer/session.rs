@@ -220,10 +220,10 @@ pub enum Shed {
 /// Seconds a cap must have held before a call's cost is learned at it: the instances' warm-up
 /// and crossfade into a level take about 15 ms.
 const SETTLED_S: f64 = 0.05;
-/// Seconds after a change of the cap before Salve's share is compared with its average again
-/// (the average needs that long to follow the new level).
+/// Seconds after a change of the cap before a call's cost is compared with its average at the
+/// cap (the average needs that long to follow the new level).
 const SURGE_SETTLED_S: f64 = 0.3;
-/// How long a surge of the fullest cycles is remembered (time constant, seconds).
+/// How long a surge of Salve's calls is remembered (time constant, seconds).
 const SURGE_MEMORY_S: f64 = 10.0;
 /// How long a learned cost at a level is trusted (the session changes).
 const LEARNED_COST_S: f64 = 60.0;
@@ -260,8 +260,8 @@ pub struct ShedPolicy {
     /// seen), and when: a level up is predicted from it where it is dearer than twice the
     /// level below (the instances' memory no longer fits the caches, say).
     call_share: [(f32, f64); 6],
-    /// How much longer than usual Salve's calls lately took at the same level (a tick's share
-    /// over the average; 1 when steady): a machine that slows down now and then (other
+    /// How much longer than usual Salve's calls lately took at the same level (a tick's cost
+    /// per call over its average at the cap; 1 when steady): a machine that slows down now and then (other
     /// programs, a virtual machine's neighbours) needs that much room before a level up.
     pub surge: f32,
     pub last: Option<Shed>,
@@ -331,14 +331,18 @@ impl ShedPolicy {
             // The first measurement: no trend yet.
             (self.fast, self.slow, self.share) = (m.fill_peak, m.fill_peak, m.salve_share);
         }
+        // What one call cost this tick (share of the cycle).
+        let call = m.salve_share * m.cycles as f32 / m.blocks.max(1) as f32;
+        let usual = self.call_share[self.cap as usize].0;
         if self.last_tick_s.is_finite()
-            && self.share > 0.0
+            && usual > 0.0
+            && m.blocks > 0
             && now_s - self.last_change_s >= SURGE_SETTLED_S
         {
-            // Salve's own calls taking longer at the same level: the machine slowed down (the
-            // other plugins' load does not change what a Salve call costs).
+            // Salve's calls taking longer at the same level: the machine slowed down (neither
+            // the other plugins' load nor instances coming and going change what a call costs).
             let calm = (-(now_s - self.last_tick_s).max(0.0) / SURGE_MEMORY_S).exp() as f32;
-            let ratio = (m.salve_share / self.share).clamp(1.0, 4.0);
+            let ratio = (call / usual).clamp(1.0, 4.0);
             self.surge = (1.0 + (self.surge - 1.0) * calm).max(ratio);
         }
         self.fast += (m.fill_peak - self.fast) * 0.5;
@@ -346,7 +350,6 @@ impl ShedPolicy {
         self.share += (m.salve_share - self.share) * 0.3;
         if now_s - self.last_change_s >= SETTLED_S && m.blocks > 0 {
             // The cap has held long enough for every crossfade into it to be over.
-            let call = m.salve_share * m.cycles as f32 / m.blocks as f32;
             let (seen, at) = &mut self.call_share[self.cap as usize];
             *seen = if now_s - *at > LEARNED_COST_S {
                 call
@@ -847,6 +850,33 @@ mod tests {
         let missed = sim.missed();
         sim.run(20.0, |_| 0.3);
         assert_eq!(sim.missed(), missed);
+    }
+
+    #[test]
+    fn instances_added_are_no_slow_down_of_the_machine() {
+        // 10 instances take 10 % of the cycle; then 20 more join: 30 %, at the same cost per
+        // call. Then the calls themselves take three times as long.
+        let tick = |policy: &mut ShedPolicy, t: f64, share: f32, instances: u32| {
+            let m = Measured {
+                cycles: 15,
+                salve_share: share,
+                fill_mean: 0.3 + share,
+                fill_peak: 0.3 + share,
+                dropouts: 0,
+                blocks: 15 * instances,
+            };
+            policy.tick(t, &m);
+        };
+        let mut policy = ShedPolicy::default();
+        let mut t = 0.0;
+        for _ in 0..100 {
+            tick(&mut policy, t, 0.1, 10);
+            t += 0.02;
+        }
+        tick(&mut policy, t, 0.3, 30);
+        assert!(policy.surge < 1.1, "{}", policy.surge);
+        tick(&mut policy, t + 0.02, 0.3, 10);
+        assert!(policy.surge > 2.5, "{}", policy.surge);
     }
 
     #[test]
