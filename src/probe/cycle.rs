@@ -30,8 +30,10 @@
 //!   of the cycle, the worst error over 20,000 cycles is 1.9 % to 4.7 % of the cycle; a stopped
 //!   transport (1-6 %) for 8,000 cycles, then a load growing from 20 % to 80 % over 20,000
 //!   cycles (27 s), the worst error is 1.9 % to 2.8 %; five quiet seconds (1-5 %), then 55 s
-//!   steady at 21-29 %, 3.9 % to 9.5 % (at its end). In `cargo xtask chaos`'s sessions the
-//!   fleet's estimate is compared with the runner's truth for every block (README).
+//!   steady at 21-29 %, 3.8 % to 9.2 % (at its end); the same at 25-35 % with a call at 97 %
+//!   of its cycle every 300 cycles (a late call, which reads as an early one of the next
+//!   cycle), 3.6 % to 5.4 %. In `cargo xtask chaos`'s sessions the fleet's estimate is
+//!   compared with the runner's truth for every block (README).
 //! - Work after Salve in the cycle is invisible: only dropouts (a call two periods late, a
 //!   transport jump) show it.
 //! - Hosts that render ahead of real time or call in bursts (ASIO-Guard style) have no wake-up
@@ -107,8 +109,9 @@ pub struct CyclePosition {
 /// growing there). Over all such spans since the first [`DRIFT_WINDOW`] cycles, the drift is
 /// what the edge rose less what was snapped off, so its error shrinks as the stream goes on (the
 /// floor's noise over all the cycles), and the edge then rises at the drift plus
-/// [`DRIFT_MARGIN`]. So a load before Salve that grows over seconds shows in `wait` instead of
-/// being taken for the wake-up.
+/// [`DRIFT_MARGIN`] plus that error. So a load before Salve that grows over seconds shows in
+/// `wait` instead of being taken for the wake-up. A snap counts only once the next call shows
+/// it was an early call, not the previous cycle's late one.
 #[derive(Debug, Clone, Copy)]
 pub struct CycleEstimator {
     /// The estimated wake-up of the current cycle (ns, on the probe's clock).
