@@ -195,9 +195,10 @@ fn run() {
         journal.clear();
         samples.clear();
         let mut levels = [0u16; 6];
+        let interval_s = crate::checkpoint::routine_interval_s(members.len());
         for (index, member) in members.iter().enumerate() {
             let mut state = lock(&member.parts);
-            if state.tick() {
+            if state.tick(interval_s) {
                 journal.push(state.parts.checkpointer.clone());
             }
             state.place(index as u32, &mut samples);
@@ -233,17 +234,14 @@ fn run() {
 
 impl MemberState {
     /// One tick of this member; returns whether a checkpoint waits for the journal.
-    fn tick(&mut self) -> bool {
+    fn tick(&mut self, checkpoint_interval_s: f64) -> bool {
         let p = &mut self.parts;
         // Before the records: every panic counted here has its record in the ring (or lost
         // with it), so the healer can tell a lost one. The level too, so that a reflex step
         // made during the tick is not overwritten.
         let panics_raised = p.decisions.panics_raised.load(Ordering::Acquire);
         let level_seen = p.decisions.level.load(Ordering::Acquire);
-        self.batch.clear();
-        while let Ok(r) = p.records.pop() {
-            self.batch.push(r);
-        }
+        drain(&mut p.records, &mut self.batch);
         let controls = &p.controls;
         let offline = controls.offline.load(Ordering::Relaxed);
         let mode = if offline { Mode::Off } else { controls.mode() };
@@ -271,6 +269,7 @@ impl MemberState {
             // Offline renders are not sessions to recover: no checkpoints from them.
             let realtime = batch.iter().any(|r| r.deadline_ns > 0);
             let mut cp = lock(&p.checkpointer);
+            cp.set_routine_interval(checkpoint_interval_s);
             cp.tick_deferred(&mut healer, realtime, inputs.ceiling);
             #[cfg(feature = "chaos")]
             if let Some(log) = chaos_log {
@@ -348,13 +347,22 @@ impl MemberState {
         lock(&p.checkpointer).finish(&mut healer);
         #[cfg(feature = "chaos")]
         if let Some(log) = &mut self.chaos_log {
-            self.batch.clear();
-            while let Ok(r) = p.records.pop() {
-                self.batch.push(r);
-            }
+            drain(&mut p.records, &mut self.batch);
             log.tick(&self.batch, &healer);
             log.finish(&healer);
         }
+    }
+}
+
+/// Takes every record waiting in the ring into `batch`, in one commit: popping them one by one
+/// hands the ring's head back to the audio thread's core at every record.
+fn drain(records: &mut rtrb::Consumer<BlockRecord>, batch: &mut Vec<BlockRecord>) {
+    batch.clear();
+    if let Ok(chunk) = records.read_chunk(records.slots()) {
+        let (first, second) = chunk.as_slices();
+        batch.extend_from_slice(first);
+        batch.extend_from_slice(second);
+        chunk.commit_all();
     }
 }
 
