@@ -167,13 +167,42 @@ impl Checkpoint {
 /// The persisted field in the plugin state: the latest checkpoint as text, and, when the host
 /// handed Salve a checkpoint it could not read, those bytes unchanged, so that the next save
 /// loses nothing (a newer Salve can still read them).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Persisted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserved: Option<String>,
+    /// Which value this is, unique in the process: every value the host loads (deserializes)
+    /// gets a new one, so the checkpointer compares the text (kilobytes, cold in the cache, for
+    /// every instance at every tick) only when the host has set the field. Not saved.
+    #[serde(skip, default = "next_stamp")]
+    stamp: u64,
 }
+
+fn next_stamp() -> u64 {
+    static STAMPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    STAMPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            current: None,
+            preserved: None,
+            stamp: next_stamp(),
+        }
+    }
+}
+
+impl PartialEq for Persisted {
+    /// The same texts (the stamp says where a value came from, not what it holds).
+    fn eq(&self, other: &Self) -> bool {
+        self.current == other.current && self.preserved == other.preserved
+    }
+}
+
+impl Eq for Persisted {}
 
 /// A plugin instance's own id, unique among the live instances of this process and random
 /// across processes. Every live instance has its own: a duplicated track, a pasted plugin or a
@@ -350,6 +379,8 @@ pub struct Checkpointer {
     instance_id: InstanceId,
     generation: u64,
     last_seen: Option<String>,
+    /// The [`Persisted`] value last looked at (its stamp).
+    stamp_seen: u64,
     unreadable: Option<String>,
     last_write_s: f64,
     /// The routine interval (see [`routine_interval_s`]).
@@ -378,6 +409,7 @@ impl Checkpointer {
             instance_id: InstanceId::new(),
             generation: 0,
             last_seen: None,
+            stamp_seen: 0,
             unreadable: None,
             last_write_s: f64::NEG_INFINITY,
             interval_s: CHECKPOINT_INTERVAL_S,
@@ -459,10 +491,12 @@ impl Checkpointer {
         ceiling: Level,
     ) {
         self.tell(healer);
-        // Compared in place: the text is a few KB, and this runs 50 times a second per instance.
+        // Compared in place, and only when the host has set the field since the last look: the
+        // text is a few KB, and this runs at every tick of every instance.
         let loaded = {
             let p = self.session.lock().unwrap_or_else(|p| p.into_inner());
-            (p.current != self.last_seen).then(|| p.clone())
+            let set = std::mem::replace(&mut self.stamp_seen, p.stamp) != p.stamp;
+            (set && p.current != self.last_seen).then(|| p.clone())
         };
         if let Some(persisted) = loaded {
             // The host loaded a state (or this is the first look at it).

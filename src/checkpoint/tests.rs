@@ -144,6 +144,7 @@ fn a_newer_journal_wins_over_the_hosts_copy() {
     let host = Persisted {
         current: Some(cp.to_text()),
         preserved: None,
+        ..Default::default()
     };
     assert_eq!(choose(&host, Some(&j)).source, Source::Host);
     cp.generation = 9;
@@ -163,6 +164,7 @@ fn an_unreadable_checkpoint_is_kept_and_explained() {
         &Persisted {
             current: Some(text.clone()),
             preserved: None,
+            ..Default::default()
         },
         None,
     );
@@ -174,6 +176,7 @@ fn an_unreadable_checkpoint_is_kept_and_explained() {
     let session = std::sync::Arc::new(std::sync::Mutex::new(Persisted {
         current: Some(text.clone()),
         preserved: None,
+        ..Default::default()
     }));
     let mut c = Checkpointer::new(session.clone(), None);
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
@@ -500,4 +503,33 @@ fn restored_breakers_keep_their_remaining_time_on_the_new_time_base() {
     let bound = crate::healer::breaker::MAX_RESTORED_WAIT_S;
     assert!(b[Level::High as usize].allows_trial(bound));
     assert!(b[Level::Medium as usize].allows_trial(bound));
+}
+
+#[test]
+fn a_state_the_host_loads_while_running_is_restored_at_the_next_tick() {
+    use nice_plug::params::persist::PersistentField;
+    let session = std::sync::Arc::new(std::sync::Mutex::new(Persisted::default()));
+    let mut c = Checkpointer::new(session.clone(), None);
+    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
+    c.tick(&mut h, true, Level::Ultra);
+    c.tick(&mut h, true, Level::Ultra);
+    assert!(h.breakers[5].is_closed());
+    // The host sets the field as it does when it loads a state: a deserialized value.
+    let loaded = Persisted {
+        current: Some(full_checkpoint().to_text()),
+        preserved: None,
+        ..Default::default()
+    };
+    let text = serde_json::to_string(&loaded).unwrap();
+    session.set(serde_json::from_str(&text).unwrap());
+    c.tick(&mut h, true, Level::Ultra);
+    assert!(
+        !h.breakers[5].is_closed(),
+        "the loaded checkpoint's breaker"
+    );
+    // Loaded again, unchanged: nothing new to restore, and the text stays Salve's.
+    let ours = session.lock().unwrap().clone();
+    session.set(serde_json::from_str(&serde_json::to_string(&ours).unwrap()).unwrap());
+    c.tick(&mut h, true, Level::Ultra);
+    assert_eq!(session.lock().unwrap().current, ours.current);
 }
