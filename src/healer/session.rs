@@ -64,14 +64,16 @@ impl Measured {
     }
 }
 
-/// Sorts the samples by thread, then start. A tick holds thousands (128 instances: 1920), and
-/// moving 48-byte samples about made the sort a sixth of the fleet thread's time; so one 64-bit
-/// key a sample is sorted (thread's rank, start since the earliest, index) and the samples are
-/// put in its order once. Spans the key cannot hold (never in practice) take the plain sort.
-fn sort_by_thread_and_start(samples: &mut [Sample]) {
+/// The samples' indices in the order of thread, then start, in `scratch.order`. A tick holds
+/// thousands (128 instances: 3840), and moving 56-byte samples about made the sort a sixth of
+/// the fleet thread's time; so one 64-bit key a sample is sorted (thread's rank, start since the
+/// earliest, index), and the samples stay where they are. Spans the key cannot hold (never in
+/// practice) take a plain sort of the indices.
+fn order_by_thread_and_start(samples: &[Sample], scratch: &mut Scratch) {
     const INDEX_BITS: u32 = 16;
     const START_BITS: u32 = 40; // 18 minutes of ns
-    let mut threads: Vec<u64> = Vec::new();
+    let Scratch { threads, order, .. } = scratch;
+    threads.clear();
     for s in samples.iter() {
         if !threads.contains(&s.thread) {
             threads.push(s.thread);
@@ -84,88 +86,112 @@ fn sort_by_thread_and_start(samples: &mut [Sample]) {
         && samples
             .iter()
             .all(|s| s.start_ns() - first < 1 << START_BITS);
+    order.clear();
     if !fits {
-        samples.sort_unstable_by_key(|s| (s.thread, s.start_ns()));
+        order.extend(0..samples.len() as u64);
+        order.sort_unstable_by_key(|&i| {
+            let s = &samples[i as usize];
+            (s.thread, s.start_ns(), i)
+        });
         return;
     }
-    let mut keys: Vec<u64> = samples
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let rank = threads.iter().position(|&t| t == s.thread).unwrap_or(0) as u64;
-            rank << (INDEX_BITS + START_BITS) | (s.start_ns() - first) << INDEX_BITS | i as u64
-        })
-        .collect();
-    keys.sort_unstable();
-    let sorted: Vec<Sample> = keys
-        .iter()
-        .map(|k| samples[(k & ((1 << INDEX_BITS) - 1)) as usize])
-        .collect();
-    samples.copy_from_slice(&sorted);
+    order.extend(samples.iter().enumerate().map(|(i, s)| {
+        let rank = threads.iter().position(|&t| t == s.thread).unwrap_or(0) as u64;
+        rank << (INDEX_BITS + START_BITS) | (s.start_ns() - first) << INDEX_BITS | i as u64
+    }));
+    order.sort_unstable();
+    for k in order.iter_mut() {
+        *k &= (1 << INDEX_BITS) - 1;
+    }
 }
 
-/// Groups the samples by thread and cycle and measures them. Sorts `samples` in place.
-///
-/// On one host thread the instances run one after another, each once a cycle: in the order of
-/// their starts, a cycle ends where an instance comes again (or two periods after the cycle's first
-/// start). This needs no agreement between the instances' estimates of
-/// the wake-up, which differ: each instance places it at the lower edge of its own calls, so one
-/// late in the chain takes the instances and plugins always before it for part of it, and one
-/// whose place in the chain just moved earlier (the instances before it were shed) keeps an
-/// edge from before the move, up to a period too early, until its estimate catches up.
-///
-/// The cycle is measured from the wake-up estimated by the instance that started first in it:
-/// nothing of Salve's runs before that instance, so shedding never moves its edge.
-pub fn measure(samples: &mut [Sample]) -> Measured {
-    sort_by_thread_and_start(samples);
-    let mut m = Measured::default();
-    let (mut salve_sum, mut fill_sum) = (0.0f64, 0.0f64);
-    // The three fullest cycles, fullest first.
-    let mut fullest = [0.0f32; 3];
-    // The cycle each instance was last seen in (numbered from 1), so that telling whether an
-    // instance comes again costs one look, not a scan of the cycle.
-    let instances = samples.iter().map(|s| s.instance as usize + 1).max();
-    let mut seen_in = vec![0u32; instances.unwrap_or(0)];
-    let mut i = 0;
-    while i < samples.len() {
-        let first = samples[i];
-        let cycle = m.cycles + 1;
-        let wake = first.wake_ns;
-        let period = first.period_ns.max(1) as f64;
-        let (mut busy, mut end, mut dropout) = (0u64, 0u64, false);
-        let mut j = i;
-        while j < samples.len()
-            && samples[j].thread == first.thread
-            && (j == i
-                || samples[j].start_ns() < first.start_ns() + 2 * first.period_ns
-                    && seen_in[samples[j].instance as usize] != cycle)
-        {
-            let s = samples[j];
-            seen_in[s.instance as usize] = cycle;
-            busy += s.busy_ns;
-            end = end.max((s.start_ns() + s.busy_ns).saturating_sub(wake));
-            dropout |= s.dropout;
-            j += 1;
+/// Buffers that [`Measurer`] keeps from one tick to the next (a tick sorts thousands of samples).
+#[derive(Debug, Default)]
+struct Scratch {
+    threads: Vec<u64>,
+    /// Indices into the samples, sorted (see [`order_by_thread_and_start`]).
+    order: Vec<u64>,
+    seen_in: Vec<u32>,
+}
+
+/// Measures the session tick after tick with its buffers kept: see [`measure`].
+#[derive(Debug, Default)]
+pub struct Measurer {
+    scratch: Scratch,
+}
+
+/// Measures one tick's samples with buffers of its own (the fleet keeps a [`Measurer`]).
+pub fn measure(samples: &[Sample]) -> Measured {
+    Measurer::default().measure(samples)
+}
+
+impl Measurer {
+    /// Groups the samples by thread and cycle and measures them.
+    ///
+    /// On one host thread the instances run one after another, each once a cycle: in the order of
+    /// their starts, a cycle ends where an instance comes again (or two periods after the cycle's first
+    /// start). This needs no agreement between the instances' estimates of
+    /// the wake-up, which differ: each instance places it at the lower edge of its own calls, so one
+    /// late in the chain takes the instances and plugins always before it for part of it, and one
+    /// whose place in the chain just moved earlier (the instances before it were shed) keeps an
+    /// edge from before the move, up to a period too early, until its estimate catches up.
+    ///
+    /// The cycle is measured from the wake-up estimated by the instance that started first in it:
+    /// nothing of Salve's runs before that instance, so shedding never moves its edge.
+    pub fn measure(&mut self, samples: &[Sample]) -> Measured {
+        order_by_thread_and_start(samples, &mut self.scratch);
+        let Scratch { order, seen_in, .. } = &mut self.scratch;
+        let at = |j: usize| samples[order[j] as usize];
+        let mut m = Measured::default();
+        let (mut salve_sum, mut fill_sum) = (0.0f64, 0.0f64);
+        // The three fullest cycles, fullest first.
+        let mut fullest = [0.0f32; 3];
+        // The cycle each instance was last seen in (numbered from 1), so that telling whether an
+        // instance comes again costs one look, not a scan of the cycle.
+        let instances = samples.iter().map(|s| s.instance as usize + 1).max();
+        seen_in.clear();
+        seen_in.resize(instances.unwrap_or(0), 0);
+        let mut i = 0;
+        while i < samples.len() {
+            let first = at(i);
+            let cycle = m.cycles + 1;
+            let wake = first.wake_ns;
+            let period = first.period_ns.max(1) as f64;
+            let (mut busy, mut end, mut dropout) = (0u64, 0u64, false);
+            let mut j = i;
+            while j < samples.len()
+                && at(j).thread == first.thread
+                && (j == i
+                    || at(j).start_ns() < first.start_ns() + 2 * first.period_ns
+                        && seen_in[at(j).instance as usize] != cycle)
+            {
+                let s = at(j);
+                seen_in[s.instance as usize] = cycle;
+                busy += s.busy_ns;
+                end = end.max((s.start_ns() + s.busy_ns).saturating_sub(wake));
+                dropout |= s.dropout;
+                j += 1;
+            }
+            let fill = end as f64 / period;
+            salve_sum += busy as f64 / period;
+            fill_sum += fill;
+            let fill = fill as f32;
+            if let Some(k) = fullest.iter().position(|&f| fill > f) {
+                fullest.copy_within(k..2, k + 1);
+                fullest[k] = fill;
+            }
+            m.cycles += 1;
+            m.dropouts += dropout as u32;
+            m.blocks += (j - i) as u32;
+            i = j;
         }
-        let fill = end as f64 / period;
-        salve_sum += busy as f64 / period;
-        fill_sum += fill;
-        let fill = fill as f32;
-        if let Some(k) = fullest.iter().position(|&f| fill > f) {
-            fullest.copy_within(k..2, k + 1);
-            fullest[k] = fill;
+        m.fill_peak = fullest[(m.cycles as usize).clamp(1, 3) - 1];
+        if m.cycles > 0 {
+            m.salve_share = (salve_sum / m.cycles as f64) as f32;
+            m.fill_mean = (fill_sum / m.cycles as f64) as f32;
         }
-        m.cycles += 1;
-        m.dropouts += dropout as u32;
-        m.blocks += (j - i) as u32;
-        i = j;
+        m
     }
-    m.fill_peak = fullest[(m.cycles as usize).clamp(1, 3) - 1];
-    if m.cycles > 0 {
-        m.salve_share = (salve_sum / m.cycles as f64) as f32;
-        m.fill_mean = (fill_sum / m.cycles as f64) as f32;
-    }
-    m
 }
 
 /// Tunables of the shedding policy.
@@ -559,12 +585,12 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn samples_are_sorted_by_thread_then_start(
+        fn samples_are_ordered_by_thread_then_start(
             raw in proptest::collection::vec((0u64..3, 0u64..5_000_000, 0u64..2_000_000), 0..300),
             far in proptest::bool::ANY,
         ) {
             // `far`: one sample 20 minutes on, past what the packed key holds.
-            let mut samples: Vec<Sample> = raw
+            let samples: Vec<Sample> = raw
                 .iter()
                 .enumerate()
                 .map(|(i, &(thread, wake, wait))| Sample {
@@ -579,7 +605,9 @@ mod tests {
                 .collect();
             let mut want = samples.clone();
             want.sort_by_key(|s| (s.thread, s.start_ns(), s.instance));
-            sort_by_thread_and_start(&mut samples);
+            let mut scratch = Scratch::default();
+            order_by_thread_and_start(&samples, &mut scratch);
+            let samples: Vec<Sample> = scratch.order.iter().map(|&i| samples[i as usize]).collect();
             let key = |s: &Sample| (s.thread, s.start_ns());
             proptest::prop_assert!(samples.windows(2).all(|w| key(&w[0]) <= key(&w[1])));
             let mut got = samples.clone();
@@ -670,7 +698,7 @@ mod tests {
                         });
                     }
                 }
-                let m = measure(&mut samples);
+                let m = measure(&samples);
                 self.policy.tick(now, &m);
                 self.log.push((now, self.policy.cap, m.fill_peak, missed));
             }
@@ -714,7 +742,7 @@ mod tests {
                 });
             }
         }
-        let m = measure(&mut samples);
+        let m = measure(&samples);
         assert_eq!(m.cycles, 10);
         assert!((m.salve_share - 0.2).abs() < 0.01, "{m:?}");
         assert!((m.before_share() - 0.5).abs() < 0.01, "{m:?}");
@@ -735,7 +763,7 @@ mod tests {
                 samples.push(call(i, wake + always_before, 0, PERIOD_NS / 20));
             }
         }
-        let m = measure(&mut samples);
+        let m = measure(&samples);
         assert_eq!(m.cycles, 10);
         // The first instance's edge includes the 30 % before it (Salve cannot see that), the
         // others' waits are told from it: 3 x 5 % before the last, which ends at 20 %.
@@ -762,7 +790,7 @@ mod tests {
                 samples.push(call(i, own_wake, start - own_wake, PERIOD_NS / 20));
             }
         }
-        let m = measure(&mut samples);
+        let m = measure(&samples);
         assert_eq!(m.cycles, 10);
         // 25 % of other work, then 4 x 5 %: the cycle is 45 % full, not 75 %.
         assert!((m.fill_mean - 0.45).abs() < 0.01, "{m:?}");
@@ -774,7 +802,7 @@ mod tests {
     fn cycles_stretched_by_a_stall_are_not_the_peak() {
         // The machine stalls at the end of cycle 7, which overruns, and the thread resumes late
         // into cycle 8.
-        let mut samples: Vec<Sample> = (0..15u64)
+        let samples: Vec<Sample> = (0..15u64)
             .map(|cycle| Sample {
                 thread: 1,
                 instance: 0,
@@ -793,7 +821,7 @@ mod tests {
                 dropout: cycle == 7,
             })
             .collect();
-        let m = measure(&mut samples);
+        let m = measure(&samples);
         assert!((m.fill_peak - 0.6).abs() < 0.01, "{m:?}");
         assert_eq!(m.dropouts, 1);
     }
