@@ -46,5 +46,27 @@ fn probe(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, probe);
+/// The parts: one clock read (the probe takes two a call) and one ring push with a reader.
+fn parts(c: &mut Criterion) {
+    use salve::probe::clock::Clock;
+    let clock = MonotonicClock::new();
+    c.bench_function("probe/clock", |b| b.iter(|| black_box(clock.now_ns())));
+    let q = quanta::Clock::new();
+    c.bench_function("probe/raw", |b| b.iter(|| black_box(q.raw())));
+    let (mut producer, mut consumer) =
+        rtrb::RingBuffer::<salve::probe::record::BlockRecord>::new(salve::probe::RING_CAPACITY);
+    let record = salve::probe::record::BlockRecord::default();
+    let mut n = 0u32;
+    c.bench_function("probe/push", |b| {
+        b.iter(|| {
+            let _ = producer.push(black_box(record));
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(1024) {
+                while consumer.pop().is_ok() {}
+            }
+        })
+    });
+}
+
+criterion_group!(benches, probe, parts);
 criterion_main!(benches);

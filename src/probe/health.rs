@@ -29,10 +29,19 @@ pub struct HealthInputs {
     pub gui_overruns: f32,
 }
 
+/// How much of the event counts is kept over `seconds`.
+pub fn keep(seconds: f64) -> f32 {
+    (1.0 - seconds / HEALTH_MEMORY_SECONDS).clamp(0.0, 1.0) as f32
+}
+
 impl HealthInputs {
     /// Ages the counts by `seconds` of audio.
     pub fn decay(&mut self, seconds: f64) {
-        let keep = (1.0 - seconds / HEALTH_MEMORY_SECONDS).clamp(0.0, 1.0) as f32;
+        self.decay_by(keep(seconds));
+    }
+
+    /// Decays the event counts by a factor from [`keep`].
+    pub fn decay_by(&mut self, keep: f32) {
         self.overruns *= keep;
         self.dropouts *= keep;
         self.faults *= keep;

@@ -85,6 +85,42 @@ struct Previous {
     position: Option<i64>,
 }
 
+/// What a block's size and rate give, worked out once per size and rate: divisions cost more
+/// than the rest of the probe's arithmetic, and the size and rate nearly never change.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    samples: u32,
+    sample_rate: f32,
+    /// The block's duration, at a sane rate (48 kHz when the host gives none).
+    duration_s: f64,
+    /// The duration as the previous block keeps it (at the host's rate, at least 1 Hz).
+    duration_ns: f64,
+    /// The health memory's decay over one block.
+    health_keep: f32,
+}
+
+impl Timing {
+    fn of(samples: u32, sample_rate: f32) -> Self {
+        let rate = if sample_rate.is_finite() && sample_rate > 0.0 {
+            sample_rate
+        } else {
+            48_000.0
+        };
+        let duration_s = samples as f64 / rate as f64;
+        Self {
+            samples,
+            sample_rate,
+            duration_s,
+            duration_ns: samples as f64 / sample_rate.max(1.0) as f64 * 1e9,
+            health_keep: health::keep(duration_s),
+        }
+    }
+}
+
+/// How much audio may pass between two updates of the health score the editor shows (seconds;
+/// a block with an event updates it at once).
+const SCORE_EVERY_S: f64 = 0.01;
+
 /// The audio-thread half of the telemetry path. Create it with [`Probe::new`] (off the audio
 /// thread), keep the returned consumer for the background thread.
 pub struct Probe<C: Clock> {
@@ -100,6 +136,9 @@ pub struct Probe<C: Clock> {
     /// callback gaps are judged (hosts that call in bursts have their own).
     cycle: cycle::CycleEstimator,
     health: HealthInputs,
+    timing: Timing,
+    /// Audio since the health score was last published (seconds).
+    score_age_s: f64,
     dc: f32,
     dc_drifting: bool,
     limiting: bool,
@@ -126,6 +165,8 @@ impl<C: Clock> Probe<C> {
                 last_rate: None,
                 cycle: cycle::CycleEstimator::default(),
                 health: HealthInputs::default(),
+                timing: Timing::of(0, 0.0),
+                score_age_s: f64::INFINITY,
                 dc: 0.0,
                 dc_drifting: false,
                 limiting: false,
@@ -181,12 +222,12 @@ impl<C: Clock> Probe<C> {
     ) -> BlockRecord {
         let end_ns = self.clock.now_ns();
         let elapsed_ns = end_ns.saturating_sub(start_ns);
-        let rate = if info.sample_rate.is_finite() && info.sample_rate > 0.0 {
-            info.sample_rate
-        } else {
-            48_000.0
-        };
-        let duration_s = info.samples as f64 / rate as f64;
+        if self.timing.samples != info.samples
+            || self.timing.sample_rate.to_bits() != info.sample_rate.to_bits()
+        {
+            self.timing = Timing::of(info.samples, info.sample_rate);
+        }
+        let duration_s = self.timing.duration_s;
         let (deadline_ns, load) = if info.realtime && info.samples > 0 {
             let deadline = (duration_s * 1e9) as u64;
             (deadline, elapsed_ns as f32 / deadline.max(1) as f32)
@@ -250,7 +291,7 @@ impl<C: Clock> Probe<C> {
             start_ns,
             samples: info.samples,
             sample_rate: info.sample_rate,
-            duration_ns: info.samples as f64 / info.sample_rate.max(1.0) as f64 * 1e9,
+            duration_ns: self.timing.duration_ns,
             playing: info.playing,
             position: info.position,
         });
@@ -325,12 +366,15 @@ impl<C: Clock> Probe<C> {
 
     fn publish(&mut self, record: &BlockRecord, duration_s: f64, end_ns: u64) {
         let t = &*self.telemetry;
-        for kind in record.events.iter() {
-            t.bump(kind);
+        // Most blocks have no event: no walk over the kinds.
+        if !record.events.is_empty() {
+            for kind in record.events.iter() {
+                t.bump(kind);
+            }
         }
 
         // Health.
-        self.health.decay(duration_s);
+        self.health.decay_by(self.timing.health_keep);
         if record.deadline_ns > 0 {
             self.health.observe_load(record.load);
         }
@@ -352,7 +396,13 @@ impl<C: Clock> Probe<C> {
             t.frame_peak.store(record.load, Ordering::Relaxed);
         }
         t.load_smoothed.store(self.health.load, Ordering::Relaxed);
-        t.health.store(self.health.score(), Ordering::Relaxed);
+        // The score (a division and clamps) is for the editor's eyes: every 10 ms of audio is
+        // often enough, and at once when something happened.
+        self.score_age_s += duration_s;
+        if self.score_age_s >= SCORE_EVERY_S || !e.is_empty() {
+            self.score_age_s = 0.0;
+            t.health.store(self.health.score(), Ordering::Relaxed);
+        }
         if record.load > t.worst_load.load(Ordering::Relaxed) {
             t.worst_load.store(record.load, Ordering::Relaxed);
             t.worst_at_ns.store(record.start_ns, Ordering::Relaxed);
