@@ -1,7 +1,8 @@
 //! The fleet: every Salve instance in the host process, healed by one background thread.
 //!
 //! An instance joins at `activate` and leaves at `deactivate` or drop (its [`Membership`] is
-//! dropped). One thread (`salve-fleet`) runs while any instance is a member: every 20 ms it
+//! dropped). One thread (`salve-fleet`) runs while any instance is a member: every 20 ms (longer
+//! past 64 members: [`tick_interval`]) it
 //! drains each member's block records, ticks its [`Healer`] and checkpoints, publishes its
 //! decisions, then writes the journal checkpoints of all members in one batch, holding no lock
 //! the editor or the audio thread needs. N instances cost one thread, whatever N.
