@@ -13,6 +13,7 @@ pub mod params;
 pub mod presets;
 pub mod probe;
 mod quiet_panic;
+pub mod sync;
 
 use dsp::{Controls, Engine, Factor, OutputStats, Path};
 use healer::level::Level;
@@ -258,11 +259,8 @@ impl Plugin for Salve {
         // crash to recover from), then the session starts.
         let ceiling = self.params.oversampling.value().ceiling();
         let start = {
-            let mut healer = self.healer.lock().unwrap_or_else(|p| p.into_inner());
-            self.checkpointer
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .tick(&mut healer, false, ceiling);
+            let mut healer = crate::sync::lock(&self.healer);
+            crate::sync::lock(&self.checkpointer).tick(&mut healer, false, ceiling);
             healer.start_session(sr as u32, buffer_config.max_buffer_size, ceiling)
         };
         self.decisions.level.store(start as u8, Ordering::Release);

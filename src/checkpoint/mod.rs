@@ -218,7 +218,7 @@ static LIVE_IDS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
 
 impl InstanceId {
     pub fn new() -> Self {
-        let mut live = LIVE_IDS.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = crate::sync::lock(&LIVE_IDS);
         let mut id = random_id();
         while live.contains(&id) {
             id = random_id();
@@ -233,10 +233,7 @@ impl InstanceId {
 
     /// Whether an instance with this id is alive in this process.
     pub fn is_live(id: u64) -> bool {
-        LIVE_IDS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&id)
+        crate::sync::lock(&LIVE_IDS).contains(&id)
     }
 }
 
@@ -248,10 +245,7 @@ impl Default for InstanceId {
 
 impl Drop for InstanceId {
     fn drop(&mut self) {
-        LIVE_IDS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|&id| id != self.0);
+        crate::sync::lock(&LIVE_IDS).retain(|&id| id != self.0);
     }
 }
 
@@ -494,7 +488,7 @@ impl Checkpointer {
         // Compared in place, and only when the host has set the field since the last look: the
         // text is a few KB, and this runs at every tick of every instance.
         let loaded = {
-            let p = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            let p = crate::sync::lock(&self.session);
             let set = std::mem::replace(&mut self.stamp_seen, p.stamp) != p.stamp;
             (set && p.current != self.last_seen).then(|| p.clone())
         };
@@ -548,7 +542,7 @@ impl Checkpointer {
         self.generation += 1;
         let text = cp.to_text();
         {
-            let mut p = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            let mut p = crate::sync::lock(&self.session);
             p.current = Some(text.clone());
             if let Some(u) = self.unreadable.take() {
                 p.preserved = Some(u);

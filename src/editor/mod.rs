@@ -146,11 +146,7 @@ impl SalveApp {
     }
 
     fn layout(&self) -> std::sync::MutexGuard<'_, Layout> {
-        self.shared
-            .params
-            .editor_layout
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.shared.params.editor_layout)
     }
 
     /// Draws the whole editor into `ui`.
@@ -228,11 +224,7 @@ impl SalveApp {
         ui.separator();
         ui.label(format!("Output ({})", tier.label()))
             .on_hover_text("Spectrum and scope of Salve's output. Salve lightens or stops the display first when the computer is short of time.");
-        let mut analyzer = self
-            .shared
-            .analyzer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut analyzer = crate::sync::lock(&self.shared.analyzer);
         analyzer.update(tier);
         let rate = self.shared.sample_rate.load(Ordering::Relaxed);
         visualizer::show(ui, &analyzer, tier, rate);
@@ -312,7 +304,7 @@ impl SalveApp {
         self.dropouts_seen = dropouts;
         let ceiling = self.shared.params.oversampling.value().ceiling();
         let mut snapshot = {
-            let healer = self.shared.healer.lock().unwrap_or_else(|p| p.into_inner());
+            let healer = crate::sync::lock(&self.shared.healer);
             health::HealthSnapshot::capture(t, Some(&healer), ceiling)
         };
         snapshot.export_message = self.report_message.clone();

@@ -31,14 +31,11 @@ impl RecordingHost {
     }
 
     pub fn calls(&self) -> Vec<HostCall> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::lock(&self.calls).clone()
     }
 
     fn push(&self, call: HostCall) {
-        self.calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(call);
+        crate::sync::lock(&self.calls).push(call);
     }
 }
 

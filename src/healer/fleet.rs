@@ -24,6 +24,7 @@ use super::{Healer, Mode, TickInputs};
 use crate::checkpoint::Checkpointer;
 use crate::probe::clock::Clock;
 use crate::probe::record::BlockRecord;
+use crate::sync::lock;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -116,11 +117,7 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 });
 
 fn registry() -> MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(&REGISTRY)
 }
 
 /// An instance's place in the fleet; leaving when dropped.
