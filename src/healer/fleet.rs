@@ -35,8 +35,9 @@ use std::time::Duration;
 pub const TICK_INTERVAL: Duration = Duration::from_millis(20);
 /// Beyond this many members the tick interval grows with their number, up to three times
 /// [`TICK_INTERVAL`]. Each member's tick costs about a microsecond however few blocks it played
-/// (its healer, checkpointer and rings are cold in the cache after 20 ms), so at 50 Hz 128
-/// members took 0.7 % of a core before any block was read. The blocks' own cost does not change;
+/// (its healer, checkpointer and rings are cold in the cache after 20 ms): at 50 Hz, 128
+/// members playing one block a tick took 0.5-0.9 % of a core (`PER_BATCH=1 cargo bench --bench
+/// fleet`). The blocks' own cost does not change;
 /// reactions within an instance do not wait for the fleet (the audio thread's reflex), and the
 /// session policy's evidence per tick grows with the interval.
 pub const TICK_MEMBERS: usize = 64;
@@ -117,7 +118,7 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 });
 
 fn registry() -> MutexGuard<'static, Registry> {
-    crate::sync::lock(&REGISTRY)
+    lock(&REGISTRY)
 }
 
 /// An instance's place in the fleet; leaving when dropped.
@@ -185,7 +186,7 @@ fn run() {
     let mut journal: Vec<Arc<Mutex<Checkpointer>>> = Vec::with_capacity(CAPACITY);
     let mut samples: Vec<Sample> = Vec::with_capacity(CAPACITY * 64);
     // One buffer for every member's records: it stays in the cache from one member to the next
-    // (a buffer per member was megabytes, all of it cold at every tick).
+    // (with a buffer per member, each tick wrote into 128 buffers all cold since the last tick).
     let mut batch: Vec<BlockRecord> = Vec::with_capacity(crate::probe::RING_CAPACITY);
     let mut policy = ShedPolicy::default();
     let mut measurer = Measurer::default();

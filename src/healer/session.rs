@@ -65,7 +65,7 @@ impl Measured {
 }
 
 /// The samples' indices in the order of thread, then start, in `scratch.order`. A tick holds
-/// thousands (128 instances: 3840), and moving 56-byte samples about made the sort a sixth of
+/// thousands (128 instances: 3840), and moving 48-byte samples about made the sort a sixth of
 /// the fleet thread's time; so one 64-bit key a sample is sorted (thread's rank, start since the
 /// earliest, index), and the samples stay where they are. Spans the key cannot hold (never in
 /// practice) take a plain sort of the indices.
@@ -618,9 +618,11 @@ mod tests {
 
     /// A session on one host thread: `n` Salve instances, each costing `cost_16x` of the cycle
     /// at 16x (halving per level down), after other plugins' work `before(t)`, 64-sample cycles
-    /// at 48 kHz. Each fleet tick (20 ms) sees 15 cycles.
+    /// at 48 kHz. Each fleet tick (20 ms unless `tick_s` says otherwise) sees 15 cycles.
     struct SessionSim {
         policy: ShedPolicy,
+        /// The fleet's tick interval (s): it grows past 64 members (`fleet::tick_interval`).
+        tick_s: f64,
         n: usize,
         cost_16x: f32,
         /// (time, cap, the worst cycle's fill, missed cycles in the tick)
@@ -640,6 +642,7 @@ mod tests {
         fn new(n: usize, cost_16x: f32) -> Self {
             Self {
                 policy: ShedPolicy::default(),
+                tick_s: 0.02,
                 n,
                 cost_16x,
                 log: Vec::new(),
@@ -659,22 +662,24 @@ mod tests {
 
         /// Runs `seconds` with the other plugins' work `before(t)` (a share of the cycle).
         fn run(&mut self, seconds: f64, before: impl Fn(f64) -> f32) {
-            let ticks = (seconds / 0.02) as usize;
-            let start = self.log.last().map_or(0.0, |l| l.0 + 0.02);
+            let tick = self.tick_s;
+            let cycles = (tick * 1e9 / PERIOD_NS as f64).round() as u64;
+            let ticks = (seconds / tick) as usize;
+            let start = self.log.last().map_or(0.0, |l| l.0 + tick);
             let mut samples = Vec::new();
             for t in 0..ticks {
-                let now = start + t as f64 * 0.02;
+                let now = start + t as f64 * tick;
                 samples.clear();
                 let (slow, slow_cycles) = match self.slowdown {
                     Some((every, times, cycles))
-                        if (now / every).floor() != ((now - 0.02) / every).floor() =>
+                        if (now / every).floor() != ((now - tick) / every).floor() =>
                     {
                         (times, cycles)
                     }
                     _ => (1.0, 0),
                 };
                 let mut missed = 0;
-                for c in 0..15u64 {
+                for c in 0..cycles {
                     let wake = ((now * 1e9) as u64) + c * PERIOD_NS;
                     let slow = if c < slow_cycles { slow } else { 1.0 };
                     let cost = self.cost(self.policy.cap) * slow;
@@ -682,7 +687,7 @@ mod tests {
                     // The host misses the deadline when the cycle is full: the next call is late.
                     let fill = other + cost * self.n as f32;
                     let stall = self.stall_every_s.is_some_and(|every| {
-                        c == 0 && (now / every).floor() != ((now - 0.02) / every).floor()
+                        c == 0 && (now / every).floor() != ((now - tick) / every).floor()
                     });
                     let dropout = fill > 1.0 || stall;
                     missed += dropout as u32;
@@ -875,6 +880,44 @@ mod tests {
         assert!(sim.log.iter().rev().take(100).all(|l| l.2 <= 1.0));
         // One cap for all: every instance within one level of another (here, the same).
         assert!(sim.policy.cap < Level::Ultra);
+    }
+
+    #[test]
+    fn a_large_fleet_ticking_less_often_still_sheds_in_time_and_comes_back() {
+        // 128 and 200 instances taking 29 % of the cycle at 16x: the fleet ticks every 40 and
+        // 60 ms. The ramp of the test above, then a clean session, then the load falls.
+        for n in [128, 200] {
+            let tick_s = crate::healer::fleet::tick_interval(n).as_secs_f64();
+            assert!(tick_s > 0.02, "{n} members tick at {tick_s} s");
+            let cost = 0.29 / n as f32;
+            let ramp = |t: f64| (0.2 + 0.75 * (t / 30.0).min(1.0)) as f32;
+            let mut sim = SessionSim::new(n, cost);
+            sim.tick_s = tick_s;
+            sim.run(40.0, ramp);
+            let mut off = SessionSim::new(n, cost);
+            off.tick_s = tick_s;
+            off.policy.config.fill_high = f32::INFINITY;
+            off.policy.config.dropouts_overload = usize::MAX;
+            off.policy.config.near_full_dropouts = usize::MAX;
+            off.run(40.0, ramp);
+            assert!(off.missed() > 10_000, "{n}: Off {}", off.missed());
+            assert!(
+                sim.missed() * 10 <= off.missed(),
+                "{n}: {} vs {}",
+                sim.missed(),
+                off.missed()
+            );
+            assert!(sim.log.iter().rev().take(50).all(|l| l.2 <= 1.0), "{n}");
+            let shed = sim.policy.cap;
+            assert!(shed < Level::Ultra, "{n}");
+            sim.run(30.0, |_| 0.3);
+            assert_eq!(sim.policy.cap, Level::Ultra, "{n}: from {shed:?}");
+
+            let mut clean = SessionSim::new(n, cost);
+            clean.tick_s = tick_s;
+            clean.run(60.0, |_| 0.3);
+            assert_eq!((clean.changes(), clean.missed()), (0, 0), "{n}");
+        }
     }
 
     #[test]

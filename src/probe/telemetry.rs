@@ -14,7 +14,7 @@ pub struct Telemetry {
     pub frame_peak: AtomicF32,
     /// The smoothed load ratio.
     pub load_smoothed: AtomicF32,
-    /// The health score, 0..=1.
+    /// The health score, 0..=1 (published every 10 ms of audio, and at once after an event).
     pub health: AtomicF32,
     /// The worst load since the counters were reset, with when (probe clock, ns) and where (the
     /// transport position, `i64::MIN` when unknown) it happened.
