@@ -44,10 +44,20 @@ fn cargo_xtask(args: &[&str]) {
 fn the_release_bundle_has_no_fault_injection_controls() {
     cargo_xtask(&["bundle", "salve", "--release"]);
     let clap = target().join("bundled").join("Salve.clap");
-    let mut salve = Instance::from_entry(load_entry_from(&clap));
-    let names: Vec<String> = salve.param_infos().into_iter().map(|p| p.1).collect();
-    assert!(names.iter().any(|n| n == "Drive"), "{names:?}");
-    for name in &names {
+    let mut salve = Instance::new(&load_entry_from(&clap), "Salve tests");
+    let params = salve.param_infos();
+    let ids: Vec<u32> = params.iter().map(|p| p.clap_id).collect();
+    assert!(
+        ids.contains(&salve_host::clap_param_id("drive")),
+        "{params:?}"
+    );
+    for id in ["test_fault", "chaos_slow", "chaos_nan", "chaos_denormal"] {
+        assert!(
+            !ids.contains(&salve_host::clap_param_id(id)),
+            "the release bundle has the parameter {id:?}"
+        );
+    }
+    for name in params.iter().map(|p| &p.name) {
         let lower = name.to_lowercase();
         assert!(
             !lower.contains("chaos") && !lower.contains("test"),

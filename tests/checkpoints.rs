@@ -25,7 +25,7 @@ fn crash_child() {
         return;
     };
     let newer_journal = dir.join("newer-journal").exists();
-    let mut inst = Instance::new();
+    let mut inst = instance();
     let mut p = inst.activate(SR, 512);
     // Play long enough for the healer to checkpoint, then autosave like a host.
     play(&mut p, 0.5, |_| {});
@@ -38,7 +38,7 @@ fn crash_child() {
     std::fs::rename(dir.join("state.tmp"), dir.join("state")).unwrap();
     if newer_journal {
         // Something significant after the host's last save: only the journal has it.
-        let (fault, nan) = inst.value_of("Test fault", "1");
+        let (fault, nan) = inst.value_of("test_fault", "1");
         p.set_param(fault, nan);
     }
     play(&mut p, 0.5, |_| {});
@@ -76,7 +76,7 @@ fn recover(dir: &Path, state: &[u8]) -> (Checkpoint, Checkpoint) {
     // process creates them one test at a time from here on (see `recovery` below).
     unsafe { std::env::set_var("SALVE_JOURNAL_DIR", dir.join("journal")) };
     let before = checkpoint_of(state).expect("the saved state has a checkpoint");
-    let mut inst = Instance::new();
+    let mut inst = instance();
     assert!(inst.load_state(state));
     let mut p = inst.activate(SR, 512);
     play(&mut p, 0.3, |_| {});
@@ -161,7 +161,7 @@ fn recovery() {
 
 #[test]
 fn load_then_save_without_playing_gives_identical_bytes() {
-    let mut a = Instance::new();
+    let mut a = instance();
     let mut p = a.activate(SR, 512);
     play(&mut p, 0.2, |_| {});
     a.deactivate(p);
@@ -171,7 +171,7 @@ fn load_then_save_without_playing_gives_identical_bytes() {
         !cp.running,
         "a clean deactivate clears the running sentinel"
     );
-    let mut b = Instance::new();
+    let mut b = instance();
     assert!(b.load_state(&saved));
     assert_eq!(saved, b.save_state());
     // Activating without processing changes nothing either.
@@ -195,12 +195,12 @@ proptest! {
         cut in 0usize..4000,
         flip in 0usize..4000,
     ) {
-        let mut inst = Instance::new();
-        let drive = inst.value_of("Drive", "13 dB");
+        let mut inst = instance();
+        let drive = inst.value_of("drive", "13 dB");
         inst.set_params(&[drive]);
 
         // A valid state whose session field is damaged (truncated, a bit flipped, or junk).
-        let mut donor = Instance::new();
+        let mut donor = instance();
         let mut p = donor.activate(SR, 512);
         p.process(&[0.1; 512], &[0.1; 512]);
         std::thread::sleep(Duration::from_millis(40));

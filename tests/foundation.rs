@@ -19,7 +19,7 @@ fn descriptor_names_salve_with_its_features() {
     let descriptors: Vec<_> = factory.plugin_descriptors().collect();
     assert_eq!(descriptors.len(), 1);
     let d = &descriptors[0];
-    assert_eq!(d.id().unwrap().to_str().unwrap(), CLAP_ID);
+    assert_eq!(d.id().unwrap().to_str().unwrap(), salve_host::CLAP_ID);
     assert_eq!(d.name().unwrap().to_str().unwrap(), "Salve");
     let features: Vec<String> = d
         .features()
@@ -35,7 +35,7 @@ fn descriptor_names_salve_with_its_features() {
 
 #[test]
 fn activates_at_every_rate_and_block_size_and_stays_finite() {
-    let mut inst = Instance::new();
+    let mut inst = instance();
     for rate in [44_100.0, 48_000.0, 96_000.0, 192_000.0] {
         for max_block in [1u32, 32, 64, 512, 4096] {
             let mut p = inst.activate(rate, max_block);
@@ -67,9 +67,9 @@ fn activates_at_every_rate_and_block_size_and_stays_finite() {
 
 #[test]
 fn silence_in_gives_silence_out() {
-    let mut inst = Instance::new();
-    let drive = inst.value_of("Drive", "36 dB");
-    let curve = inst.value_of("Curve", "Tube");
+    let mut inst = instance();
+    let drive = inst.value_of("drive", "36 dB");
+    let curve = inst.value_of("curve", "Tube");
     inst.set_params(&[drive, curve]);
     let mut p = inst.activate(SR, 512);
     let out = p.run_mono(&vec![0.0; SR as usize], 512);
@@ -82,9 +82,9 @@ fn silence_in_gives_silence_out() {
 
 /// The amplitude (dB) of the 2nd and 3rd harmonics of a 1 kHz sine through `curve` at `drive_db`.
 fn harmonics(curve: &str, drive_db: f64) -> (f64, f64) {
-    let mut inst = Instance::new();
-    let d = inst.value_of("Drive", &format!("{drive_db} dB"));
-    let c = inst.value_of("Curve", curve);
+    let mut inst = instance();
+    let d = inst.value_of("drive", &format!("{drive_db} dB"));
+    let c = inst.value_of("curve", curve);
     inst.set_params(&[d, c]);
     let mut p = inst.activate(SR, 512);
     let out = p.run_mono(&sine(1000.0, SR, 0.25, 24_000), 512);
@@ -156,10 +156,10 @@ fn reported_latency_is_constant_and_matches_the_measured_delay() {
     for rate in [44_100.0, 96_000.0] {
         for factor in factors {
             for mix in ["0", "100"] {
-                let mut inst = Instance::new();
-                let os = inst.value_of("Oversampling", factor);
-                let m = inst.value_of("Mix", mix);
-                let d = inst.value_of("Drive", "0 dB");
+                let mut inst = instance();
+                let os = inst.value_of("oversampling", factor);
+                let m = inst.value_of("mix", mix);
+                let d = inst.value_of("drive", "0 dB");
                 inst.set_params(&[os, m, d]);
                 let mut p = inst.activate(rate, 256);
                 let latency = inst.latency();
@@ -194,8 +194,8 @@ fn switching_factor_every_100ms_does_not_click() {
     // Reference: each factor held still.
     let mut reference = 0.0f32;
     for factor in ["1x", "2x", "4x", "8x", "16x"] {
-        let mut inst = Instance::new();
-        let os = inst.value_of("Oversampling", factor);
+        let mut inst = instance();
+        let os = inst.value_of("oversampling", factor);
         inst.set_params(&[os]);
         let mut p = inst.activate(SR, block as u32);
         let out = p.run_mono(&input, block);
@@ -203,10 +203,10 @@ fn switching_factor_every_100ms_does_not_click() {
         reference = reference.max(roughness(&out[settle..]));
     }
 
-    let mut inst = Instance::new();
+    let mut inst = instance();
     let ids: Vec<(u32, f64)> = factors
         .iter()
-        .map(|f| inst.value_of("Oversampling", f))
+        .map(|f| inst.value_of("oversampling", f))
         .collect();
     let mut p = inst.activate(SR, block as u32);
     let mut out = Vec::new();
@@ -229,10 +229,10 @@ fn switching_factor_every_100ms_does_not_click() {
 /// Alias power relative to the harmonics' power, in dB, for a 7 kHz sine through heavy drive.
 fn alias_db(curve: &str, factor: &str) -> f64 {
     use realfft::RealFftPlanner;
-    let mut inst = Instance::new();
-    let os = inst.value_of("Oversampling", factor);
-    let d = inst.value_of("Drive", "24 dB");
-    let c = inst.value_of("Curve", curve);
+    let mut inst = instance();
+    let os = inst.value_of("oversampling", factor);
+    let d = inst.value_of("drive", "24 dB");
+    let c = inst.value_of("curve", curve);
     inst.set_params(&[os, d, c]);
     let mut p = inst.activate(SR, 1024);
     let n = SR as usize; // 1 s: 1 Hz bins, so every harmonic and alias sits on a bin
@@ -286,14 +286,14 @@ fn aliasing_falls_as_the_factor_rises() {
 
 #[test]
 fn state_round_trips_into_a_fresh_instance() {
-    let mut a = Instance::new();
+    let mut a = instance();
     let changes = [
-        a.value_of("Drive", "17.5 dB"),
-        a.value_of("Curve", "Hard clip"),
-        a.value_of("Tone", "-30"),
-        a.value_of("Mix", "42"),
-        a.value_of("Output", "-7 dB"),
-        a.value_of("Oversampling", "8x"),
+        a.value_of("drive", "17.5 dB"),
+        a.value_of("curve", "Hard clip"),
+        a.value_of("tone", "-30"),
+        a.value_of("mix", "42"),
+        a.value_of("output", "-7 dB"),
+        a.value_of("oversampling", "8x"),
     ];
     a.set_params(&changes);
     let saved = a.save_state();
@@ -303,7 +303,7 @@ fn state_round_trips_into_a_fresh_instance() {
         "saving twice must give identical bytes"
     );
 
-    let mut b = Instance::new();
+    let mut b = instance();
     assert!(b.load_state(&saved));
     assert_eq!(a.param_values(), b.param_values());
     for (id, v) in changes {
@@ -326,15 +326,15 @@ fn state_round_trips_into_a_fresh_instance() {
 fn loaded_state_changes_the_sound_while_processing() {
     // A host loads a state while the plugin is already active: nice-plug calls no reset, yet the
     // DSP must pick the new values up.
-    let mut source = Instance::new();
+    let mut source = instance();
     let changes = [
-        source.value_of("Drive", "0 dB"),
-        source.value_of("Output", "-24 dB"),
+        source.value_of("drive", "0 dB"),
+        source.value_of("output", "-24 dB"),
     ];
     source.set_params(&changes);
     let quiet = source.save_state();
 
-    let mut inst = Instance::new();
+    let mut inst = instance();
     let mut p = inst.activate(SR, 512);
     let input = sine(1000.0, SR, 0.25, 9600);
     let before = p.run_mono(&input, 512);
@@ -350,14 +350,14 @@ fn loaded_state_changes_the_sound_while_processing() {
 fn processing_is_allocation_free_at_every_factor() {
     // The library aborts on an allocation inside process() (alloc-checks); the host side runs
     // under assert_no_alloc. Tier switches and curve crossfades are included.
-    let mut inst = Instance::new();
+    let mut inst = instance();
     let factors: Vec<_> = ["1x", "2x", "4x", "8x", "16x", "Auto"]
         .iter()
-        .map(|f| inst.value_of("Oversampling", f))
+        .map(|f| inst.value_of("oversampling", f))
         .collect();
     let curves: Vec<_> = ["Smooth", "Soft clip", "Tube", "Hard clip"]
         .iter()
-        .map(|c| inst.value_of("Curve", c))
+        .map(|c| inst.value_of("curve", c))
         .collect();
     let mut p = inst.activate(SR, 4096);
     let input = sine(440.0, SR, 0.7, 4096);
@@ -377,14 +377,11 @@ fn processing_is_allocation_free_at_every_factor() {
 fn offline_renders_use_16x_unless_told_to_match_realtime() {
     // Offline at the 1x setting must alias like 16x; with "Render like realtime" like 1x.
     let alias_of = |offline: bool, like_realtime: bool| {
-        let mut inst = Instance::new();
-        let os = inst.value_of("Oversampling", "1x");
-        let d = inst.value_of("Drive", "24 dB");
-        let c = inst.value_of("Curve", "Hard clip");
-        let rt = inst.value_of(
-            "Render like realtime",
-            if like_realtime { "On" } else { "Off" },
-        );
+        let mut inst = instance();
+        let os = inst.value_of("oversampling", "1x");
+        let d = inst.value_of("drive", "24 dB");
+        let c = inst.value_of("curve", "Hard clip");
+        let rt = inst.value_of("render_rt", if like_realtime { "On" } else { "Off" });
         inst.set_params(&[os, d, c, rt]);
         inst.set_offline(offline);
         let mut p = inst.activate(SR, 1024);
@@ -411,16 +408,16 @@ fn every_factory_preset_lands_through_the_plugin_state() {
         let mut blob = (json.len() as u64).to_le_bytes().to_vec();
         blob.extend_from_slice(&json);
 
-        let mut inst = Instance::new();
+        let mut inst = instance();
         assert!(inst.load_state(&blob), "{}", preset.name);
         let expect = [
-            ("Drive", format!("{} dB", preset.drive_db)),
-            ("Curve", curve_name(&preset.curve).to_owned()),
-            ("Tone", format!("{}", preset.tone_percent)),
-            ("Mix", format!("{}", preset.mix_percent)),
-            ("Output", format!("{} dB", preset.output_db)),
+            ("drive", format!("{} dB", preset.drive_db)),
+            ("curve", curve_name(&preset.curve).to_owned()),
+            ("tone", format!("{}", preset.tone_percent)),
+            ("mix", format!("{}", preset.mix_percent)),
+            ("output", format!("{} dB", preset.output_db)),
             (
-                "Oversampling",
+                "oversampling",
                 oversampling_name(&preset.oversampling).to_owned(),
             ),
         ];

@@ -69,7 +69,7 @@ fn saved_checkpoint(inst: &mut Instance) -> Checkpoint {
 #[test]
 fn time_carries_on_across_re_activations_so_checkpoints_continue() {
     let _serial = serial();
-    let mut inst = Instance::new();
+    let mut inst = instance();
     session(&mut inst, 5.0);
     let first = saved_checkpoint(&mut inst);
     assert!(!first.running);
@@ -97,7 +97,7 @@ fn time_carries_on_across_re_activations_so_checkpoints_continue() {
 #[test]
 fn a_save_while_playing_is_no_crash_on_another_machine() {
     let _serial = serial();
-    let mut a = Instance::new();
+    let mut a = instance();
     let mut p = a.activate(SR, 512);
     play(&mut p, 0.5, |_| {});
     // The host saves while the plugin plays: the checkpoint says the session runs.
@@ -107,7 +107,7 @@ fn a_save_while_playing_is_no_crash_on_another_machine() {
     drop(a);
     // The project opens where the journal is gone (another machine, a cleaned data directory).
     let _ = std::fs::remove_dir_all(journal_dir());
-    let mut b = Instance::new();
+    let mut b = instance();
     assert!(b.load_state(&saved));
     session(&mut b, 0.5);
     let cp = saved_checkpoint(&mut b);
@@ -123,9 +123,9 @@ fn a_save_while_playing_is_no_crash_on_another_machine() {
 #[test]
 fn a_panic_right_before_a_deactivate_does_not_keep_safe_mode_for_good() {
     let _serial = serial();
-    let mut inst = Instance::new();
-    let drive = inst.value_of("Drive", "24 dB");
-    let (fault, panic) = inst.value_of("Test fault", "2");
+    let mut inst = instance();
+    let drive = inst.value_of("drive", "24 dB");
+    let (fault, panic) = inst.value_of("test_fault", "2");
     inst.set_params(&[drive]);
     let mut p = inst.activate(SR, 512);
     play(&mut p, 0.2, |_| {});
@@ -161,16 +161,16 @@ fn a_panic_right_before_a_deactivate_does_not_keep_safe_mode_for_good() {
 #[test]
 fn duplicated_instances_keep_their_own_journal_and_history() {
     let _serial = serial();
-    let mut original = Instance::new();
+    let mut original = instance();
     session(&mut original, 0.3);
     let state = original.save_state();
     let original_id = checkpoint_of(&state).unwrap().instance_id;
 
     // A duplicated track: two live instances from one state, sharing the journal directory.
-    let mut a = Instance::new();
-    let mut b = Instance::new();
+    let mut a = instance();
+    let mut b = instance();
     assert!(a.load_state(&state) && b.load_state(&state));
-    let (fault, nan) = a.value_of("Test fault", "1");
+    let (fault, nan) = a.value_of("test_fault", "1");
     let mut pa = a.activate(SR, 512);
     let mut pb = b.activate(SR, 512);
     pa.set_param(fault, nan);
@@ -194,7 +194,7 @@ fn duplicated_instances_keep_their_own_journal_and_history() {
     // Reopen B's saved state alone: it has its own history, not A's.
     let b_state = b.save_state();
     drop((a, b));
-    let mut c = Instance::new();
+    let mut c = instance();
     assert!(c.load_state(&b_state));
     session(&mut c, 0.3);
     let cc = saved_checkpoint(&mut c);
@@ -209,10 +209,10 @@ fn duplicated_instances_keep_their_own_journal_and_history() {
 fn two_hundred_activations_leave_no_stale_time_crash_collision_or_temporary_file() {
     let _serial = serial();
     let _ = std::fs::remove_dir_all(journal_dir());
-    let mut instances = [Instance::new(), Instance::new()];
+    let mut instances = [instance(), instance()];
     for inst in &mut instances {
         // A 1x ceiling: nothing in this test may step the quality down.
-        let one = inst.value_of("Oversampling", "1x");
+        let one = inst.value_of("oversampling", "1x");
         inst.set_params(&[one]);
     }
     let rates = [44_100.0, 48_000.0, 96_000.0, 22_050.0, 192_000.0];
@@ -295,7 +295,7 @@ fn threads_named(prefix: &str) -> usize {
 #[test]
 fn thirty_two_instances_are_healed_by_one_thread_that_ends_with_the_last() {
     let _serial = serial();
-    let mut instances: Vec<Instance> = (0..32).map(|_| Instance::new()).collect();
+    let mut instances: Vec<Instance> = (0..32).map(|_| instance()).collect();
     let before = threads_named("salve");
     let mut processors: Vec<Processor> = instances
         .iter_mut()

@@ -22,9 +22,9 @@ fn assert_safe(l: &[f32], r: &[f32], what: &str) {
 
 #[test]
 fn nan_input_and_a_40_db_spike_never_reach_the_host() {
-    let mut inst = Instance::new();
-    let out_gain = inst.value_of("Output", "24 dB");
-    let mix = inst.value_of("Mix", "50");
+    let mut inst = instance();
+    let out_gain = inst.value_of("output", "24 dB");
+    let mix = inst.value_of("mix", "50");
     inst.set_params(&[out_gain, mix]);
     let mut p = inst.activate(SR, 256);
     let mut input = sine(440.0, SR, 0.5, 48_000);
@@ -47,8 +47,8 @@ fn nan_input_and_a_40_db_spike_never_reach_the_host() {
 
 #[test]
 fn a_nan_burst_inside_the_dsp_is_silenced_and_the_sound_comes_back() {
-    let mut inst = Instance::new();
-    let (fault, nan) = inst.value_of("Test fault", "1");
+    let mut inst = instance();
+    let (fault, nan) = inst.value_of("test_fault", "1");
     let mut p = inst.activate(SR, 512);
     let input = sine(440.0, SR, 0.5, 512);
     for _ in 0..10 {
@@ -76,9 +76,9 @@ fn a_nan_burst_inside_the_dsp_is_silenced_and_the_sound_comes_back() {
 
 #[test]
 fn a_panic_in_the_dsp_keeps_the_host_alive_and_falls_back_to_safe_processing() {
-    let mut inst = Instance::new();
-    let (fault, panic) = inst.value_of("Test fault", "2");
-    let drive = inst.value_of("Drive", "36 dB");
+    let mut inst = instance();
+    let (fault, panic) = inst.value_of("test_fault", "2");
+    let drive = inst.value_of("drive", "36 dB");
     inst.set_params(&[drive]);
     let mut p = inst.activate(SR, 256);
     // Exactly two periods per block, so repeating the block gives a clean, DC-free sine.

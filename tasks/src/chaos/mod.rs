@@ -19,7 +19,6 @@ use scenario::{Fault, Scenario};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug, Clone)]
@@ -141,55 +140,12 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         .unwrap_or_else(|| root.join("target"));
     let out = args.out.clone().unwrap_or_else(|| target.join("chaos"));
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let library = build_chaos_library(&root, &target)?;
+    let library = host::build_library(&root, &target)?;
     let entry = host::load(&library)?;
     if args.instances {
         return instances(&entry, &args, &out);
     }
     scenarios(&entry, &args, &out)
-}
-
-/// Builds the chaos variant of the plugin library and returns the path of a copy of it.
-///
-/// It builds in the workspace's own release directory, so the dependencies are shared with the
-/// release bundle (only Salve itself is compiled again for the feature), and copies the library
-/// out at once: the plain `libsalve` there belongs to the bundle.
-fn build_chaos_library(root: &Path, target: &Path) -> Result<PathBuf, String> {
-    eprintln!("Building Salve with the chaos feature...");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--lib",
-            "-p",
-            "salve",
-            "--features",
-            "chaos",
-        ])
-        .arg("--target-dir")
-        .arg(target)
-        .status()
-        .map_err(|e| format!("run cargo: {e}"))?;
-    if !status.success() {
-        return Err("building the chaos variant failed".into());
-    }
-    let name = |suffix: &str| {
-        format!(
-            "{}salve{suffix}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        )
-    };
-    let built = target.join("release").join(name(""));
-    let copy = target.join("chaos-lib").join(name("-chaos"));
-    std::fs::create_dir_all(copy.parent().expect("has a parent")).map_err(|e| e.to_string())?;
-    // Renamed into place, never rewritten: a runner still playing may have the old one loaded.
-    let tmp = copy.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::copy(&built, &tmp).map_err(|e| format!("copy {}: {e}", built.display()))?;
-    std::fs::rename(&tmp, &copy).map_err(|e| e.to_string())?;
-    Ok(copy)
 }
 
 /// Points the next activated instances' logs at `dir` (emptied first).
@@ -264,9 +220,9 @@ fn active_salve(
 ) -> Result<Salve, String> {
     let mut salve = Salve::new(entry)?;
     salve.set_inactive(&[
-        ("Oversampling", "16x"),
-        ("Healing", mode.param_text()),
-        ("Drive", "12 dB"),
+        ("oversampling", "16x"),
+        ("healing", mode.param_text()),
+        ("drive", "12 dB"),
     ])?;
     salve.activate(rate, max_block)?;
     Ok(salve)
@@ -309,18 +265,15 @@ fn run_scenario(
         );
         let slowdown = (fault.load / base_load).clamp(1.0, 1000.0);
         if (slowdown / slowdown_sent - 1.0).abs() > 0.01 || slowdown_sent.is_nan() {
-            salve.set("Chaos slowdown", &format!("{slowdown:.2}"))?;
+            salve.set("chaos_slow", &format!("{slowdown:.2}"))?;
             slowdown_sent = slowdown;
         }
         if fault.nan != nan_sent {
-            salve.set("Chaos NaN", if fault.nan { "On" } else { "Off" })?;
+            salve.set("chaos_nan", if fault.nan { "On" } else { "Off" })?;
             nan_sent = fault.nan;
         }
         if fault.denormals != denormals_sent {
-            salve.set(
-                "Chaos denormals",
-                if fault.denormals { "On" } else { "Off" },
-            )?;
+            salve.set("chaos_denormal", if fault.denormals { "On" } else { "Off" })?;
             denormals_sent = fault.denormals;
         }
         let n = fault.block;
