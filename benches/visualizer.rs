@@ -4,8 +4,9 @@
 //! and the tessellation of what it drew (everything but the GPU upload and the driver).
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use salve::dsp::tap::Tap;
 use salve::editor::testing::RecordingHost;
-use salve::editor::visualizer::{Analyzer, Tap};
+use salve::editor::visualizer::Analyzer;
 use salve::editor::{EDITOR_HEIGHT, EDITOR_WIDTH, SalveApp};
 use salve::healer::level::VisTier;
 use std::hint::black_box;
@@ -42,7 +43,7 @@ fn editor_frame(c: &mut Criterion) {
         let (mut tap, reader) = Tap::new();
         shared.analyzer = Arc::new(Mutex::new(Analyzer::new(reader)));
         shared.decisions.vis.store(tier as u8, Ordering::Relaxed);
-        let (_host, gui) = RecordingHost::new();
+        let (_host, gui) = RecordingHost::new(shared.params.as_ref());
         let mut app = SalveApp::with_context(shared, gui);
         let ctx = egui::Context::default();
         let input = || egui::RawInput {

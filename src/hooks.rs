@@ -4,7 +4,9 @@
 //! denormal storm, for `cargo xtask chaos`. Without the features (every release bundle) none of
 //! these parameters exist.
 
-use crate::dsp::{Engine, Fault};
+use crate::dsp::Engine;
+#[cfg(feature = "fault-injection")]
+use crate::dsp::Fault;
 use nice_plug::prelude::*;
 
 /// The hidden fault parameter (with `test-hooks`): 0 none, 1 NaN burst, 2 panic. Each change to a
@@ -58,7 +60,6 @@ impl Hooks {
                 }
             }
         }
-        let _ = Fault::Nan;
         false
     }
 }

@@ -70,11 +70,8 @@ pub struct Salve {
     panics: u64,
     /// The last block's load, to tell whether a step down is urgent.
     last_load: f32,
-    /// The healer heartbeat last seen, and for how many realtime samples it has not moved.
-    last_healer_tick: u64,
-    samples_since_tick: u64,
     /// Feeds the visualizer while the editor shows it.
-    tap: editor::visualizer::Tap,
+    tap: dsp::tap::Tap,
     analyzer: Arc<Mutex<editor::visualizer::Analyzer>>,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
     sample_rate: Arc<atomic_float::AtomicF32>,
@@ -106,7 +103,7 @@ impl Default for Salve {
             params.session.clone(),
             checkpoint::journal::Journal::open_default(),
         );
-        let (tap, tap_reader) = editor::visualizer::Tap::new();
+        let (tap, tap_reader) = dsp::tap::Tap::new();
         Self {
             params,
             tap,
@@ -125,14 +122,12 @@ impl Default for Salve {
                 Level::Ultra,
                 Default::default(),
             ))),
-            decisions: Arc::new(Decisions::new(Level::Medium)),
+            decisions: Arc::new(Decisions::new(Level::Ultra)),
             healer_controls: Arc::new(healer::thread::Controls::new(Level::Ultra)),
             membership: None,
             reflex: Reflex::default(),
             panics: 0,
             last_load: 0.0,
-            last_healer_tick: 0,
-            samples_since_tick: 0,
             hooks: hooks::Hooks::default(),
             chaos: hooks::Chaos::default(),
         }
@@ -420,18 +415,6 @@ impl Plugin for Salve {
                 }
             }
         };
-        // The healer's heartbeat: if it stops, the audio keeps the last decision and says so.
-        let ticks = self.decisions.ticks.load(Ordering::Relaxed);
-        if ticks != self.last_healer_tick || self.offline {
-            self.last_healer_tick = ticks;
-            self.samples_since_tick = 0;
-        } else {
-            self.samples_since_tick += info.samples as u64;
-        }
-        let stale =
-            self.membership.is_some() && self.samples_since_tick as f32 > info.sample_rate.max(1.0);
-        self.telemetry.healer_stale.store(stale, Ordering::Relaxed);
-
         // The visualizer's tap: only while the editor shows it, never during offline renders.
         let wanted = !self.offline
             && self.editor_state.is_open()

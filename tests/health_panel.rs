@@ -209,7 +209,7 @@ fn editor(
     Harness<'static, SalveApp>,
 ) {
     let plugin = salve::Salve::default();
-    let (host, gui) = RecordingHost::new();
+    let (host, gui) = RecordingHost::new(plugin.editor_shared().params.as_ref());
     let app = SalveApp::with_context(plugin.editor_shared(), gui).with_preset_dir(preset_dir);
     let harness = Harness::builder()
         .with_size(egui::vec2(EDITOR_WIDTH, EDITOR_HEIGHT))
@@ -236,9 +236,9 @@ fn the_mode_selector_changes_the_healing_parameter_with_one_gesture() {
     assert_eq!(
         host.calls(),
         vec![
-            HostCall::Begin("Healing".into()),
-            HostCall::Set("Healing".into(), 0.5),
-            HostCall::End("Healing".into()),
+            HostCall::Begin("healing".into()),
+            HostCall::Set("healing".into(), 0.5),
+            HostCall::End("healing".into()),
         ]
     );
     // Clicking the mode already chosen asks the host for nothing.

@@ -277,9 +277,6 @@ pub fn clock_text(wall_time_s: u64) -> String {
     format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Where a restored session came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -606,3 +603,6 @@ impl Checkpointer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

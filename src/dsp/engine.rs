@@ -97,7 +97,8 @@ fn rank(p: Path) -> usize {
     }
 }
 
-/// Faults the tests can inject into the DSP (only with the `test-hooks` feature).
+/// Faults the tests and the chaos runner can inject into the DSP (only in their builds).
+#[cfg(any(test, feature = "fault-injection"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// NaN inside the oversampled signal, which poisons the filters' state.
@@ -226,6 +227,7 @@ impl Tier {
         } else {
             kernel_for::<true>(curve.current, hi, ratio, ctl, &mut self.tilt);
         }
+        #[cfg(any(test, feature = "fault-injection"))]
         if let Some(Fault::Nan) = hi_rate.fault.take() {
             hi[0] = [f32::NAN; 2];
         }
@@ -317,7 +319,8 @@ fn kernel_fading(hi: &mut [Lanes], ratio: usize, ctl: &Controls, tilt: &mut Tilt
 struct HiRate {
     a: Box<[Lanes]>,
     b: Box<[Lanes]>,
-    /// A fault to inject into the next tier that runs (tests only).
+    /// A fault to inject into the next tier that runs (tests and chaos runs only).
+    #[cfg(any(test, feature = "fault-injection"))]
     fault: Option<Fault>,
 }
 
@@ -405,6 +408,7 @@ impl Engine {
             hi_rate: HiRate {
                 a: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
                 b: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
+                #[cfg(any(test, feature = "fault-injection"))]
                 fault: None,
             },
             chunk: Box::new(Chunk {
@@ -560,7 +564,7 @@ impl Engine {
     }
 
     /// Arms a fault for the next processed chunk (tests and chaos runs only).
-    #[cfg(any(test, feature = "test-hooks", feature = "chaos"))]
+    #[cfg(any(test, feature = "fault-injection"))]
     pub fn inject_fault(&mut self, fault: Fault) {
         self.hi_rate.fault = Some(fault);
     }
@@ -594,6 +598,7 @@ impl Engine {
                 self.chunk.input[i] = [l, r];
             }
             stats.subnormal_inputs += subnormal;
+            #[cfg(any(test, feature = "fault-injection"))]
             if let Some(Fault::Panic) = self.hi_rate.fault {
                 self.hi_rate.fault = None;
                 panic!("fault injected into Salve's DSP");

@@ -8,7 +8,10 @@ pub mod halfband;
 pub mod limiter;
 pub mod oversampler;
 pub mod shaper;
+pub mod tap;
 
-pub use engine::{CHUNK, Controls, Engine, Fault, OutputStats, Path};
+#[cfg(any(test, feature = "fault-injection"))]
+pub use engine::Fault;
+pub use engine::{CHUNK, Controls, Engine, OutputStats, Path};
 pub use oversampler::Factor;
 pub use shaper::Curve;

@@ -77,7 +77,6 @@ impl HealthSnapshot {
             .collect();
         counters.push(("Ring drops", telemetry.ring_drops.load(Ordering::Relaxed)));
         let mut s = Self {
-            healer_stale: telemetry.healer_stale.load(Ordering::Relaxed),
             session: crate::healer::fleet::session_view(),
             score: telemetry.health.load(Ordering::Relaxed),
             load: telemetry.load_smoothed.load(Ordering::Relaxed),

@@ -112,6 +112,8 @@ pub struct SalveApp {
     preset_dir: PathBuf,
     /// The persisted size still has to be asked for (once per opening).
     restore_layout: bool,
+    /// Whether the fleet still ticks this instance while it plays.
+    heartbeat: crate::healer::shared::HeartbeatWatch,
 }
 
 impl SalveApp {
@@ -127,6 +129,7 @@ impl SalveApp {
             preset_name: String::from("My preset"),
             preset_dir: crate::presets::user_dir(),
             restore_layout: false,
+            heartbeat: Default::default(),
         }
     }
 
@@ -308,6 +311,11 @@ impl SalveApp {
             health::HealthSnapshot::capture(t, Some(&healer), ceiling)
         };
         snapshot.export_message = self.report_message.clone();
+        snapshot.healer_stale = self.heartbeat.observe(
+            ui.input(|i| i.time),
+            self.shared.decisions.ticks.load(Ordering::Relaxed),
+            t.blocks.load(Ordering::Relaxed),
+        );
         let c = &self.shared.controls;
         let p = &self.shared.params;
         snapshot.healing = Some(p.healing.value());
@@ -402,7 +410,7 @@ mod tests {
         let plugin = crate::Salve::default();
         let shared = plugin.editor_shared();
         let telemetry = shared.telemetry.clone();
-        let (_host, gui) = testing::RecordingHost::new();
+        let (_host, gui) = testing::RecordingHost::new(shared.params.as_ref());
         let mut app = SalveApp::with_context(shared, gui);
         let ctx = egui::Context::default();
         telemetry.load_smoothed.store(0.2, Ordering::Relaxed);

@@ -4,10 +4,11 @@
 
 use nice_plug::context::PluginApi;
 use nice_plug::context::gui::{GuiContext, GuiContextInner};
-use nice_plug::prelude::{ParamPtr, PluginState};
+use nice_plug::prelude::{ParamPtr, Params, PluginState};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// What the editor asked the host to do, in order.
+/// What the editor asked the host to do, in order; parameters by their stable `#[id]`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostCall {
     Begin(String),
@@ -17,17 +18,39 @@ pub enum HostCall {
 }
 
 /// Applies parameter changes directly (as a host would) and records every call.
-#[derive(Default)]
 pub struct RecordingHost {
     pub calls: Mutex<Vec<HostCall>>,
+    /// Each parameter's `#[id]` by its name (unique in a plugin, and all a `ParamPtr` tells).
+    ids: HashMap<String, String>,
 }
 
 impl RecordingHost {
-    /// A host and a `GuiContext` talking to it.
-    pub fn new() -> (Arc<Self>, GuiContext) {
-        let host = Arc::new(Self::default());
+    /// A host of the plugin with `params`, and a `GuiContext` talking to it.
+    pub fn new(params: &dyn Params) -> (Arc<Self>, GuiContext) {
+        let ids = params
+            .param_map()
+            .into_iter()
+            // Safety: the pointers come from `params`, alive for this call.
+            .map(|(id, ptr, _)| (unsafe { ptr.name() }.to_owned(), id))
+            .collect();
+        let host = Arc::new(Self {
+            calls: Mutex::default(),
+            ids,
+        });
         let gui = GuiContext::new(host.clone());
         (host, gui)
+    }
+
+    /// The `#[id]` of the parameter `param` points to.
+    ///
+    /// # Safety
+    /// `param` points to a parameter of the plugin this host was made for.
+    unsafe fn id(&self, param: ParamPtr) -> String {
+        let name = unsafe { param.name() };
+        self.ids
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
     }
 
     pub fn calls(&self) -> Vec<HostCall> {
@@ -46,20 +69,20 @@ impl GuiContextInner for RecordingHost {
 
     unsafe fn raw_begin_set_parameter(&self, param: ParamPtr) {
         // Safety: the editor only passes pointers to parameters of the plugin it shows.
-        self.push(HostCall::Begin(unsafe { param.name() }.to_owned()));
+        self.push(HostCall::Begin(unsafe { self.id(param) }));
     }
 
     unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
         // Safety: as above; the host applies the value as a real one would.
         unsafe {
             param._internal_set_normalized_value(normalized);
-            self.push(HostCall::Set(param.name().to_owned(), normalized));
+            self.push(HostCall::Set(self.id(param), normalized));
         }
     }
 
     unsafe fn raw_end_set_parameter(&self, param: ParamPtr) {
         // Safety: as above.
-        self.push(HostCall::End(unsafe { param.name() }.to_owned()));
+        self.push(HostCall::End(unsafe { self.id(param) }));
     }
 
     fn get_state(&self) -> PluginState {

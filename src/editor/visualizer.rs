@@ -1,52 +1,18 @@
 //! The visualizer: a spectrum analyzer (realfft, log-frequency axis, dB scale, smoothed) and an
 //! oscilloscope of the output. Audio reaches it through a wait-free ring that the audio thread
-//! only feeds while the editor is open and the healer allows a visualizer tier; all analysis runs
-//! on the GUI thread, at a size and rate set by the tier.
+//! ([`crate::dsp::tap`]) only feeds while the editor is open and the healer allows a visualizer
+//! tier; all analysis runs on the GUI thread, at a size and rate set by the tier.
 
 use crate::healer::level::VisTier;
 use egui::{Color32, Pos2, Stroke};
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
-/// Samples the ring holds (about 0.34 s at 48 kHz).
-pub const TAP_CAPACITY: usize = 16_384;
 /// FFT sizes per tier.
 pub const FULL_FFT: usize = 4096;
 pub const REDUCED_FFT: usize = 1024;
 /// Samples the scope shows.
 pub const SCOPE_LEN: usize = 1024;
-
-/// The audio thread's end: pushes the output (mono sum) while the editor shows it.
-pub struct Tap {
-    producer: rtrb::Producer<f32>,
-}
-
-impl Tap {
-    /// A tap and the GUI's end of its ring. Allocates: call off the audio thread.
-    pub fn new() -> (Self, rtrb::Consumer<f32>) {
-        let (producer, consumer) = rtrb::RingBuffer::new(TAP_CAPACITY);
-        (Self { producer }, consumer)
-    }
-
-    /// Pushes what fits of `left` (+ `right`) as mono when `wanted`; drops the rest. Wait-free,
-    /// no allocation.
-    pub fn push(&mut self, wanted: bool, left: &[f32], right: Option<&[f32]>) {
-        if !wanted {
-            return;
-        }
-        let n = left.len().min(self.producer.slots());
-        if n == 0 {
-            return;
-        }
-        if let Ok(chunk) = self.producer.write_chunk_uninit(n) {
-            let it = (0..n).map(|i| match right {
-                Some(r) => 0.5 * (left[i] + r[i]),
-                None => left[i],
-            });
-            chunk.fill_from_iter(it);
-        }
-    }
-}
 
 /// The GUI's end: the recent samples and the analysis.
 pub struct Analyzer {
@@ -231,6 +197,7 @@ fn scope(ui: &mut egui::Ui, a: &Analyzer, width: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::tap::Tap;
 
     #[test]
     fn a_sine_peaks_at_its_bin_and_nothing_flows_while_disabled() {
@@ -255,15 +222,5 @@ mod tests {
         let expected = (1000.0 / 48_000.0 * FULL_FFT as f32).round() as usize;
         assert!(peak_bin.abs_diff(expected) <= 1, "{peak_bin} vs {expected}");
         assert!((a.peak - 0.5).abs() < 0.01);
-    }
-
-    #[test]
-    fn a_full_ring_drops_instead_of_waiting() {
-        let (mut tap, consumer) = Tap::new();
-        let block = vec![0.1f32; 4096];
-        for _ in 0..10 {
-            tap.push(true, &block, None);
-        }
-        assert_eq!(consumer.slots(), TAP_CAPACITY);
     }
 }

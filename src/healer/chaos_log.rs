@@ -46,7 +46,7 @@ impl ChaosLog {
             );
         }
         for r in records.iter().filter(|_| !self.ticks_only) {
-            let events: Vec<&str> = r.events.iter().map(|k| k.label()).collect();
+            let events: Vec<&str> = r.events.iter().map(|k| k.id()).collect();
             let _ = writeln!(
                 self.out,
                 r#"{{"seq":{},"start_ns":{},"samples":{},"load":{},"factor":{},"wait_ns":{},"busy_ns":{},"events":{}}}"#,

@@ -99,6 +99,39 @@ impl Reflex {
     }
 }
 
+/// The reader's watch over an instance's heartbeat (the fleet's tick count in [`Decisions`]):
+/// whether the fleet has stopped ticking an instance that plays. The audio thread then keeps
+/// playing the last decision, and the panel says so. Only time during which blocks were played
+/// counts, so a paused transport or an inactive instance is never called stale.
+#[derive(Debug, Default)]
+pub struct HeartbeatWatch {
+    ticks: u64,
+    blocks: u64,
+    last_s: Option<f64>,
+    /// Seconds of playing since the tick count last moved.
+    playing_s: f64,
+}
+
+impl HeartbeatWatch {
+    /// Playing this long without a tick is a stopped fleet (it ticks every 20-60 ms).
+    pub const STALE_S: f64 = 1.0;
+
+    /// Looks at the counters at `now_s` (any clock, in seconds): the instance's tick count and
+    /// the blocks it has played. Returns whether the heartbeat has stopped.
+    pub fn observe(&mut self, now_s: f64, ticks: u64, blocks: u64) -> bool {
+        let dt = self.last_s.map_or(0.0, |last| (now_s - last).max(0.0));
+        self.last_s = Some(now_s);
+        if ticks != self.ticks {
+            self.ticks = ticks;
+            self.playing_s = 0.0;
+        } else if blocks != self.blocks {
+            self.playing_s += dt;
+        }
+        self.blocks = blocks;
+        self.playing_s > Self::STALE_S
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +193,47 @@ mod tests {
             assert!(!r.observe(&record(true, 1), &d));
         }
         assert_eq!(d.level(), Level::Minimal);
+    }
+
+    #[test]
+    fn a_heartbeat_that_stops_while_playing_is_stale_after_a_second() {
+        let mut w = HeartbeatWatch::default();
+        let (mut ticks, mut blocks) = (0, 0);
+        // Ticking and playing, frames every 16 ms: never stale.
+        for frame in 0..200 {
+            ticks += 1;
+            blocks += 12;
+            assert!(!w.observe(frame as f64 * 0.016, ticks, blocks));
+        }
+        // The fleet stops after its tick at frame 199; the audio goes on: stale once a second
+        // has played since that tick.
+        let last_tick_s = 199.0 * 0.016;
+        let stale_at = (200..400)
+            .map(|frame| {
+                blocks += 12;
+                let now = frame as f64 * 0.016;
+                (now, w.observe(now, ticks, blocks))
+            })
+            .find(|&(_, stale)| stale)
+            .map(|(now, _)| now - last_tick_s);
+        assert!(
+            stale_at.is_some_and(|s| (1.0..1.05).contains(&s)),
+            "{stale_at:?}"
+        );
+        // One tick and it is well again.
+        assert!(!w.observe(8.0, ticks + 1, blocks + 12));
+    }
+
+    #[test]
+    fn time_without_audio_does_not_count() {
+        let mut w = HeartbeatWatch::default();
+        // No ticks and no blocks (inactive, or the transport stopped) for a minute: not stale.
+        for frame in 0..3600 {
+            assert!(!w.observe(frame as f64 * 0.016, 5, 100));
+        }
+        // Half a second of playing without a tick is still within the budget.
+        for k in 1..=30 {
+            assert!(!w.observe(57.6 + k as f64 * 0.016, 5, 100 + k));
+        }
     }
 }

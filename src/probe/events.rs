@@ -61,6 +61,25 @@ impl EventKind {
     ];
     pub const COUNT: usize = Self::ALL.len();
 
+    /// A stable name for logs and tools (the chaos runner reads these); never reworded, unlike
+    /// [`EventKind::label`].
+    pub fn id(self) -> &'static str {
+        match self {
+            EventKind::Overrun => "overrun",
+            EventKind::NearMiss => "near_miss",
+            EventKind::CallbackGap => "callback_gap",
+            EventKind::TransportJump => "transport_jump",
+            EventKind::BlockSizeChange => "block_size_change",
+            EventKind::SampleRateChange => "sample_rate_change",
+            EventKind::Offline => "offline",
+            EventKind::NonFinite => "non_finite",
+            EventKind::DenormalStorm => "denormal_storm",
+            EventKind::DcDrift => "dc_drift",
+            EventKind::Limiter => "limiter",
+            EventKind::Panic => "panic",
+        }
+    }
+
     /// A short name for reports and the health panel.
     pub fn label(self) -> &'static str {
         match self {
@@ -115,6 +134,16 @@ mod tests {
             assert_eq!(*k as usize, i);
         }
         const { assert!(EventKind::COUNT <= 32) };
+    }
+
+    #[test]
+    fn every_kind_has_its_own_id() {
+        let ids: std::collections::BTreeSet<&str> = EventKind::ALL.iter().map(|k| k.id()).collect();
+        assert_eq!(ids.len(), EventKind::COUNT);
+        assert!(
+            ids.iter()
+                .all(|id| id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
     }
 
     #[test]

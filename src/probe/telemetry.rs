@@ -36,9 +36,6 @@ pub struct Telemetry {
     pub factor: AtomicU64,
     /// GUI frames that took longer than their budget: written by the editor.
     pub gui_frame_overruns: AtomicU64,
-    /// The healer's heartbeat has not moved for over a second of realtime audio: the audio
-    /// thread keeps playing the last decision. Written by the audio thread.
-    pub healer_stale: std::sync::atomic::AtomicBool,
     counters: [AtomicU64; EventKind::COUNT],
 }
 

@@ -414,8 +414,8 @@ fn read_logs(dir: &Path) -> Result<Log, String> {
                     seq,
                     load: v["load"].as_f64().unwrap_or(0.0) as f32,
                     factor: v["factor"].as_u64().unwrap_or(0) as u32,
-                    nan_restart: has("NaN/Inf restart"),
-                    denormals: has("denormal storm"),
+                    nan_restart: has("non_finite"),
+                    denormals: has("denormal_storm"),
                 });
             } else if let Some(i) = v.get("incident") {
                 let label = format!(
