@@ -9,8 +9,8 @@ use salve::checkpoint::journal::Journal;
 use salve::checkpoint::{Checkpointer, Persisted};
 use salve::healer::fleet::{self, Parts};
 use salve::healer::level::Level;
+use salve::healer::requests::Requests;
 use salve::healer::shared::Decisions;
-use salve::healer::thread::Controls;
 use salve::healer::{Healer, HealerConfig};
 use salve::probe::clock::MonotonicClock;
 use salve::probe::record::BlockRecord;
@@ -71,7 +71,8 @@ fn run(members: usize, seconds: f64) -> f64 {
                 ))),
                 records,
                 decisions: Arc::new(Decisions::new(Level::Ultra)),
-                controls: Arc::new(Controls::new(Level::Ultra)),
+                requests: Arc::new(Requests::new(Level::Ultra)),
+                report: Arc::default(),
                 clock: Box::new(MonotonicClock::new()),
                 offset_ns: 0,
             })

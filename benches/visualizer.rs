@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 const TIERS: [VisTier; 4] = [
     VisTier::Full,
     VisTier::Reduced,
-    VisTier::Minimal,
+    VisTier::Meter,
     VisTier::Off,
 ];
 

@@ -1,4 +1,4 @@
-//! Fault injection through the real plugin ABI, compiled in only on request. With `test-hooks`,
+//! InjectedFault injection through the real plugin ABI, compiled in only on request. With `test-hooks`,
 //! a hidden parameter lets a test host inject a NaN burst or a panic into the DSP. With `chaos`,
 //! hidden parameters slow Salve's own processing down by a factor, inject NaN bursts and feed a
 //! denormal storm, for `cargo xtask chaos`. Without the features (every release bundle) none of
@@ -6,7 +6,7 @@
 
 use crate::dsp::Engine;
 #[cfg(feature = "fault-injection")]
-use crate::dsp::Fault;
+use crate::dsp::InjectedFault;
 use nice_plug::prelude::*;
 
 /// The hidden fault parameter (with `test-hooks`): 0 none, 1 NaN burst, 2 panic. Each change to a
@@ -51,9 +51,9 @@ impl Hooks {
             if value != self.last {
                 self.last = value;
                 match value {
-                    1 => engine.inject_fault(Fault::Nan),
+                    1 => engine.inject_fault(InjectedFault::Nan),
                     2 => {
-                        engine.inject_fault(Fault::Panic);
+                        engine.inject_fault(InjectedFault::Panic);
                         return true;
                     }
                     _ => {}
@@ -124,7 +124,7 @@ impl Chaos {
         #[cfg(feature = "chaos")]
         {
             if params.nan.value() {
-                engine.inject_fault(Fault::Nan);
+                engine.inject_fault(InjectedFault::Nan);
             }
             if params.denormals.value() {
                 for channel in input.iter_mut() {

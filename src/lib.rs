@@ -58,7 +58,9 @@ pub struct Salve {
     /// The healer's decisions, read by the audio thread at every block.
     decisions: Arc<Decisions>,
     /// What the plugin tells the fleet thread about this instance (mode, ceiling, offline).
-    healer_controls: Arc<healer::thread::Controls>,
+    healer_requests: Arc<healer::requests::Requests>,
+    /// What the fleet thread reports back about this instance (for the editor).
+    healer_report: Arc<healer::requests::Report>,
     /// Its place in the fleet (one healer thread for every instance in the process), from
     /// `activate` to `deactivate`.
     membership: Option<healer::fleet::Membership>,
@@ -86,7 +88,8 @@ impl Salve {
             params: self.params.clone(),
             telemetry: self.telemetry.clone(),
             healer: self.healer.clone(),
-            controls: self.healer_controls.clone(),
+            requests: self.healer_requests.clone(),
+            report: self.healer_report.clone(),
             decisions: self.decisions.clone(),
             analyzer: self.analyzer.clone(),
             sample_rate: self.sample_rate.clone(),
@@ -123,7 +126,8 @@ impl Default for Salve {
                 Default::default(),
             ))),
             decisions: Arc::new(Decisions::new(Level::Ultra)),
-            healer_controls: Arc::new(healer::thread::Controls::new(Level::Ultra)),
+            healer_requests: Arc::new(healer::requests::Requests::new(Level::Ultra)),
+            healer_report: Arc::default(),
             membership: None,
             reflex: Reflex::default(),
             panics: 0,
@@ -164,8 +168,8 @@ impl Salve {
     }
 
     /// Tells the fleet thread the user's current choices (three relaxed atomic stores).
-    fn publish_controls(&self) {
-        let c = &self.healer_controls;
+    fn publish_requests(&self) {
+        let c = &self.healer_requests;
         c.ceiling.store(
             self.params.oversampling.value().ceiling() as u8,
             Ordering::Relaxed,
@@ -247,7 +251,7 @@ impl Plugin for Salve {
         }
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
         self.sample_rate.store(sr, Ordering::Relaxed);
-        self.publish_controls();
+        self.publish_requests();
 
         // The healer starts the session: a level learned under these conditions applies now.
         // A state loaded since the last activation is restored first (its learned levels, or a
@@ -291,7 +295,8 @@ impl Plugin for Salve {
             checkpointer: self.checkpointer.clone(),
             records,
             decisions: self.decisions.clone(),
-            controls: self.healer_controls.clone(),
+            requests: self.healer_requests.clone(),
+            report: self.healer_report.clone(),
             clock: Box::new(self.clock.clone()),
             offset_ns: self.clock.process_offset_ns(),
         }) {
@@ -332,7 +337,7 @@ impl Plugin for Salve {
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let (factor, safe) = self.target();
-        self.publish_controls();
+        self.publish_requests();
         let (Some(engine), Some(probe)) = (self.engine.as_mut(), self.probe.as_mut()) else {
             for channel in buffer.as_slice() {
                 channel.fill(0.0);

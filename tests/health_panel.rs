@@ -163,7 +163,7 @@ fn export_report_writes_a_valid_file_and_says_where() {
 #[test]
 fn a_snapshot_of_a_live_healer_reads_its_state() {
     let telemetry = Telemetry::new();
-    telemetry.health.store(0.9, Ordering::Relaxed);
+    telemetry.score.store(0.9, Ordering::Relaxed);
     let mut healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
     healer.start_session(48_000, 64, Level::Ultra);
     let records = vec![

@@ -100,7 +100,7 @@ fn rank(p: Path) -> usize {
 /// Faults the tests and the chaos runner can inject into the DSP (only in their builds).
 #[cfg(any(test, feature = "fault-injection"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub enum InjectedFault {
     /// NaN inside the oversampled signal, which poisons the filters' state.
     Nan,
     /// A panic inside the DSP.
@@ -228,7 +228,7 @@ impl Tier {
             kernel_for::<true>(curve.current, hi, ratio, ctl, &mut self.tilt);
         }
         #[cfg(any(test, feature = "fault-injection"))]
-        if let Some(Fault::Nan) = hi_rate.fault.take() {
+        if let Some(InjectedFault::Nan) = hi_rate.fault.take() {
             hi[0] = [f32::NAN; 2];
         }
         self.hi_pad.process(hi);
@@ -321,7 +321,7 @@ struct HiRate {
     b: Box<[Lanes]>,
     /// A fault to inject into the next tier that runs (tests and chaos runs only).
     #[cfg(any(test, feature = "fault-injection"))]
-    fault: Option<Fault>,
+    fault: Option<InjectedFault>,
 }
 
 /// Base-rate scratch memory for one chunk.
@@ -565,7 +565,7 @@ impl Engine {
 
     /// Arms a fault for the next processed chunk (tests and chaos runs only).
     #[cfg(any(test, feature = "fault-injection"))]
-    pub fn inject_fault(&mut self, fault: Fault) {
+    pub fn inject_fault(&mut self, fault: InjectedFault) {
         self.hi_rate.fault = Some(fault);
     }
 
@@ -599,7 +599,7 @@ impl Engine {
             }
             stats.subnormal_inputs += subnormal;
             #[cfg(any(test, feature = "fault-injection"))]
-            if let Some(Fault::Panic) = self.hi_rate.fault {
+            if let Some(InjectedFault::Panic) = self.hi_rate.fault {
                 self.hi_rate.fault = None;
                 panic!("fault injected into Salve's DSP");
             }
@@ -822,7 +822,7 @@ mod tests {
         let input: Vec<f32> = (0..256).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
         let mut l = input.clone();
         engine.process(&mut l, None, &mut ctl, |_, _| {});
-        engine.inject_fault(Fault::Nan);
+        engine.inject_fault(InjectedFault::Nan);
         let mut l = input.clone();
         let stats = engine.process(&mut l, None, &mut ctl, |_, _| {});
         assert!(stats.restarted);

@@ -11,7 +11,7 @@ pub mod shaper;
 pub mod tap;
 
 #[cfg(any(test, feature = "fault-injection"))]
-pub use engine::Fault;
+pub use engine::InjectedFault;
 pub use engine::{CHUNK, Controls, Engine, OutputStats, Path};
 pub use oversampler::Factor;
 pub use shaper::Curve;

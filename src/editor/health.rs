@@ -78,7 +78,7 @@ impl HealthSnapshot {
         counters.push(("Ring drops", telemetry.ring_drops.load(Ordering::Relaxed)));
         let mut s = Self {
             session: crate::healer::fleet::session_view(),
-            score: telemetry.health.load(Ordering::Relaxed),
+            score: telemetry.score.load(Ordering::Relaxed),
             load: telemetry.load_smoothed.load(Ordering::Relaxed),
             ceiling: Some(ceiling),
             worst_load: telemetry.worst_load.load(Ordering::Relaxed),

@@ -9,7 +9,7 @@ pub mod testing;
 pub mod visualizer;
 
 use crate::healer::Healer;
-use crate::healer::thread::Controls as HealerControls;
+use crate::healer::requests::{Report, Requests};
 use crate::params::SalveParams;
 use crate::probe::telemetry::Telemetry;
 use nice_plug::context::gui::GuiContext;
@@ -84,7 +84,8 @@ pub struct Shared {
     pub params: Arc<SalveParams>,
     pub telemetry: Arc<Telemetry>,
     pub healer: Arc<Mutex<Healer>>,
-    pub controls: Arc<HealerControls>,
+    pub requests: Arc<Requests>,
+    pub report: Arc<Report>,
     pub decisions: Arc<crate::healer::shared::Decisions>,
     /// The GUI end of the audio tap (only the GUI thread locks it).
     pub analyzer: Arc<Mutex<visualizer::Analyzer>>,
@@ -184,7 +185,7 @@ impl SalveApp {
             t.store(t.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
         self.shared
-            .controls
+            .requests
             .gui_frame_us
             .store(self.frame_us as u64, Ordering::Relaxed);
     }
@@ -316,10 +317,14 @@ impl SalveApp {
             self.shared.decisions.ticks.load(Ordering::Relaxed),
             t.blocks.load(Ordering::Relaxed),
         );
-        let c = &self.shared.controls;
+        let c = &self.shared.requests;
         let p = &self.shared.params;
         snapshot.healing = Some(p.healing.value());
-        let checkpoint_s = c.last_checkpoint_wall_s.load(Ordering::Relaxed);
+        let checkpoint_s = self
+            .shared
+            .report
+            .last_checkpoint_wall_s
+            .load(Ordering::Relaxed);
         snapshot.last_checkpoint_s = (checkpoint_s > 0).then_some(checkpoint_s);
         ui.heading("Health");
         let actions = health::show(ui, &snapshot, &self.history);

@@ -121,7 +121,7 @@ pub fn show(ui: &mut egui::Ui, a: &Analyzer, tier: VisTier, sample_rate: f32) {
         VisTier::Off => {
             ui.label("Display off (resources go to the sound).");
         }
-        VisTier::Minimal => meter(ui, a, width),
+        VisTier::Meter => meter(ui, a, width),
         VisTier::Reduced | VisTier::Full => {
             spectrum(ui, a, width, sample_rate);
             scope(ui, a, width);

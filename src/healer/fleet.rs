@@ -17,9 +17,9 @@
 //! when the last member leaves, it ends.
 
 use super::level::Level;
+use super::requests::{Report, Requests};
 use super::session::{Measurer, Sample, ShedPolicy};
 use super::shared::Decisions;
-use super::thread::Controls;
 use super::{Healer, Mode, TickInputs};
 use crate::checkpoint::Checkpointer;
 use crate::probe::clock::Clock;
@@ -58,7 +58,8 @@ pub struct Parts {
     pub checkpointer: Arc<Mutex<Checkpointer>>,
     pub records: rtrb::Consumer<BlockRecord>,
     pub decisions: Arc<Decisions>,
-    pub controls: Arc<Controls>,
+    pub requests: Arc<Requests>,
+    pub report: Arc<Report>,
     /// The instance's own clock (its healer's time base)...
     pub clock: Box<dyn Clock>,
     /// ...and where its zero lies on the process-wide time line, to place its blocks in the
@@ -256,13 +257,13 @@ impl MemberState {
         let panics_raised = p.decisions.panics_raised.load(Ordering::Acquire);
         let level_seen = p.decisions.level.load(Ordering::Acquire);
         drain(&mut p.records, batch);
-        let controls = &p.controls;
-        let offline = controls.offline.load(Ordering::Relaxed);
-        let mode = if offline { Mode::Off } else { controls.mode() };
-        let gui_us = controls.gui_frame_us.load(Ordering::Relaxed);
+        let requests = &p.requests;
+        let offline = requests.offline.load(Ordering::Relaxed);
+        let mode = if offline { Mode::Off } else { requests.mode() };
+        let gui_us = requests.gui_frame_us.load(Ordering::Relaxed);
         let inputs = TickInputs {
             mode,
-            ceiling: Level::from_u8(controls.ceiling.load(Ordering::Relaxed)),
+            ceiling: Level::from_u8(requests.ceiling.load(Ordering::Relaxed)),
             gui_frame_ms: (gui_us > 0).then_some(gui_us as f32 / 1000.0),
             reflex_count: p.decisions.reflex_count.load(Ordering::Acquire),
             panics_raised,
@@ -273,10 +274,10 @@ impl MemberState {
         let chaos_log = &mut self.chaos_log;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut healer = lock(&p.healer);
-            if controls.acknowledge.swap(false, Ordering::Relaxed) {
+            if requests.acknowledge.swap(false, Ordering::Relaxed) {
                 healer.acknowledge();
             }
-            if controls.reset_learning.swap(false, Ordering::Relaxed) {
+            if requests.reset_learning.swap(false, Ordering::Relaxed) {
                 healer.reset_learning();
             }
             let d = healer.tick(now, batch, inputs);
@@ -299,9 +300,7 @@ impl MemberState {
         match result {
             Ok((d, panics, checkpoint_s, pending)) => {
                 if let Some(s) = checkpoint_s {
-                    p.controls
-                        .last_checkpoint_wall_s
-                        .store(s, Ordering::Relaxed);
+                    p.report.last_checkpoint_wall_s.store(s, Ordering::Relaxed);
                 }
                 // The fleet's cap for the session, in Auto and in real time only.
                 let cap = Level::from_u8(CAP.load(Ordering::Relaxed));
@@ -320,7 +319,7 @@ impl MemberState {
                 pending
             }
             Err(_) => {
-                p.controls.tick_panics.fetch_add(1, Ordering::Relaxed);
+                p.report.tick_panics.fetch_add(1, Ordering::Relaxed);
                 // The audio thread keeps the last decision; the fault is recorded.
                 lock(&p.healer).record_own_fault();
                 p.decisions.ticks.fetch_add(1, Ordering::Relaxed);

@@ -84,7 +84,9 @@ impl Level {
 #[repr(u8)]
 pub enum VisTier {
     Off = 0,
-    Minimal = 1,
+    /// The level meter only (saved under its old name, so older checkpoints still read).
+    #[serde(rename = "Minimal")]
+    Meter = 1,
     Reduced = 2,
     Full = 3,
 }
@@ -93,7 +95,7 @@ impl VisTier {
     pub fn from_u8(v: u8) -> VisTier {
         [
             VisTier::Off,
-            VisTier::Minimal,
+            VisTier::Meter,
             VisTier::Reduced,
             VisTier::Full,
         ][(v as usize).min(3)]
@@ -110,7 +112,7 @@ impl VisTier {
     pub fn label(self) -> &'static str {
         match self {
             VisTier::Off => "Off",
-            VisTier::Minimal => "Minimal (meter)",
+            VisTier::Meter => "Meter only",
             VisTier::Reduced => "Reduced",
             VisTier::Full => "Full",
         }

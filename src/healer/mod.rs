@@ -12,10 +12,10 @@ pub mod chaos_log;
 pub mod fleet;
 pub mod learning;
 pub mod level;
+pub mod requests;
 pub mod session;
 pub mod shared;
 pub mod stats;
-pub mod thread;
 
 use crate::probe::events::EventKind;
 use crate::probe::record::BlockRecord;

@@ -24,7 +24,7 @@ pub const BASE_LOAD: [f32; 6] = [0.01, 0.05, 0.08, 0.14, 0.24, 0.40];
 
 /// What happens to the machine over time.
 #[derive(Debug, Clone, Copy)]
-pub enum Fault {
+pub enum Stress {
     /// Nothing.
     Clean,
     /// Salve's work slows down by `factor` from `from_s` to `until_s`.
@@ -45,15 +45,15 @@ pub enum Fault {
     },
 }
 
-impl Fault {
+impl Stress {
     fn slowdown(&self, t: f64) -> f32 {
         match *self {
-            Fault::Step {
+            Stress::Step {
                 factor,
                 from_s,
                 until_s,
             } if t >= from_s && t < until_s => factor,
-            Fault::Ramp {
+            Stress::Ramp {
                 to,
                 from_s,
                 until_s,
@@ -81,7 +81,7 @@ pub struct Sim {
     pub healer: Healer,
     pub mode: Mode,
     pub ceiling: Level,
-    pub fault: Fault,
+    pub stress: Stress,
     pub steps: Vec<Step>,
     /// Every tick's time and records, kept to replay the same stream into another healer.
     pub batches: Vec<(u64, Vec<BlockRecord>)>,
@@ -106,7 +106,7 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn new(mode: Mode, fault: Fault, learned: Learned, seed: u64) -> Self {
+    pub fn new(mode: Mode, stress: Stress, learned: Learned, seed: u64) -> Self {
         let clock = VirtualClock::new();
         let (probe, records) = Probe::new(
             clock.clone(),
@@ -121,7 +121,7 @@ impl Sim {
             healer,
             mode,
             ceiling,
-            fault,
+            stress,
             steps: Vec::new(),
             batches: Vec::new(),
             base_scale: 1.0,
@@ -156,7 +156,7 @@ impl Sim {
 
     fn cost(&mut self, level: Level, t: f64) -> f32 {
         let jitter = 1.0 + self.jitter * (2.0 * self.random() - 1.0);
-        BASE_LOAD[level as usize] * self.base_scale * self.fault.slowdown(t) * jitter
+        BASE_LOAD[level as usize] * self.base_scale * self.stress.slowdown(t) * jitter
     }
 
     /// Runs `seconds` of audio in 64-sample blocks, ticking the healer at 50 Hz.
@@ -215,16 +215,16 @@ impl Sim {
             }
             let mut extra_ns = 0;
             let mut nan = false;
-            match self.fault {
+            match self.stress {
                 // Periodic faults fire on whole block counts, free of float rounding.
-                Fault::Preemption { period_s, extra_s } => {
+                Stress::Preemption { period_s, extra_s } => {
                     let period = (period_s / block_s).round() as usize;
                     let index = start_block + b;
                     if index > 0 && index.is_multiple_of(period) {
                         extra_ns = (extra_s * 1e9) as u64;
                     }
                 }
-                Fault::NanBursts {
+                Stress::NanBursts {
                     period_s,
                     from_s,
                     until_s,

@@ -3,12 +3,12 @@
 
 use super::learning::{Action, IncidentKind, Learned};
 use super::level::{Level, VisTier};
-use super::sim::{Fault, Sim};
+use super::sim::{Sim, Stress};
 use super::*;
 use crate::probe::record::BlockRecord;
 
-fn run(mode: Mode, fault: Fault, seconds: f64) -> Sim {
-    let mut sim = Sim::new(mode, fault, Learned::default(), 7);
+fn run(mode: Mode, stress: Stress, seconds: f64) -> Sim {
+    let mut sim = Sim::new(mode, stress, Learned::default(), 7);
     sim.run(seconds);
     sim
 }
@@ -32,8 +32,8 @@ fn fmt_t(t: Option<f64>) -> String {
 
 #[test]
 fn clean_load_for_ten_minutes_never_downgrades() {
-    let sim = run(Mode::Auto, Fault::Clean, 600.0);
-    let off = run(Mode::Off, Fault::Clean, 600.0);
+    let sim = run(Mode::Auto, Stress::Clean, 600.0);
+    let off = run(Mode::Off, Stress::Clean, 600.0);
     report("clean", &sim, &off);
     assert_eq!(sim.first_downgrade(), None);
     assert_eq!(sim.overruns(), 0);
@@ -42,7 +42,7 @@ fn clean_load_for_ten_minutes_never_downgrades() {
 
 #[test]
 fn a_step_slowdown_costs_at_most_four_overruns_and_three_periods_and_recovers() {
-    let fault = Fault::Step {
+    let fault = Stress::Step {
         factor: 3.0,
         from_s: 5.0,
         until_s: 35.0,
@@ -89,7 +89,7 @@ fn a_step_slowdown_costs_at_most_four_overruns_and_three_periods_and_recovers() 
 
 #[test]
 fn a_ramp_is_predicted_before_the_first_overrun() {
-    let fault = Fault::Ramp {
+    let fault = Stress::Ramp {
         to: 4.0,
         from_s: 2.0,
         until_s: 22.0,
@@ -120,7 +120,7 @@ fn a_ramp_is_predicted_before_the_first_overrun() {
 
 #[test]
 fn outside_preemption_is_learned_and_not_fought_with_downgrades() {
-    let fault = Fault::Preemption {
+    let fault = Stress::Preemption {
         period_s: 2.0,
         extra_s: 0.002,
     };
@@ -157,7 +157,7 @@ fn outside_preemption_is_learned_and_not_fought_with_downgrades() {
 
 #[test]
 fn nan_bursts_open_the_breaker_then_safe_mode_then_recover_by_trial() {
-    let fault = Fault::NanBursts {
+    let fault = Stress::NanBursts {
         period_s: 1.0,
         from_s: 2.0,
         until_s: 10.0,
@@ -247,7 +247,7 @@ fn a_slow_gui_sheds_the_visualizer_first_and_gets_it_back() {
 #[test]
 fn monitor_only_detects_and_logs_the_same_but_changes_nothing() {
     // The same record stream into both: the logs must agree, and monitor-only changes nothing.
-    let fault = Fault::Step {
+    let fault = Stress::Step {
         factor: 3.0,
         from_s: 2.0,
         until_s: 20.0,
@@ -303,7 +303,7 @@ fn monitor_only_detects_and_logs_the_same_but_changes_nothing() {
 
 #[test]
 fn offline_rendering_takes_no_action() {
-    let fault = Fault::Step {
+    let fault = Stress::Step {
         factor: 10.0,
         from_s: 1.0,
         until_s: 20.0,
@@ -317,7 +317,7 @@ fn offline_rendering_takes_no_action() {
 #[test]
 fn a_learned_fingerprint_starts_the_next_session_at_the_learned_level() {
     // A machine that sustains only High (8x) at these settings.
-    let fault = Fault::Step {
+    let fault = Stress::Step {
         factor: 3.0,
         from_s: 0.0,
         until_s: f64::INFINITY,

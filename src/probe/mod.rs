@@ -8,15 +8,15 @@
 pub mod clock;
 pub mod cycle;
 pub mod events;
-pub mod health;
 pub mod record;
+pub mod score;
 pub mod telemetry;
 
 use crate::dsp::OutputStats;
 use clock::Clock;
 use events::{EventKind, Events};
-use health::HealthInputs;
 use record::BlockRecord;
+use score::ScoreInputs;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use telemetry::Telemetry;
@@ -95,8 +95,8 @@ struct Timing {
     duration_s: f64,
     /// The duration as the previous block keeps it (at the host's rate, at least 1 Hz).
     duration_ns: f64,
-    /// The health memory's decay over one block.
-    health_keep: f32,
+    /// The score memory's decay over one block.
+    score_keep: f32,
 }
 
 impl Timing {
@@ -112,7 +112,7 @@ impl Timing {
             sample_rate,
             duration_s,
             duration_ns: samples as f64 / sample_rate.max(1.0) as f64 * 1e9,
-            health_keep: health::keep(duration_s),
+            score_keep: score::keep(duration_s),
         }
     }
 }
@@ -135,7 +135,7 @@ pub struct Probe<C: Clock> {
     /// Where calls land in the host's cycle, and the host's usual rhythm, against which
     /// callback gaps are judged (hosts that call in bursts have their own).
     cycle: cycle::CycleEstimator,
-    health: HealthInputs,
+    score_inputs: ScoreInputs,
     timing: Timing,
     /// Audio since the health score was last published (seconds).
     score_age_s: f64,
@@ -164,7 +164,7 @@ impl<C: Clock> Probe<C> {
                 previous: None,
                 last_rate: None,
                 cycle: cycle::CycleEstimator::default(),
-                health: HealthInputs::default(),
+                score_inputs: ScoreInputs::default(),
                 timing: Timing::of(0, 0.0),
                 score_age_s: f64::INFINITY,
                 dc: 0.0,
@@ -374,18 +374,19 @@ impl<C: Clock> Probe<C> {
         }
 
         // Health.
-        self.health.decay_by(self.timing.health_keep);
+        self.score_inputs.decay_by(self.timing.score_keep);
         if record.deadline_ns > 0 {
-            self.health.observe_load(record.load);
+            self.score_inputs.observe_load(record.load);
         }
         let e = record.events;
-        self.health.overruns += e.contains(EventKind::Overrun) as u8 as f32;
-        self.health.dropouts += (e.contains(EventKind::CallbackGap)
-            || e.contains(EventKind::TransportJump)) as u8 as f32;
-        self.health.faults +=
+        self.score_inputs.overruns += e.contains(EventKind::Overrun) as u8 as f32;
+        self.score_inputs.dropouts += (e.contains(EventKind::CallbackGap)
+            || e.contains(EventKind::TransportJump)) as u8
+            as f32;
+        self.score_inputs.faults +=
             (e.contains(EventKind::NonFinite) || e.contains(EventKind::Panic)) as u8 as f32;
         let gui = t.gui_frame_overruns.load(Ordering::Relaxed);
-        self.health.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
+        self.score_inputs.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
         self.gui_overruns_seen = gui;
 
         let played = t.played_ns.load(Ordering::Relaxed) + record.deadline_ns;
@@ -395,13 +396,14 @@ impl<C: Clock> Probe<C> {
         if record.load > t.frame_peak.load(Ordering::Relaxed) {
             t.frame_peak.store(record.load, Ordering::Relaxed);
         }
-        t.load_smoothed.store(self.health.load, Ordering::Relaxed);
+        t.load_smoothed
+            .store(self.score_inputs.load, Ordering::Relaxed);
         // The score (a division and clamps) is for the editor's eyes: every 10 ms of audio is
         // often enough, and at once when something happened.
         self.score_age_s += duration_s;
         if self.score_age_s >= SCORE_EVERY_S || !e.is_empty() {
             self.score_age_s = 0.0;
-            t.health.store(self.health.score(), Ordering::Relaxed);
+            t.score.store(self.score_inputs.score(), Ordering::Relaxed);
         }
         if record.load > t.worst_load.load(Ordering::Relaxed) {
             t.worst_load.store(record.load, Ordering::Relaxed);

@@ -15,7 +15,7 @@ pub struct Telemetry {
     /// The smoothed load ratio.
     pub load_smoothed: AtomicF32,
     /// The health score, 0..=1 (published every 10 ms of audio, and at once after an event).
-    pub health: AtomicF32,
+    pub score: AtomicF32,
     /// The worst load since the counters were reset, with when (probe clock, ns) and where (the
     /// transport position, `i64::MIN` when unknown) it happened.
     pub worst_load: AtomicF32,

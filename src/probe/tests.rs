@@ -212,7 +212,7 @@ fn offline_blocks_have_no_deadline() {
     assert_eq!(r.events, only(EventKind::Offline));
     assert_eq!((r.deadline_ns, r.load), (0, 0.0));
     assert_eq!(s.count(EventKind::Overrun), 0);
-    assert_eq!(s.probe.telemetry().health.load(Ordering::Relaxed), 1.0);
+    assert_eq!(s.probe.telemetry().score.load(Ordering::Relaxed), 1.0);
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn output_faults_are_counted() {
             .contains(EventKind::DcDrift) as u32;
     }
     assert_eq!(drift, 1);
-    assert!(s.probe.telemetry().health.load(Ordering::Relaxed) < 1.0);
+    assert!(s.probe.telemetry().score.load(Ordering::Relaxed) < 1.0);
 }
 
 #[test]

@@ -16,13 +16,13 @@ pub fn build_library(root: &Path, target: &Path) -> Result<PathBuf, String> {
 
 pub use salve_host::load;
 
-/// One Salve instance, inactive or processing.
-pub struct Salve {
+/// One Salve instance as the runner plays it, inactive or processing.
+pub struct Player {
     instance: Instance,
     voice: Option<Voice>,
 }
 
-impl Salve {
+impl Player {
     pub fn new(entry: &PluginEntry) -> Result<Self, String> {
         Ok(Self {
             instance: Instance::new(entry, "Salve chaos runner"),
@@ -86,7 +86,7 @@ impl Salve {
     }
 }
 
-impl Drop for Salve {
+impl Drop for Player {
     fn drop(&mut self) {
         self.deactivate();
     }

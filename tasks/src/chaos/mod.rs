@@ -14,7 +14,7 @@ mod scenario;
 mod session;
 
 use clap::Parser;
-use host::Salve;
+use host::Player;
 use scenario::{Fault, Scenario};
 use serde::Serialize;
 use std::io::Write;
@@ -72,16 +72,16 @@ pub struct Args {
 
 /// Healing on or off, at the same ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Mode {
+pub enum Healing {
     Auto,
     Off,
 }
 
-impl Mode {
+impl Healing {
     fn param_text(self) -> &'static str {
         match self {
-            Mode::Auto => "Auto",
-            Mode::Off => "Off",
+            Healing::Auto => "Auto",
+            Healing::Off => "Off",
         }
     }
 }
@@ -90,7 +90,7 @@ impl Mode {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub scenario: String,
-    pub mode: Mode,
+    pub mode: Healing,
     pub block: usize,
     pub rate: f64,
     pub seconds: f64,
@@ -214,11 +214,11 @@ fn sleep_until(when: Instant) {
 /// A new instance at the 16x ceiling with healing `mode` and 12 dB of drive, activated.
 fn active_salve(
     entry: &clack_host::prelude::PluginEntry,
-    mode: Mode,
+    mode: Healing,
     rate: f64,
     max_block: usize,
-) -> Result<Salve, String> {
-    let mut salve = Salve::new(entry)?;
+) -> Result<Player, String> {
+    let mut salve = Player::new(entry)?;
     salve.set_inactive(&[
         ("oversampling", "16x"),
         ("healing", mode.param_text()),
@@ -232,7 +232,7 @@ fn active_salve(
 fn run_scenario(
     entry: &clack_host::prelude::PluginEntry,
     scenario: Scenario,
-    mode: Mode,
+    mode: Healing,
     args: &Args,
     base_load: f64,
     log_dir: &Path,
@@ -468,7 +468,7 @@ fn calibrate(
     let (_, timeline) = run_scenario(
         entry,
         Scenario::Calibrate,
-        Mode::Off,
+        Healing::Off,
         &args,
         1.0,
         &out.join("log").join("calibrate"),
@@ -525,7 +525,7 @@ fn scenarios(
     }
     for scenario in own {
         let mut pair = Vec::new();
-        for mode in [Mode::Auto, Mode::Off] {
+        for mode in [Healing::Auto, Healing::Off] {
             let log_dir = out
                 .join("log")
                 .join(format!("{}-{:?}", scenario.name(), mode));
@@ -559,7 +559,7 @@ fn scenarios(
         per_instance = Some((share, n));
         for s in sessions {
             let mut pair = Vec::new();
-            for mode in [Mode::Auto, Mode::Off] {
+            for mode in [Healing::Auto, Healing::Off] {
                 let log_dir = out.join("log").join(format!("{}-{:?}", s.name(), mode));
                 pair.push(session::run(
                     entry,
@@ -600,7 +600,7 @@ fn scenarios(
 /// The session targets: Auto's misses against Off's, a clean session left alone, the wait
 /// estimate against the truth.
 fn session_checks(reports: &[session::SessionReport]) -> Vec<Check> {
-    let get = |s: &str, m: Mode| reports.iter().find(|r| r.scenario == s && r.mode == m);
+    let get = |s: &str, m: Healing| reports.iter().find(|r| r.scenario == s && r.mode == m);
     let mut checks = Vec::new();
     for s in [
         "session-ramp",
@@ -609,11 +609,11 @@ fn session_checks(reports: &[session::SessionReport]) -> Vec<Check> {
         "session-added",
         "session-2threads",
     ] {
-        if let (Some(a), Some(o)) = (get(s, Mode::Auto), get(s, Mode::Off)) {
+        if let (Some(a), Some(o)) = (get(s, Healing::Auto), get(s, Healing::Off)) {
             checks.push(misses_within(s, a.deadline_misses, o.deadline_misses, 10));
         }
     }
-    if let Some(a) = get("session-clean", Mode::Auto) {
+    if let Some(a) = get("session-clean", Healing::Auto) {
         checks.push(Check {
             what: format!(
                 "session-clean: no downgrade under Auto in {:.0} s ({} factor changes)",
@@ -647,14 +647,14 @@ fn misses_within(scenario: &str, auto: u64, off: u64, percent: u64) -> Check {
 
 /// The targets, for the scenarios that ran.
 fn checks(reports: &[RunReport]) -> Vec<Check> {
-    let get = |s: &str, m: Mode| reports.iter().find(|r| r.scenario == s && r.mode == m);
+    let get = |s: &str, m: Healing| reports.iter().find(|r| r.scenario == s && r.mode == m);
     let mut checks = Vec::new();
     for s in ["step", "ramp", "spikes"] {
-        if let (Some(a), Some(o)) = (get(s, Mode::Auto), get(s, Mode::Off)) {
+        if let (Some(a), Some(o)) = (get(s, Healing::Auto), get(s, Healing::Off)) {
             checks.push(misses_within(s, a.deadline_misses, o.deadline_misses, 5));
         }
     }
-    if let Some(a) = get("clean", Mode::Auto) {
+    if let Some(a) = get("clean", Healing::Auto) {
         checks.push(Check {
             what: format!(
                 "clean: no downgrade under Auto ({} tier changes)",
@@ -663,7 +663,7 @@ fn checks(reports: &[RunReport]) -> Vec<Check> {
             passed: a.first_downgrade_s.is_none(),
         });
     }
-    if let Some(a) = get("preemption", Mode::Auto) {
+    if let Some(a) = get("preemption", Healing::Auto) {
         checks.push(Check {
             what: format!(
                 "preemption: no lasting downgrade (ends at {}x) and a recommendation raised ({})",
@@ -768,7 +768,7 @@ fn probe_instances(
     entry: &clack_host::prelude::PluginEntry,
     k: usize,
     block: usize,
-    mode: Mode,
+    mode: Healing,
     args: &Args,
     (seconds, allowed): (f64, u32),
     log_dir: &Path,
@@ -827,7 +827,7 @@ fn probe_twice(
     entry: &clack_host::prelude::PluginEntry,
     k: usize,
     block: usize,
-    mode: Mode,
+    mode: Healing,
     args: &Args,
     within: (f64, u32),
     log_dir: &Path,
@@ -844,7 +844,7 @@ fn probe_twice(
 #[derive(Debug, Serialize)]
 struct InstanceResult {
     block: usize,
-    mode: Mode,
+    mode: Healing,
     run: usize,
     max_instances: usize,
     mean_factor: f64,
@@ -863,8 +863,15 @@ fn instances(
         // with at most one miss per 10 s more than that.
         eprint!("\r{block:>4} samples: the machine's own misses, one instance   ");
         let long = 3.0 * args.instance_seconds;
-        let (own, _) =
-            probe_instances(entry, 1, block, Mode::Off, args, (long, u32::MAX), &log_dir)?;
+        let (own, _) = probe_instances(
+            entry,
+            1,
+            block,
+            Healing::Off,
+            args,
+            (long, u32::MAX),
+            &log_dir,
+        )?;
         let tens = args.instance_seconds / 10.0;
         let allowed = (own as f64 / 3.0).ceil() as u32 + tens.floor().max(1.0) as u32;
         eprintln!(
@@ -874,7 +881,7 @@ fn instances(
         baselines.push(serde_json::json!({"block": block, "own_misses": own, "seconds": long, "allowed": allowed}));
         let within = (args.instance_seconds, allowed);
         if let Some(k) = args.instance_count {
-            for mode in [Mode::Auto, Mode::Off] {
+            for mode in [Healing::Auto, Healing::Off] {
                 let dir = out
                     .join("log")
                     .join(format!("instances-{mode:?}").to_lowercase());
@@ -890,7 +897,7 @@ fn instances(
         // Auto and Off take turns, run by run: this VM's own slow-downs come and go over
         // minutes, and both modes must meet the same machine.
         for run in 0..args.runs {
-            for mode in [Mode::Auto, Mode::Off] {
+            for mode in [Healing::Auto, Healing::Off] {
                 // Grow until a miss, then bisect between the last good and the first bad count.
                 let (mut good, mut good_factor, mut bad) = (0usize, 0.0, None);
                 let mut k = 4;
@@ -928,7 +935,7 @@ fn instances(
     println!("\n| block | mode | runs: instances | mean factor kept |");
     println!("|---|---|---|---|");
     for &block in &args.instance_blocks {
-        for mode in [Mode::Auto, Mode::Off] {
+        for mode in [Healing::Auto, Healing::Off] {
             let rs: Vec<&InstanceResult> = results
                 .iter()
                 .filter(|r| r.block == block && r.mode == mode)
@@ -946,7 +953,7 @@ fn instances(
     }
     // The target: at 64-sample blocks, Auto runs at least four times as many instances as Off
     // (the medians of the runs).
-    let median = |mode: Mode| {
+    let median = |mode: Healing| {
         let mut ks: Vec<usize> = results
             .iter()
             .filter(|r| r.block == 64 && r.mode == mode)
@@ -955,7 +962,7 @@ fn instances(
         ks.sort_unstable();
         ks.get(ks.len() / 2).copied()
     };
-    if let (Some(auto), Some(off)) = (median(Mode::Auto), median(Mode::Off)) {
+    if let (Some(auto), Some(off)) = (median(Healing::Auto), median(Healing::Off)) {
         println!(
             "\n{} 64 samples: Auto {auto} instances >= 4 x Off's {off} ({:.1}x)",
             if auto >= 4 * off { "PASS" } else { "FAIL" },

@@ -16,8 +16,8 @@
 //! The runner knows when each cycle started, so it reports Salve's estimate of the wait (the
 //! work before each instance) against the truth, and the fleet's level over time.
 
-use super::host::{Salve, Voice};
-use super::{Args, Mode, active_salve, audio_priority, log_to, signal};
+use super::host::{Player, Voice};
+use super::{Args, Healing, active_salve, audio_priority, log_to, signal};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -160,7 +160,7 @@ impl Session {
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionReport {
     pub scenario: String,
-    pub mode: Mode,
+    pub mode: Healing,
     pub threads: usize,
     pub instances: usize,
     pub block: usize,
@@ -335,7 +335,7 @@ fn worker(cycle: Arc<Cycle>, mut played: Vec<Played>, pace: Pace) -> Result<Vec<
 pub fn run(
     entry: &clack_host::prelude::PluginEntry,
     session: Session,
-    mode: Mode,
+    mode: Healing,
     n: usize,
     seconds: f64,
     args: &Args,
@@ -349,8 +349,8 @@ pub fn run(
     let label = format!("{} / {:?}", session.name(), mode);
 
     // Activated on this (the main) thread; their audio sides go to the audio threads.
-    let mut salves: Vec<Salve> = Vec::with_capacity(max);
-    let new_played = |salve: &mut Salve, index: usize| -> Result<Played, String> {
+    let mut salves: Vec<Player> = Vec::with_capacity(max);
+    let new_played = |salve: &mut Player, index: usize| -> Result<Played, String> {
         Ok(Played {
             index,
             voice: salve.take_voice().ok_or("not active")?,
@@ -580,7 +580,7 @@ fn read(dir: &Path) -> Result<Logs, String> {
 #[allow(clippy::too_many_arguments)]
 fn analyse(
     session: Session,
-    mode: Mode,
+    mode: Healing,
     n: usize,
     args: &Args,
     seconds: f64,
@@ -749,7 +749,7 @@ pub fn calibrate(
     let (report, _) = run(
         entry,
         Session::Clean,
-        Mode::Off,
+        Healing::Off,
         1,
         LEAD_IN_S,
         args,

@@ -7,19 +7,19 @@
 //! ```
 //!
 //! `load` is the smoothed load ratio (each block moves it 10 % of the way); the counts are of
-//! recent events, each decaying with a [`HEALTH_MEMORY_SECONDS`] time constant. Load below 0.7
+//! recent events, each decaying with a [`SCORE_MEMORY_SECONDS`] time constant. Load below 0.7
 //! costs nothing; a saturated load alone halves the score. One recent overrun or dropout takes
 //! it to 2/3, an output fault (NaN/Inf, panic) to 1/2; GUI frame overruns weigh little because
 //! they never touch the sound.
 
 /// How long an event keeps weighing on the score (time constant), in seconds.
-pub const HEALTH_MEMORY_SECONDS: f64 = 20.0;
+pub const SCORE_MEMORY_SECONDS: f64 = 20.0;
 /// The load below which load costs nothing.
 pub const LOAD_KNEE: f32 = 0.7;
 
 /// Recent, decaying counts of the events that lower the score.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct HealthInputs {
+pub struct ScoreInputs {
     pub load: f32,
     pub overruns: f32,
     /// Callback gaps and transport jumps.
@@ -31,10 +31,10 @@ pub struct HealthInputs {
 
 /// How much of the event counts is kept over `seconds`.
 pub fn keep(seconds: f64) -> f32 {
-    (1.0 - seconds / HEALTH_MEMORY_SECONDS).clamp(0.0, 1.0) as f32
+    (1.0 - seconds / SCORE_MEMORY_SECONDS).clamp(0.0, 1.0) as f32
 }
 
-impl HealthInputs {
+impl ScoreInputs {
     /// Ages the counts by `seconds` of audio.
     pub fn decay(&mut self, seconds: f64) {
         self.decay_by(keep(seconds));
@@ -70,24 +70,24 @@ mod tests {
 
     #[test]
     fn all_well_is_one() {
-        let h = HealthInputs {
+        let h = ScoreInputs {
             load: 0.7,
             ..Default::default()
         };
         assert_eq!(h.score(), 1.0);
-        assert_eq!(HealthInputs::default().score(), 1.0);
+        assert_eq!(ScoreInputs::default().score(), 1.0);
     }
 
     #[test]
     fn saturated_load_alone_halves_it() {
         for load in [1.0, 3.0, 100.0] {
-            let h = HealthInputs {
+            let h = ScoreInputs {
                 load,
                 ..Default::default()
             };
             assert_eq!(h.score(), 0.5);
         }
-        let h = HealthInputs {
+        let h = ScoreInputs {
             load: 0.85,
             ..Default::default()
         };
@@ -96,8 +96,8 @@ mod tests {
 
     #[test]
     fn single_events_weigh_as_documented() {
-        let one = |f: fn(&mut HealthInputs)| {
-            let mut h = HealthInputs::default();
+        let one = |f: fn(&mut ScoreInputs)| {
+            let mut h = ScoreInputs::default();
             f(&mut h);
             h.score()
         };
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn stays_in_range_at_the_extremes() {
-        let h = HealthInputs {
+        let h = ScoreInputs {
             load: f32::MAX,
             overruns: 1e30,
             dropouts: 1e30,
@@ -117,20 +117,20 @@ mod tests {
             gui_overruns: 1e30,
         };
         assert!(h.score() >= 0.0 && h.score() < 1e-20);
-        let mut h = HealthInputs::default();
+        let mut h = ScoreInputs::default();
         h.observe_load(f32::NAN);
         assert_eq!(h.score(), 1.0);
     }
 
     #[test]
     fn events_fade_with_time() {
-        let mut h = HealthInputs {
+        let mut h = ScoreInputs {
             overruns: 1.0,
             ..Default::default()
         };
-        h.decay(HEALTH_MEMORY_SECONDS / 2.0);
+        h.decay(SCORE_MEMORY_SECONDS / 2.0);
         assert!((h.overruns - 0.5).abs() < 1e-6);
-        h.decay(HEALTH_MEMORY_SECONDS * 10.0);
+        h.decay(SCORE_MEMORY_SECONDS * 10.0);
         assert_eq!(h.overruns, 0.0);
         assert_eq!(h.score(), 1.0);
     }

@@ -1,14 +1,16 @@
-//! What the plugin and the editor tell the healer's side of an instance (its mode, ceiling,
-//! the editor's requests), and what that side tells them back (tick panics, the last
-//! checkpoint's time). The fleet thread (see [`super::fleet`]) reads and writes these atomics.
+//! What the plugin and the editor ask of the fleet for one instance ([`Requests`]: its mode,
+//! ceiling, offline state, the editor's frame time and buttons), and what the fleet reports back
+//! to the editor ([`Report`]). Each is one-way: the fleet thread (see [`super::fleet`]) only reads
+//! and takes requests, and is the only writer of the report.
 
 use super::Mode;
 use super::level::Level;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
-/// What the plugin and the editor tell the fleet thread about one instance.
+/// What the plugin (main and audio threads, from the parameters) and the editor ask of the
+/// fleet thread for one instance. The fleet reads them, and takes (swaps back) the buttons.
 #[derive(Debug)]
-pub struct Controls {
+pub struct Requests {
     /// [`Mode`] as `u8` (0 Auto, 1 Monitor only, 2 Off).
     pub mode: AtomicU8,
     /// The user's ceiling ([`Level`] as `u8`).
@@ -20,13 +22,18 @@ pub struct Controls {
     /// Requests from the health panel, consumed by the thread.
     pub acknowledge: AtomicBool,
     pub reset_learning: AtomicBool,
+}
+
+/// What the fleet thread tells the editor about one instance; the fleet is its only writer.
+#[derive(Debug, Default)]
+pub struct Report {
     /// Panics caught inside a tick.
     pub tick_panics: AtomicU64,
     /// When the last checkpoint was written (Unix seconds, UTC), 0 for none yet.
     pub last_checkpoint_wall_s: AtomicU64,
 }
 
-impl Controls {
+impl Requests {
     pub fn new(ceiling: Level) -> Self {
         Self {
             mode: AtomicU8::new(0),
@@ -35,8 +42,6 @@ impl Controls {
             gui_frame_us: AtomicU64::new(0),
             acknowledge: AtomicBool::new(false),
             reset_learning: AtomicBool::new(false),
-            tick_panics: AtomicU64::new(0),
-            last_checkpoint_wall_s: AtomicU64::new(0),
         }
     }
 
