@@ -1,8 +1,32 @@
 //! Salve: a stereo saturator with 1x-16x oversampling that watches its own real-time health.
 //!
-//! This file holds the plugin itself (its identity, lifecycle and `process()`), the CLAP and VST3
-//! exports are at the bottom. The audio path lives in [`dsp`], the parameters in [`params`], the
-//! factory presets in [`presets`] and the editor in [`editor`].
+//! # A map of the house
+//!
+//! The modules follow the data, and each runs on one kind of thread (the full table of shared
+//! values, with their writers and readers, is `docs/threads.md`):
+//!
+//! | module | thread | job |
+//! |---|---|---|
+//! | this file | main, audio | the plugin: its lifecycle and `process()` (probe, then DSP, then the reflex) |
+//! | [`dsp`] | audio | the sound: oversampler, curves, tone, limiter, tier crossfades; the visualizer's tap |
+//! | [`probe`] | audio | times every call and where it lands in the host's cycle, checks the output |
+//! | [`healer`] | fleet | one `salve-fleet` thread per process decides each instance's quality and the session's |
+//! | [`checkpoint`] | fleet (main at activate and leave) | the session into the plugin state and a crash journal |
+//! | [`editor`] | gui | the controls, presets, visualizer and the health panel |
+//! | [`params`], [`presets`] | host, gui | the parameters (by stable `#[id]`) and the factory and user presets |
+//!
+//! What flows between them:
+//!
+//! - audio → fleet: a [`probe::record::BlockRecord`] per block, through a wait-free ring;
+//! - fleet → audio: [`healer::shared::Decisions`] (the level to play, the visualizer tier), atomics
+//!   the audio thread reads at every block; its reflex may only lower the level;
+//! - audio → gui: [`probe::telemetry::Telemetry`] (atomics) and the visualizer's samples (a ring);
+//! - gui and main → fleet: [`healer::requests::Requests`] (mode, ceiling, the panel's buttons);
+//!   fleet → gui: [`healer::requests::Report`] and the session view;
+//! - fleet → disk and host: checkpoints, into the journal and the persisted plugin state.
+//!
+//! The audio thread never locks, allocates, logs or waits; everything it shares is an atomic or
+//! a wait-free ring.
 
 pub mod checkpoint;
 pub mod dsp;

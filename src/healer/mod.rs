@@ -3,7 +3,7 @@
 //! by trial, learns which recovery works, and tells the user what it did and what they can do.
 //!
 //! [`Healer`] is a pure state machine: [`Healer::tick`] takes the time and the records since the
-//! last tick and returns a [`Decision`]. It has no clock or thread of its own; [`thread`] drives it
+//! last tick and returns a [`Decision`]. It has no clock or thread of its own; the [`fleet`] thread drives it
 //! in the plugin, the tests step it with virtual time.
 
 pub mod breaker;
