@@ -71,6 +71,12 @@ fn run(members: usize, seconds: f64) -> f64 {
                 ))),
                 records,
                 decisions: Arc::new(Decisions::new(Level::Ultra)),
+                view: salve::healer::view::channel(&Healer::new(
+                    HealerConfig::default(),
+                    Level::Ultra,
+                    Default::default(),
+                ))
+                .0,
                 requests: Arc::new(Requests::new(Level::Ultra)),
                 report: Arc::default(),
                 clock: Box::new(MonotonicClock::new()),

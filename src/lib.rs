@@ -79,6 +79,9 @@ pub struct Salve {
     /// The healer's state, shared with its thread and the editor (never locked on the audio
     /// thread).
     healer: Arc<Mutex<Healer>>,
+    /// The healer's view for the editor: published by the fleet thread (and at `activate`),
+    /// read by the editor without locking the healer.
+    healer_view: (healer::view::Publisher, healer::view::Reader),
     /// The healer's decisions, read by the audio thread at every block.
     decisions: Arc<Decisions>,
     /// What the plugin tells the fleet thread about this instance (mode, ceiling, offline).
@@ -111,7 +114,7 @@ impl Salve {
         editor::Shared {
             params: self.params.clone(),
             telemetry: self.telemetry.clone(),
-            healer: self.healer.clone(),
+            healer: self.healer_view.1.clone(),
             requests: self.healer_requests.clone(),
             report: self.healer_report.clone(),
             decisions: self.decisions.clone(),
@@ -131,6 +134,8 @@ impl Default for Salve {
             checkpoint::journal::Journal::open_default(),
         );
         let (tap, tap_reader) = dsp::tap::Tap::new();
+        let healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
+        let healer_view = healer::view::channel(&healer);
         Self {
             params,
             tap,
@@ -144,11 +149,8 @@ impl Default for Salve {
             probe: None,
             clock: MonotonicClock::new(),
             telemetry: Arc::new(Telemetry::new()),
-            healer: Arc::new(Mutex::new(Healer::new(
-                HealerConfig::default(),
-                Level::Ultra,
-                Default::default(),
-            ))),
+            healer: Arc::new(Mutex::new(healer)),
+            healer_view,
             decisions: Arc::new(Decisions::new(Level::Ultra)),
             healer_requests: Arc::new(healer::requests::Requests::new(Level::Ultra)),
             healer_report: Arc::default(),
@@ -200,6 +202,8 @@ impl Salve {
         );
         c.set_mode(self.params.healing.value().mode());
         c.offline.store(self.offline, Ordering::Relaxed);
+        c.editor_open
+            .store(self.editor_state.is_open(), Ordering::Relaxed);
     }
 }
 
@@ -284,7 +288,9 @@ impl Plugin for Salve {
         let start = {
             let mut healer = crate::sync::lock(&self.healer);
             crate::sync::lock(&self.checkpointer).tick(&mut healer, false, ceiling);
-            healer.start_session(sr as u32, buffer_config.max_buffer_size, ceiling)
+            let start = healer.start_session(sr as u32, buffer_config.max_buffer_size, ceiling);
+            self.healer_view.0.publish(&healer);
+            start
         };
         self.decisions.level.store(start as u8, Ordering::Release);
 
@@ -319,6 +325,7 @@ impl Plugin for Salve {
             checkpointer: self.checkpointer.clone(),
             records,
             decisions: self.decisions.clone(),
+            view: self.healer_view.0.clone(),
             requests: self.healer_requests.clone(),
             report: self.healer_report.clone(),
             clock: Box::new(self.clock.clone()),

@@ -188,7 +188,7 @@ fn a_snapshot_of_a_live_healer_reads_its_state() {
             panics_raised: 0,
         },
     );
-    let s = HealthSnapshot::capture(&telemetry, Some(&healer), Level::Ultra);
+    let s = HealthSnapshot::capture(&telemetry, Some(&healer.view()), Level::Ultra);
     assert_eq!(s.level, Some(Level::Ultra));
     assert!(s.healer_available && s.incidents.is_empty());
     let history = VecDeque::new();

@@ -1,9 +1,9 @@
 //! The health panel: what the probe and the healer know, in calm words and colours, with the
 //! few controls a musician needs (acknowledge, reset learning, reset counters).
 
-use crate::healer::Healer;
 use crate::healer::learning::{Action, Incident, Outcome};
 use crate::healer::level::{Level, VisTier};
+use crate::healer::view::HealerView;
 use crate::params::Healing;
 use crate::probe::events::EventKind;
 use crate::probe::telemetry::Telemetry;
@@ -61,7 +61,7 @@ pub struct HealthSnapshot {
 }
 
 impl HealthSnapshot {
-    pub fn capture(telemetry: &Telemetry, healer: Option<&Healer>, ceiling: Level) -> Self {
+    pub fn capture(telemetry: &Telemetry, healer: Option<&HealerView>, ceiling: Level) -> Self {
         let counted = [
             ("Overruns", EventKind::Overrun),
             ("Near misses", EventKind::NearMiss),
@@ -88,19 +88,16 @@ impl HealthSnapshot {
             counters,
             ..Default::default()
         };
-        if let Some(h) = healer {
+        if let Some(h) = healer.filter(|h| h.available) {
             s.healer_available = true;
-            s.level = Some(h.level());
-            s.vis = Some(h.vis());
-            s.risk = h.risk();
-            s.p99 = h.stats().p99();
-            s.incidents = h.log.iter().rev().take(12).copied().collect();
-            s.breakers = Level::ALL[1..]
-                .iter()
-                .map(|l| (*l, h.breakers[*l as usize].is_closed()))
-                .collect();
-            s.recommendations = h.recommendations.iter().map(|r| r.text()).collect();
-            s.notice = h.notice.clone();
+            s.level = Some(h.level);
+            s.vis = Some(h.vis);
+            s.risk = h.risk;
+            s.p99 = h.p99;
+            s.incidents.clone_from(&h.incidents);
+            s.breakers.clone_from(&h.breakers);
+            s.recommendations.clone_from(&h.recommendations);
+            s.notice.clone_from(&h.notice);
         }
         s
     }

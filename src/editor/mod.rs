@@ -1,6 +1,7 @@
 //! The editor window: the sound controls on the left, the health panel on the right, drawn with
-//! egui. It reads the audio thread's data only through the probe's atomics and the healer's
-//! state (which the audio thread never locks), and reports its own frame time to the healer.
+//! egui. It reads the audio thread's data only through the probe's atomics, and the healer only
+//! through the view the fleet thread publishes (a triple buffer: the editor never takes the
+//! healer's lock); it reports its own frame time to the fleet.
 
 pub mod health;
 pub mod report;
@@ -8,7 +9,6 @@ pub mod report;
 pub mod testing;
 pub mod visualizer;
 
-use crate::healer::Healer;
 use crate::healer::requests::{Report, Requests};
 use crate::params::SalveParams;
 use crate::probe::telemetry::Telemetry;
@@ -83,7 +83,8 @@ impl Layout {
 pub struct Shared {
     pub params: Arc<SalveParams>,
     pub telemetry: Arc<Telemetry>,
-    pub healer: Arc<Mutex<Healer>>,
+    /// The healer as the fleet thread last published it (the editor never locks the healer).
+    pub healer: crate::healer::view::Reader,
     pub requests: Arc<Requests>,
     pub report: Arc<Report>,
     pub decisions: Arc<crate::healer::shared::Decisions>,
@@ -308,7 +309,7 @@ impl SalveApp {
         self.dropouts_seen = dropouts;
         let ceiling = self.shared.params.oversampling.value().ceiling();
         let mut snapshot = {
-            let healer = crate::sync::lock(&self.shared.healer);
+            let healer = self.shared.healer.latest();
             health::HealthSnapshot::capture(t, Some(&healer), ceiling)
         };
         snapshot.export_message = self.report_message.clone();

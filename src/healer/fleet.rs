@@ -58,6 +58,8 @@ pub struct Parts {
     pub checkpointer: Arc<Mutex<Checkpointer>>,
     pub records: rtrb::Consumer<BlockRecord>,
     pub decisions: Arc<Decisions>,
+    /// Where the panel's view of the healer goes.
+    pub view: super::view::Publisher,
     pub requests: Arc<Requests>,
     pub report: Arc<Report>,
     /// The instance's own clock (its healer's time base)...
@@ -281,6 +283,9 @@ impl MemberState {
                 healer.reset_learning();
             }
             let d = healer.tick(now, batch, inputs);
+            if requests.editor_open.load(Ordering::Relaxed) {
+                p.view.publish(&healer);
+            }
             // Offline renders are not sessions to recover: no checkpoints from them.
             let realtime = batch.iter().any(|r| r.deadline_ns > 0);
             let mut cp = lock(&p.checkpointer);

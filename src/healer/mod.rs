@@ -16,6 +16,7 @@ pub mod requests;
 pub mod session;
 pub mod shared;
 pub mod stats;
+pub mod view;
 
 use crate::probe::events::EventKind;
 use crate::probe::record::BlockRecord;

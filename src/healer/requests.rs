@@ -17,6 +17,8 @@ pub struct Requests {
     pub ceiling: AtomicU8,
     /// Set while the host renders offline: the healer stays out.
     pub offline: AtomicBool,
+    /// Whether the editor is open: the fleet publishes the panel's view of the healer only then.
+    pub editor_open: AtomicBool,
     /// The editor's smoothed frame time in microseconds, 0 while closed.
     pub gui_frame_us: AtomicU64,
     /// Requests from the health panel, consumed by the thread.
@@ -39,6 +41,7 @@ impl Requests {
             mode: AtomicU8::new(0),
             ceiling: AtomicU8::new(ceiling as u8),
             offline: AtomicBool::new(false),
+            editor_open: AtomicBool::new(false),
             gui_frame_us: AtomicU64::new(0),
             acknowledge: AtomicBool::new(false),
             reset_learning: AtomicBool::new(false),
