@@ -111,7 +111,7 @@ fn run(members: usize, seconds: f64) -> f64 {
                     samples: 64,
                     sample_rate: 48_000.0,
                     load: 0.025,
-                    factor: 16,
+                    ratio: 16,
                     cycles: 1,
                     regular: true,
                     ..Default::default()

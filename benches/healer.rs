@@ -17,7 +17,7 @@ fn records(n: usize) -> Vec<BlockRecord> {
             samples: 64,
             sample_rate: 48_000.0,
             load: 0.4 + ((i * 7919) % 100) as f32 / 1000.0,
-            factor: 16,
+            ratio: 16,
             ..Default::default()
         })
         .collect()

@@ -187,7 +187,7 @@ impl Salve {
             Mode::MonitorOnly => (ceiling.factor().unwrap_or(Factor::X16), panic_latch),
             Mode::Auto => {
                 let level = self.decisions.level().min(ceiling);
-                let safe = level == Level::Emergency || panic_latch;
+                let safe = level == Level::Safe || panic_latch;
                 (level.factor().unwrap_or(Factor::X1), safe)
             }
         }
@@ -463,7 +463,7 @@ impl Plugin for Salve {
         }
         let heard = match engine.active_path() {
             Path::Tier(f) => f.ratio() as u8,
-            Path::Bypass => 0,
+            Path::Safe => 0,
         };
         let record = probe.end(start, &info, &stats, heard, events);
         self.decisions

@@ -172,7 +172,7 @@ fn a_snapshot_of_a_live_healer_reads_its_state() {
             samples: 64,
             sample_rate: 48_000.0,
             load: 0.3,
-            factor: 16,
+            ratio: 16,
             ..Default::default()
         };
         15

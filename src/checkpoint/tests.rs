@@ -349,14 +349,14 @@ fn crashes_in_a_row_restart_lower_each_time_then_in_safe_mode() {
         drop(s); // crashed again
     }
     // The known-good level of a new session is Medium; then one lower; then safe mode.
-    assert_eq!(levels, [Level::Medium, Level::Low, Level::Emergency]);
+    assert_eq!(levels, [Level::Medium, Level::Low, Level::Safe]);
     assert!(notices[0].contains("unexpected shutdown"), "{}", notices[0]);
     assert!(notices[1].contains("twice in a row"), "{}", notices[1]);
     assert!(notices[2].contains("safe mode"), "{}", notices[2]);
     // Safe mode holds for a while, not just one breaker backoff.
     let s = Session::open(&dir, Some(&saved));
-    assert_eq!(s.healer.level(), Level::Emergency);
-    assert!(!s.healer.breakers[Level::Emergency as usize].allows_trial(30.0));
+    assert_eq!(s.healer.level(), Level::Safe);
+    assert!(!s.healer.breakers[Level::Safe as usize].allows_trial(30.0));
     // A clean stop ends the loop: the next crash is a first one again.
     let stopped = s.close();
     let again = Session::open(&dir, Some(&stopped));

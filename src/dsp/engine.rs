@@ -56,19 +56,19 @@ pub const MAX_INPUT: f32 = 1000.0;
 /// After a restart (NaN/Inf or a panic), the output fades in over this many seconds.
 pub const RESTART_FADE_SECONDS: f32 = 0.005;
 
-/// A processing path: one oversampling tier, or the safe bypass (the input delayed by the
+/// A processing path: one oversampling tier, or the safe path (the input delayed by the
 /// latency, nothing else), which is what safe mode plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Path {
     Tier(Factor),
-    Bypass,
+    Safe,
 }
 
 impl Path {
     fn index(self) -> usize {
         match self {
             Path::Tier(f) => f.stages(),
-            Path::Bypass => Factor::ALL.len(),
+            Path::Safe => Factor::ALL.len(),
         }
     }
 }
@@ -93,7 +93,7 @@ pub struct OutputStats {
 fn rank(p: Path) -> usize {
     match p {
         Path::Tier(f) => f.stages() + 1,
-        Path::Bypass => 0,
+        Path::Safe => 0,
     }
 }
 
@@ -169,7 +169,7 @@ struct Tier {
     dc: DcBlocker,
     /// Off only while the tier's delay is measured (a DC blocker has no DC gain to measure by).
     dc_enabled: bool,
-    /// The safe bypass: only the padding runs.
+    /// The safe path: only the padding runs.
     bypass: bool,
 }
 
@@ -441,7 +441,7 @@ impl Engine {
             tier.base_pad = Delay::new(pad_hi / ratio);
             tier.hi_pad = Delay::new(pad_hi % ratio);
         }
-        self.tiers[Path::Bypass.index()].base_pad = Delay::new(latency);
+        self.tiers[Path::Safe.index()].base_pad = Delay::new(latency);
     }
 
     /// The low-frequency group delay of a tier's filters, in base-rate samples.
@@ -485,11 +485,11 @@ impl Engine {
         self.active
     }
 
-    /// The factor currently heard; `None` while the safe bypass plays.
+    /// The factor currently heard; `None` while the safe path plays.
     pub fn active_factor(&self) -> Option<Factor> {
         match self.active {
             Path::Tier(f) => Some(f),
-            Path::Bypass => None,
+            Path::Safe => None,
         }
     }
 
@@ -528,7 +528,7 @@ impl Engine {
 
     fn requested(&self) -> Path {
         if self.safe_mode {
-            Path::Bypass
+            Path::Safe
         } else {
             Path::Tier(self.factor)
         }
@@ -910,7 +910,7 @@ mod tests {
         for i in 0..400 {
             assert!((out[i + latency] - input[i]).abs() < 1e-3, "{i}");
         }
-        assert_eq!(engine.active_path(), Path::Bypass);
+        assert_eq!(engine.active_path(), Path::Safe);
     }
 
     /// A Hann-windowed sinc click band-limited to a tenth of the sample rate, centred at `at`.

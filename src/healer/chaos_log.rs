@@ -38,10 +38,10 @@ impl ChaosLog {
     /// One tick's records and new incidents.
     pub fn tick(&mut self, records: &[BlockRecord], healer: &Healer) {
         if self.ticks_only {
-            let factors: u64 = records.iter().map(|r| r.factor as u64).sum();
+            let factors: u64 = records.iter().map(|r| r.ratio as u64).sum();
             let _ = writeln!(
                 self.out,
-                r#"{{"blocks":{},"factor_sum":{factors}}}"#,
+                r#"{{"blocks":{},"ratio_sum":{factors}}}"#,
                 records.len()
             );
         }
@@ -49,12 +49,12 @@ impl ChaosLog {
             let events: Vec<&str> = r.events.iter().map(|k| k.id()).collect();
             let _ = writeln!(
                 self.out,
-                r#"{{"seq":{},"start_ns":{},"samples":{},"load":{},"factor":{},"wait_ns":{},"busy_ns":{},"events":{}}}"#,
+                r#"{{"seq":{},"start_ns":{},"samples":{},"load":{},"ratio":{},"wait_ns":{},"busy_ns":{},"events":{}}}"#,
                 r.seq,
                 r.start_ns,
                 r.samples,
                 r.load,
-                r.factor,
+                r.ratio,
                 r.wait_ns,
                 r.elapsed_ns,
                 serde_json::to_string(&events).unwrap_or_default()

@@ -341,7 +341,7 @@ impl MemberState {
             if r.deadline_ns == 0 {
                 continue;
             }
-            self.heard = Some(r.factor);
+            self.heard = Some(r.ratio);
             if !r.regular || samples.len() == samples.capacity() {
                 continue;
             }

@@ -3,12 +3,15 @@
 use crate::dsp::{Factor, Path};
 use serde::{Deserialize, Serialize};
 
-/// Audio quality, lowest first. Each level above `Emergency` is an oversampling factor;
-/// `Emergency` is safe mode: the clean, latency-preserving bypass.
+/// Audio quality, lowest first. Each level above `Safe` is an oversampling ratio; `Safe` is
+/// safe mode, the one safe state: the clean, latency-preserving path ([`crate::dsp::Path::Safe`],
+/// ratio 0 in block records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Level {
-    Emergency = 0,
+    /// Saved under its old name, so older checkpoints still read.
+    #[serde(rename = "Emergency")]
+    Safe = 0,
     Minimal = 1,
     Low = 2,
     Medium = 3,
@@ -18,7 +21,7 @@ pub enum Level {
 
 impl Level {
     pub const ALL: [Level; 6] = [
-        Level::Emergency,
+        Level::Safe,
         Level::Minimal,
         Level::Low,
         Level::Medium,
@@ -37,7 +40,7 @@ impl Level {
     /// The factor this level plays; `None` for safe mode.
     pub fn factor(self) -> Option<Factor> {
         match self {
-            Level::Emergency => None,
+            Level::Safe => None,
             l => Some(Factor::from_stages(l as usize - 1)),
         }
     }
@@ -48,13 +51,13 @@ impl Level {
     }
 
     pub fn path(self) -> Path {
-        self.factor().map_or(Path::Bypass, Path::Tier)
+        self.factor().map_or(Path::Safe, Path::Tier)
     }
 
     /// The level that plays `ratio` (0 = safe mode).
     pub fn from_ratio(ratio: u8) -> Level {
         match ratio {
-            0 => Level::Emergency,
+            0 => Level::Safe,
             r => Level::from_u8(r.trailing_zeros() as u8 + 1),
         }
     }
@@ -69,7 +72,7 @@ impl Level {
 
     pub fn label(self) -> &'static str {
         match self {
-            Level::Emergency => "Safe mode",
+            Level::Safe => "Safe mode",
             Level::Minimal => "Minimal (1x)",
             Level::Low => "Low (2x)",
             Level::Medium => "Medium (4x)",
@@ -130,9 +133,33 @@ mod tests {
             assert_eq!(l.factor(), Some(f));
             assert_eq!(Level::from_ratio(f.ratio() as u8), l);
         }
-        assert_eq!(Level::Emergency.factor(), None);
-        assert_eq!(Level::from_ratio(0), Level::Emergency);
+        assert_eq!(Level::Safe.factor(), None);
+        assert_eq!(Level::from_ratio(0), Level::Safe);
         assert_eq!(Level::Ultra.up(), Level::Ultra);
-        assert_eq!(Level::Emergency.down(), Level::Emergency);
+        assert_eq!(Level::Safe.down(), Level::Safe);
+    }
+
+    #[test]
+    fn renamed_variants_keep_the_names_older_checkpoints_saved() {
+        assert_eq!(
+            serde_json::to_string(&Level::Safe).unwrap(),
+            "\"Emergency\""
+        );
+        assert_eq!(
+            serde_json::to_string(&VisTier::Meter).unwrap(),
+            "\"Minimal\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Level>("\"Emergency\"").unwrap(),
+            Level::Safe
+        );
+        assert_eq!(
+            serde_json::from_str::<VisTier>("\"Minimal\"").unwrap(),
+            VisTier::Meter
+        );
+        // The checkpoints' own encoding (MessagePack) round-trips them too.
+        let bytes = rmp_serde::to_vec(&(Level::Safe, VisTier::Meter)).unwrap();
+        let back: (Level, VisTier) = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back, (Level::Safe, VisTier::Meter));
     }
 }

@@ -377,18 +377,18 @@ impl Healer {
         let excess = self.crashes_wall_s.len().saturating_sub(MAX_CRASHES_KEPT);
         self.crashes_wall_s.drain(..excess);
         let in_a_row = self.crashes_wall_s.len();
-        if crash_level > Level::Emergency {
+        if crash_level > Level::Safe {
             self.breakers[crash_level as usize].trip(self.now_s);
         }
         let first = self.known_good.min(crash_level.max(Level::Minimal));
         self.level = match in_a_row {
             1 => first,
             2 => first.down(),
-            _ => Level::Emergency,
+            _ => Level::Safe,
         };
-        if self.level == Level::Emergency {
+        if self.level == Level::Safe {
             self.safe_return = first.down().max(Level::Minimal);
-            self.breakers[Level::Emergency as usize].state = BreakerState::Open {
+            self.breakers[Level::Safe as usize].state = BreakerState::Open {
                 until_s: self.now_s + CRASH_SAFE_HOLD_S,
             };
         }
@@ -397,7 +397,7 @@ impl Healer {
         self.trial = None;
         self.incident(
             IncidentKind::Crash,
-            if self.level == Level::Emergency {
+            if self.level == Level::Safe {
                 Action::SafeMode
             } else {
                 Action::StepDown {
@@ -545,16 +545,16 @@ impl Healer {
             self.level = ceiling;
             self.trial = None;
         }
-        if self.level != Level::Emergency && self.level < ceiling && self.fingerprint.is_none() {
+        if self.level != Level::Safe && self.level < ceiling && self.fingerprint.is_none() {
             self.safe_return = self.safe_return.min(ceiling);
         }
 
         // The audio thread's reflex stepped down since the last tick: adopt what it did.
         if inputs.reflex_count > self.last_reflex_count && inputs.mode == Mode::Auto {
             self.last_reflex_count = inputs.reflex_count;
-            if let Some(heard) = records.last().map(|r| Level::from_ratio(r.factor))
+            if let Some(heard) = records.last().map(|r| Level::from_ratio(r.ratio))
                 && heard < self.level
-                && heard != Level::Emergency
+                && heard != Level::Safe
             {
                 let from = self.level;
                 self.breakers[from as usize].trip(self.now_s);
@@ -626,7 +626,7 @@ impl Healer {
             }
         }
         let secs = Self::seconds(r);
-        let heard = Level::from_ratio(r.factor);
+        let heard = Level::from_ratio(r.ratio);
         if heard != self.last_heard {
             // A new tier is playing: the load statistics of the old one no longer apply.
             self.last_heard = heard;
@@ -676,8 +676,7 @@ impl Healer {
         {
             self.dropout(r);
         }
-        if self.failed_in_a_row >= self.config.safe_after_failed_blocks
-            && self.level != Level::Emergency
+        if self.failed_in_a_row >= self.config.safe_after_failed_blocks && self.level != Level::Safe
         {
             self.failed_in_a_row = 0;
             if self.level > Level::Minimal && self.now_s - self.last_change_s > 0.5 {
@@ -877,8 +876,8 @@ impl Healer {
             self.stats.reset();
         } else if self.now_s >= trial.until_s {
             self.breakers[trial.to as usize].succeed();
-            if trial.from == Level::Emergency {
-                self.breakers[Level::Emergency as usize].succeed();
+            if trial.from == Level::Safe {
+                self.breakers[Level::Safe as usize].succeed();
             }
             self.trial = None;
             if let Some(fp) = self.fingerprint {
@@ -894,7 +893,7 @@ impl Healer {
     fn try_upgrade(&mut self, risk: f32, ceiling: Level) {
         let next = self.level.up();
         if self.trial.is_some()
-            || self.level == Level::Emergency
+            || self.level == Level::Safe
             || self.level >= ceiling
             || self.overload.is_some() && risk > self.config.risk_vis
             || self.now_s - self.last_change_s < self.config.hold_s
@@ -1046,9 +1045,9 @@ impl Healer {
     }
 
     fn enter_safe_mode(&mut self, kind: IncidentKind) {
-        if self.level == Level::Emergency {
+        if self.level == Level::Safe {
             // Safe mode failed its trial: wait longer before the next one.
-            self.breakers[Level::Emergency as usize].trip(self.now_s);
+            self.breakers[Level::Safe as usize].trip(self.now_s);
             return;
         }
         self.safe_return = self.level.min(self.safe_return.max(Level::Minimal));
@@ -1056,24 +1055,24 @@ impl Healer {
             self.safe_return = self.level.down();
         }
         self.breakers[self.level as usize].trip(self.now_s);
-        // The Emergency breaker times the first trial out of safe mode.
-        self.breakers[Level::Emergency as usize].trip(self.now_s);
+        // The safe level's breaker times the first trial out of safe mode.
+        self.breakers[Level::Safe as usize].trip(self.now_s);
         self.trial = None;
         self.incident(kind, Action::SafeMode, 0.0);
         self.learned.record(kind, Strategy::SafeMode, true);
-        self.set_level(Level::Emergency, true);
+        self.set_level(Level::Safe, true);
     }
 
     fn try_leave_safe_mode(&mut self) {
-        if self.level != Level::Emergency
-            || !self.breakers[Level::Emergency as usize].allows_trial(self.now_s)
+        if self.level != Level::Safe
+            || !self.breakers[Level::Safe as usize].allows_trial(self.now_s)
         {
             return;
         }
         let to = self.safe_return.max(Level::Minimal);
-        self.breakers[Level::Emergency as usize].start_trial();
+        self.breakers[Level::Safe as usize].start_trial();
         self.trial = Some(Trial {
-            from: Level::Emergency,
+            from: Level::Safe,
             to,
             until_s: self.now_s + self.config.trial_s * 2.0,
         });

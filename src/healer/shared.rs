@@ -74,7 +74,7 @@ impl Reflex {
         }
         self.consecutive = 0;
         let current = decisions.level.load(Ordering::Acquire);
-        let heard = Level::from_ratio(record.factor) as u8;
+        let heard = Level::from_ratio(record.ratio) as u8;
         if heard > current {
             // A step down is still crossfading (both tiers run, so its blocks cost more): wait
             // for it to be heard rather than stepping again on the cost of the switch itself.
@@ -137,13 +137,13 @@ mod tests {
     use super::*;
     use crate::probe::events::Events;
 
-    fn record(overrun: bool, factor: u8) -> BlockRecord {
+    fn record(overrun: bool, ratio: u8) -> BlockRecord {
         let mut events = Events::default();
         if overrun {
             events.insert(EventKind::Overrun);
         }
         BlockRecord {
-            factor,
+            ratio,
             events,
             ..Default::default()
         }

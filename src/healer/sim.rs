@@ -228,7 +228,7 @@ impl Sim {
                     period_s,
                     from_s,
                     until_s,
-                } if t >= from_s && t < until_s && self.heard != Level::Emergency => {
+                } if t >= from_s && t < until_s && self.heard != Level::Safe => {
                     let period = (period_s / block_s).round() as usize;
                     let index = start_block + b - (from_s / block_s).round() as usize;
                     nan = index.is_multiple_of(period);

@@ -177,11 +177,11 @@ fn nan_bursts_open_the_breaker_then_safe_mode_then_recover_by_trial() {
         .position(|i| i.kind == IncidentKind::NonFinite && i.action == Action::SafeMode)
         .expect("never entered safe mode");
     assert!(step_down < safe);
-    assert!(sim.steps.iter().any(|s| s.level == Level::Emergency));
+    assert!(sim.steps.iter().any(|s| s.level == Level::Safe));
     // Left safe mode by trial once the bursts stopped, and stays out.
     let end = sim.steps.last().unwrap();
     assert!(end.level >= Level::Minimal, "{:?}", end.level);
-    assert!(sim.healer.breakers[Level::Emergency as usize].is_closed());
+    assert!(sim.healer.breakers[Level::Safe as usize].is_closed());
     assert!(
         sim.healer
             .recommendations
@@ -203,7 +203,7 @@ fn a_slow_gui_sheds_the_visualizer_first_and_gets_it_back() {
         samples: 64,
         sample_rate: 48_000.0,
         load: 0.3,
-        factor: 16,
+        ratio: 16,
         ..Default::default()
     };
     let batch = vec![record; 15];
@@ -349,7 +349,7 @@ fn panics_are_acknowledged_in_every_mode() {
         samples: 64,
         sample_rate: 48_000.0,
         load: 0.3,
-        factor: 16,
+        ratio: 16,
         events: panic,
         ..Default::default()
     };
@@ -389,7 +389,7 @@ fn a_panic_whose_record_was_lost_still_ends_the_safe_mode_latch() {
         h.tick(20_000_000, &[], inputs);
         assert_eq!(h.panics_seen, 1, "{mode:?}");
         if mode == Mode::Auto {
-            assert_eq!(h.level(), Level::Emergency);
+            assert_eq!(h.level(), Level::Safe);
             assert!(h.log.iter().any(|i| i.kind == IncidentKind::Panic));
         }
         // Told once: later ticks with the same count change nothing.
@@ -442,7 +442,7 @@ fn scheduling_jitter_in_the_tail_does_not_keep_the_quality_down() {
                     samples: 64,
                     sample_rate: 48_000.0,
                     load: own + if block.is_multiple_of(40) { 0.35 } else { 0.0 },
-                    factor,
+                    ratio: factor,
                     ..Default::default()
                 }
             })
@@ -481,7 +481,7 @@ fn a_spike_a_step_down_could_absorb_is_tried_one_that_it_cannot_is_not() {
                         samples: 64,
                         sample_rate: 48_000.0,
                         load: if spike { 1.0 + excess } else { own },
-                        factor,
+                        ratio: factor,
                         events,
                         ..Default::default()
                     }

@@ -217,7 +217,7 @@ impl<C: Clock> Probe<C> {
         start_ns: u64,
         info: &BlockInfo,
         output: &OutputStats,
-        factor: u8,
+        ratio: u8,
         mut events: Events,
     ) -> BlockRecord {
         let end_ns = self.clock.now_ns();
@@ -304,7 +304,7 @@ impl<C: Clock> Probe<C> {
             samples: info.samples,
             sample_rate: info.sample_rate,
             load,
-            factor,
+            ratio,
             peak: output.peak,
             transport_pos: info.position,
             events,
@@ -414,7 +414,7 @@ impl<C: Clock> Probe<C> {
                 Ordering::Relaxed,
             );
         }
-        t.factor.store(record.factor as u64, Ordering::Relaxed);
+        t.ratio.store(record.ratio as u64, Ordering::Relaxed);
         telemetry::increment(&t.blocks);
         t.last_block_ns.store(end_ns, Ordering::Relaxed);
 

@@ -18,8 +18,8 @@ pub struct BlockRecord {
     pub sample_rate: f32,
     /// `elapsed / deadline`; 0 for offline blocks.
     pub load: f32,
-    /// The oversampling ratio heard (1..=16), 0 for the safe bypass.
-    pub factor: u8,
+    /// The oversampling ratio heard (1..=16), 0 for safe mode (the safe path).
+    pub ratio: u8,
     /// The largest output sample.
     pub peak: f32,
     /// The transport position at the block start, when the host gives one.

@@ -32,8 +32,8 @@ pub struct Telemetry {
     pub last_block_ns: AtomicU64,
     /// Records the ring could not take because the reader was behind.
     pub ring_drops: AtomicU64,
-    /// The oversampling ratio heard, 0 for the safe bypass.
-    pub factor: AtomicU64,
+    /// The oversampling ratio heard, 0 for safe mode (the safe path).
+    pub ratio: AtomicU64,
     /// GUI frames that took longer than their budget: written by the editor.
     pub gui_frame_overruns: AtomicU64,
     counters: [AtomicU64; EventKind::COUNT],

@@ -413,7 +413,7 @@ fn read_logs(dir: &Path) -> Result<Log, String> {
                 log.records.push(Record {
                     seq,
                     load: v["load"].as_f64().unwrap_or(0.0) as f32,
-                    factor: v["factor"].as_u64().unwrap_or(0) as u32,
+                    factor: v["ratio"].as_u64().unwrap_or(0) as u32,
                     nan_restart: has("non_finite"),
                     denormals: has("denormal_storm"),
                 });
@@ -433,7 +433,7 @@ fn read_logs(dir: &Path) -> Result<Log, String> {
                 }
             } else if let Some(b) = v.get("blocks").and_then(|b| b.as_u64()) {
                 log.tick_blocks += b;
-                log.tick_factor_sum += v["factor_sum"].as_u64().unwrap_or(0);
+                log.tick_factor_sum += v["ratio_sum"].as_u64().unwrap_or(0);
             }
         }
     }

@@ -560,7 +560,7 @@ fn read(dir: &Path) -> Result<Logs, String> {
                     Logged {
                         start_ns: offset + v["start_ns"].as_u64().unwrap_or(0),
                         wait_ns: v["wait_ns"].as_u64().unwrap_or(0),
-                        factor: v["factor"].as_u64().unwrap_or(0) as u32,
+                        factor: v["ratio"].as_u64().unwrap_or(0) as u32,
                     },
                 ));
             }
