@@ -70,7 +70,7 @@ fn run(members: usize, seconds: f64) -> f64 {
                         .then(|| Journal::new(&dir)),
                 ))),
                 records,
-                decisions: Arc::new(Decisions::new(Level::Ultra)),
+                decisions: Decisions::new(Level::Ultra).1,
                 view: salve::healer::view::channel(&Healer::new(
                     HealerConfig::default(),
                     Level::Ultra,

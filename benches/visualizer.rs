@@ -10,7 +10,6 @@ use salve::editor::visualizer::Analyzer;
 use salve::editor::{EDITOR_HEIGHT, EDITOR_WIDTH, SalveApp};
 use salve::healer::level::VisTier;
 use std::hint::black_box;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 const TIERS: [VisTier; 4] = [
@@ -42,7 +41,10 @@ fn editor_frame(c: &mut Criterion) {
         let mut shared = plugin.editor_shared();
         let (mut tap, reader) = Tap::new();
         shared.analyzer = Arc::new(Mutex::new(Analyzer::new(reader)));
-        shared.decisions.vis.store(tier as u8, Ordering::Relaxed);
+        let (decisions, fleet, _audio) =
+            salve::healer::shared::Decisions::new(salve::healer::level::Level::Ultra);
+        fleet.publish_vis(tier);
+        shared.decisions = decisions;
         let (_host, gui) = RecordingHost::new(shared.params.as_ref());
         let mut app = SalveApp::with_context(shared, gui);
         let ctx = egui::Context::default();

@@ -41,7 +41,7 @@ pub mod sync;
 
 use dsp::{Controls, Engine, Factor, OutputStats, Path};
 use healer::level::Level;
-use healer::shared::{Decisions, Reflex};
+use healer::shared::{AudioSide, Decisions, FleetSide, Reflex};
 use healer::{Healer, HealerConfig, Mode};
 use nice_plug::prelude::*;
 use params::SalveParams;
@@ -82,8 +82,12 @@ pub struct Salve {
     /// The healer's view for the editor: published by the fleet thread (and at `activate`),
     /// read by the editor without locking the healer.
     healer_view: (healer::view::Publisher, healer::view::Reader),
-    /// The healer's decisions, read by the audio thread at every block.
+    /// The healer's decisions: the readers' view (the editor's)...
     decisions: Arc<Decisions>,
+    /// ...the side the audio thread reads at every block and its reflex writes...
+    decisions_audio: AudioSide,
+    /// ...and the fleet thread's side, handed to it at each `activate`.
+    decisions_fleet: FleetSide,
     /// What the plugin tells the fleet thread about this instance (mode, ceiling, offline).
     healer_requests: Arc<healer::requests::Requests>,
     /// What the fleet thread reports back about this instance (for the editor).
@@ -136,6 +140,7 @@ impl Default for Salve {
         let (tap, tap_reader) = dsp::tap::Tap::new();
         let healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
         let healer_view = healer::view::channel(&healer);
+        let (decisions, decisions_fleet, decisions_audio) = Decisions::new(Level::Ultra);
         Self {
             params,
             tap,
@@ -151,7 +156,9 @@ impl Default for Salve {
             telemetry: Arc::new(Telemetry::new()),
             healer: Arc::new(Mutex::new(healer)),
             healer_view,
-            decisions: Arc::new(Decisions::new(Level::Ultra)),
+            decisions,
+            decisions_audio,
+            decisions_fleet,
             healer_requests: Arc::new(healer::requests::Requests::new(Level::Ultra)),
             healer_report: Arc::default(),
             membership: None,
@@ -180,13 +187,13 @@ impl Salve {
         let ceiling = choice.ceiling();
         // Safe mode holds until the healer has taken the panics into account; without a healer
         // thread nobody would, so there is no latch then.
-        let panic_latch = self.membership.is_some()
-            && self.decisions.panics_seen.load(Ordering::Acquire) < self.panics;
+        let panic_latch =
+            self.membership.is_some() && self.decisions_audio.panics_seen() < self.panics;
         match self.params.healing.value().mode() {
             Mode::Off => (choice.realtime_factor(), panic_latch),
             Mode::MonitorOnly => (ceiling.factor().unwrap_or(Factor::X16), panic_latch),
             Mode::Auto => {
-                let level = self.decisions.level().min(ceiling);
+                let level = self.decisions_audio.level().min(ceiling);
                 let safe = level == Level::Safe || panic_latch;
                 (level.factor().unwrap_or(Factor::X1), safe)
             }
@@ -292,7 +299,7 @@ impl Plugin for Salve {
             self.healer_view.0.publish(&healer);
             start
         };
-        self.decisions.level.store(start as u8, Ordering::Release);
+        self.decisions_audio.start_at(start);
 
         let (factor, safe) = self.target();
         let mut engine = Engine::new(sr, factor);
@@ -324,7 +331,7 @@ impl Plugin for Salve {
             healer: self.healer.clone(),
             checkpointer: self.checkpointer.clone(),
             records,
-            decisions: self.decisions.clone(),
+            decisions: self.decisions_fleet.clone(),
             view: self.healer_view.0.clone(),
             requests: self.healer_requests.clone(),
             report: self.healer_report.clone(),
@@ -454,7 +461,7 @@ impl Plugin for Salve {
         // The visualizer's tap: only while the editor shows it, never during offline renders.
         let wanted = !self.offline
             && self.editor_state.is_open()
-            && self.decisions.vis() != healer::level::VisTier::Off;
+            && self.decisions_audio.vis() != healer::level::VisTier::Off;
         if wanted {
             let channels = buffer.as_slice_immutable();
             if let Some(left) = channels.first() {
@@ -466,11 +473,9 @@ impl Plugin for Salve {
             Path::Safe => 0,
         };
         let record = probe.end(start, &info, &stats, heard, events);
-        self.decisions
-            .panics_raised
-            .store(self.panics, Ordering::Release);
+        self.decisions_audio.raise_panics(self.panics);
         self.last_load = record.load;
-        if self.reflex.observe(&record, &self.decisions) {
+        if self.reflex.observe(&record, &self.decisions_audio) {
             // Already overrunning: the step down the reflex just made happens at the next block,
             // in one short crossfade.
             engine.set_urgent();

@@ -315,7 +315,7 @@ impl SalveApp {
         snapshot.export_message = self.report_message.clone();
         snapshot.healer_stale = self.heartbeat.observe(
             ui.input(|i| i.time),
-            self.shared.decisions.ticks.load(Ordering::Relaxed),
+            self.shared.decisions.ticks(),
             t.blocks.load(Ordering::Relaxed),
         );
         let c = &self.shared.requests;

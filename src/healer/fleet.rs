@@ -19,7 +19,7 @@
 use super::level::Level;
 use super::requests::{Report, Requests};
 use super::session::{Measurer, Sample, ShedPolicy};
-use super::shared::Decisions;
+use super::shared::FleetSide;
 use super::{Healer, Mode, TickInputs};
 use crate::checkpoint::Checkpointer;
 use crate::probe::clock::Clock;
@@ -57,7 +57,8 @@ pub struct Parts {
     pub healer: Arc<Mutex<Healer>>,
     pub checkpointer: Arc<Mutex<Checkpointer>>,
     pub records: rtrb::Consumer<BlockRecord>,
-    pub decisions: Arc<Decisions>,
+    /// The fleet's side of the instance's decisions.
+    pub decisions: FleetSide,
     /// Where the panel's view of the healer goes.
     pub view: super::view::Publisher,
     pub requests: Arc<Requests>,
@@ -256,8 +257,7 @@ impl MemberState {
         // Before the records: every panic counted here has its record in the ring (or lost
         // with it), so the healer can tell a lost one. The level too, so that a reflex step
         // made during the tick is not overwritten.
-        let panics_raised = p.decisions.panics_raised.load(Ordering::Acquire);
-        let level_seen = p.decisions.level.load(Ordering::Acquire);
+        let start = p.decisions.begin_tick();
         drain(&mut p.records, batch);
         let requests = &p.requests;
         let offline = requests.offline.load(Ordering::Relaxed);
@@ -267,8 +267,8 @@ impl MemberState {
             mode,
             ceiling: Level::from_u8(requests.ceiling.load(Ordering::Relaxed)),
             gui_frame_ms: (gui_us > 0).then_some(gui_us as f32 / 1000.0),
-            reflex_count: p.decisions.reflex_count.load(Ordering::Acquire),
-            panics_raised,
+            reflex_count: start.reflex_count,
+            panics_raised: start.panics_raised,
         };
         let now = p.clock.now_ns();
         let batch = &*batch;
@@ -314,20 +314,18 @@ impl MemberState {
                 } else {
                     d.level
                 };
-                publish_level(&p.decisions, level_seen, level);
-                p.decisions.vis.store(d.vis as u8, Ordering::Relaxed);
-                p.decisions
-                    .acting
-                    .store(mode == Mode::Auto, Ordering::Relaxed);
-                p.decisions.panics_seen.store(panics, Ordering::Release);
-                p.decisions.ticks.fetch_add(1, Ordering::Relaxed);
+                p.decisions.publish_level(&start, level);
+                p.decisions.publish_vis(d.vis);
+                p.decisions.publish_acting(mode == Mode::Auto);
+                p.decisions.publish_panics_seen(panics);
+                p.decisions.beat();
                 pending
             }
             Err(_) => {
                 p.report.tick_panics.fetch_add(1, Ordering::Relaxed);
                 // The audio thread keeps the last decision; the fault is recorded.
                 lock(&p.healer).record_own_fault();
-                p.decisions.ticks.fetch_add(1, Ordering::Relaxed);
+                p.decisions.beat();
                 false
             }
         }
@@ -385,31 +383,37 @@ fn drain(records: &mut rtrb::Consumer<BlockRecord>, batch: &mut Vec<BlockRecord>
     }
 }
 
-/// Publishes the tick's level unless the audio thread's reflex changed it since the tick read
-/// it: the reflex's step down stands, and the next tick adopts it.
-pub fn publish_level(decisions: &Decisions, seen: u8, level: Level) {
-    let _ =
-        decisions
-            .level
-            .compare_exchange(seen, level as u8, Ordering::AcqRel, Ordering::Acquire);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::healer::shared::Decisions;
 
     #[test]
     fn a_reflex_step_made_during_a_tick_is_not_overwritten() {
-        let d = Decisions::new(Level::Ultra);
-        let seen = d.level.load(Ordering::Acquire);
-        // The audio thread's reflex steps down while the tick runs...
-        d.level.store(Level::High as u8, Ordering::Release);
-        // ...and the tick, which decided Ultra from what it saw, publishes.
-        publish_level(&d, seen, Level::Ultra);
+        use crate::healer::shared::Reflex;
+        use crate::probe::events::{EventKind, Events};
+        let (d, fleet, audio) = Decisions::new(Level::Ultra);
+        fleet.publish_acting(true);
+        let start = fleet.begin_tick();
+        // The audio thread's reflex steps down while the tick runs (two overruns at 16x)...
+        let mut events = Events::default();
+        events.insert(EventKind::Overrun);
+        let overrun = BlockRecord {
+            ratio: 16,
+            events,
+            ..Default::default()
+        };
+        let mut reflex = Reflex::default();
+        assert!(!reflex.observe(&overrun, &audio));
+        assert!(reflex.observe(&overrun, &audio));
         assert_eq!(d.level(), Level::High);
-        // Without a reflex in between, the tick's decision is published.
-        let seen = d.level.load(Ordering::Acquire);
-        publish_level(&d, seen, Level::Medium);
+        // ...and the tick, which decided Ultra from what it saw, publishes: the step stands.
+        fleet.publish_level(&start, Level::Ultra);
+        assert_eq!(d.level(), Level::High);
+        // The next tick sees the step (and adopts it); its decision is published.
+        let start = fleet.begin_tick();
+        assert_eq!(start.reflex_count, 1);
+        fleet.publish_level(&start, Level::Medium);
         assert_eq!(d.level(), Level::Medium);
     }
 }

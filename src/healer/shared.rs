@@ -4,32 +4,39 @@
 use super::level::{Level, VisTier};
 use crate::probe::events::EventKind;
 use crate::probe::record::BlockRecord;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
-/// What the healer wants, readable at any time without waiting.
+/// What the healer wants, readable by any thread at any time without waiting.
+///
+/// The values are written through two sides, each held by one thread: [`FleetSide`] (the fleet
+/// thread: the tick's decisions) and [`AudioSide`] (the plugin: the audio thread's reflex and
+/// panics, and the start of a session at `activate`). [`Decisions::new`] makes both; anyone
+/// holding the `Arc` only reads.
 #[derive(Debug)]
 pub struct Decisions {
-    /// The quality level to play ([`Level`] as `u8`). The healer writes it; the reflex may lower
-    /// it between two healer ticks.
-    pub level: AtomicU8,
-    /// The visualizer tier ([`VisTier`] as `u8`).
-    pub vis: AtomicU8,
-    /// Whether the healer acts (Auto mode, realtime): the reflex only fires when it does.
-    pub acting: AtomicBool,
-    /// Bumped by the reflex each time it lowers the level.
-    pub reflex_count: AtomicU64,
+    /// The quality level to play ([`Level`] as `u8`). The fleet publishes it by compare-and-swap;
+    /// the reflex may lower it between two ticks; `activate` sets it while no audio runs.
+    level: AtomicU8,
+    /// The visualizer tier ([`VisTier`] as `u8`). Fleet.
+    vis: AtomicU8,
+    /// Whether the healer acts (Auto mode, realtime): the reflex only fires when it does. Fleet.
+    acting: AtomicBool,
+    /// Bumped by the reflex each time it lowers the level. Audio.
+    reflex_count: AtomicU64,
     /// Panics the audio thread has caught (it writes this, after the block's record is pushed).
-    pub panics_raised: AtomicU64,
+    panics_raised: AtomicU64,
     /// Panics the healer has taken into account: until it catches up with `panics_raised`, the
-    /// audio thread stays in safe mode on its own.
-    pub panics_seen: AtomicU64,
+    /// audio thread stays in safe mode on its own. Fleet.
+    panics_seen: AtomicU64,
     /// Bumped by the fleet thread at every tick of this instance: its heartbeat.
-    pub ticks: AtomicU64,
+    ticks: AtomicU64,
 }
 
 impl Decisions {
-    pub fn new(level: Level) -> Self {
-        Self {
+    /// The decisions, starting at `level`, with the fleet's side and the audio side.
+    pub fn new(level: Level) -> (Arc<Self>, FleetSide, AudioSide) {
+        let d = Arc::new(Self {
             level: AtomicU8::new(level as u8),
             vis: AtomicU8::new(VisTier::Full as u8),
             acting: AtomicBool::new(false),
@@ -37,7 +44,8 @@ impl Decisions {
             panics_raised: AtomicU64::new(0),
             panics_seen: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
-        }
+        });
+        (d.clone(), FleetSide(d.clone()), AudioSide(d))
     }
 
     pub fn level(&self) -> Level {
@@ -46,6 +54,112 @@ impl Decisions {
 
     pub fn vis(&self) -> VisTier {
         VisTier::from_u8(self.vis.load(Ordering::Relaxed))
+    }
+
+    /// The fleet's ticks of this instance so far (its heartbeat).
+    pub fn ticks(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
+    }
+}
+
+/// What a fleet tick reads before it decides.
+#[derive(Debug, Clone, Copy)]
+pub struct TickStart {
+    /// The level as the tick found it: a reflex step down made since stands.
+    pub level_seen: u8,
+    pub panics_raised: u64,
+    pub reflex_count: u64,
+}
+
+/// The fleet thread's side of one instance's [`Decisions`]. Cloned into each fleet membership
+/// of the instance (one per activation); only the fleet thread uses it.
+#[derive(Debug, Clone)]
+pub struct FleetSide(Arc<Decisions>);
+
+impl FleetSide {
+    /// Reads what the tick needs before it looks at the records.
+    pub fn begin_tick(&self) -> TickStart {
+        let d = &self.0;
+        TickStart {
+            panics_raised: d.panics_raised.load(Ordering::Acquire),
+            level_seen: d.level.load(Ordering::Acquire),
+            reflex_count: d.reflex_count.load(Ordering::Acquire),
+        }
+    }
+
+    /// Publishes the tick's level unless the audio thread's reflex changed it since the tick
+    /// read it: the reflex's step down stands, and the next tick adopts it.
+    pub fn publish_level(&self, start: &TickStart, level: Level) {
+        let _ = self.0.level.compare_exchange(
+            start.level_seen,
+            level as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    pub fn publish_vis(&self, vis: VisTier) {
+        self.0.vis.store(vis as u8, Ordering::Relaxed);
+    }
+
+    pub fn publish_acting(&self, acting: bool) {
+        self.0.acting.store(acting, Ordering::Relaxed);
+    }
+
+    pub fn publish_panics_seen(&self, seen: u64) {
+        self.0.panics_seen.store(seen, Ordering::Release);
+    }
+
+    /// The tick is done (the heartbeat the editor watches).
+    pub fn beat(&self) {
+        self.0.ticks.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The plugin's side of its [`Decisions`]: read by the audio thread at every block, written by
+/// its reflex and panic handler, and reset by `activate` (main thread, while no audio runs).
+#[derive(Debug)]
+pub struct AudioSide(Arc<Decisions>);
+
+impl AudioSide {
+    pub fn level(&self) -> Level {
+        self.0.level()
+    }
+
+    pub fn vis(&self) -> VisTier {
+        self.0.vis()
+    }
+
+    pub fn panics_seen(&self) -> u64 {
+        self.0.panics_seen.load(Ordering::Acquire)
+    }
+
+    /// How many panics the audio thread has caught (after the block's record was pushed).
+    pub fn raise_panics(&self, raised: u64) {
+        self.0.panics_raised.store(raised, Ordering::Release);
+    }
+
+    /// The level a new session starts at (`activate`, on the main thread, no audio running).
+    pub fn start_at(&self, level: Level) {
+        self.0.level.store(level as u8, Ordering::Release);
+    }
+
+    /// The reflex's reads: whether the healer acts, and the level now.
+    fn acting(&self) -> bool {
+        self.0.acting.load(Ordering::Relaxed)
+    }
+
+    /// The reflex lowers the level from `current` to `target`, unless it changed meanwhile.
+    fn step_down(&self, current: u8, target: u8) -> bool {
+        let lowered = self
+            .0
+            .level
+            .compare_exchange(current, target, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if lowered {
+            self.0.reflex_count.fetch_add(1, Ordering::Release);
+        }
+        lowered
     }
 }
 
@@ -63,17 +177,17 @@ pub struct Reflex {
 
 impl Reflex {
     /// Looks at the block just processed; returns whether it lowered the level.
-    pub fn observe(&mut self, record: &BlockRecord, decisions: &Decisions) -> bool {
+    pub fn observe(&mut self, record: &BlockRecord, decisions: &AudioSide) -> bool {
         if !record.events.contains(EventKind::Overrun) {
             self.consecutive = 0;
             return false;
         }
         self.consecutive += 1;
-        if self.consecutive < REFLEX_OVERRUNS || !decisions.acting.load(Ordering::Relaxed) {
+        if self.consecutive < REFLEX_OVERRUNS || !decisions.acting() {
             return false;
         }
         self.consecutive = 0;
-        let current = decisions.level.load(Ordering::Acquire);
+        let current = decisions.0.level.load(Ordering::Acquire);
         let heard = Level::from_ratio(record.ratio) as u8;
         if heard > current {
             // A step down is still crossfading (both tiers run, so its blocks cost more): wait
@@ -88,14 +202,7 @@ impl Reflex {
         if target >= current {
             return false;
         }
-        let lowered = decisions
-            .level
-            .compare_exchange(current, target, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if lowered {
-            decisions.reflex_count.fetch_add(1, Ordering::Release);
-        }
-        lowered
+        decisions.step_down(current, target)
     }
 }
 
@@ -151,46 +258,46 @@ mod tests {
 
     #[test]
     fn two_overruns_in_a_row_step_down_once() {
-        let d = Decisions::new(Level::Ultra);
-        d.acting.store(true, Ordering::Relaxed);
+        let (d, fleet, d_audio) = Decisions::new(Level::Ultra);
+        fleet.publish_acting(true);
         let mut r = Reflex::default();
-        assert!(!r.observe(&record(true, 16), &d));
-        assert!(!r.observe(&record(false, 16), &d));
-        assert!(!r.observe(&record(true, 16), &d));
-        assert!(r.observe(&record(true, 16), &d));
+        assert!(!r.observe(&record(true, 16), &d_audio));
+        assert!(!r.observe(&record(false, 16), &d_audio));
+        assert!(!r.observe(&record(true, 16), &d_audio));
+        assert!(r.observe(&record(true, 16), &d_audio));
         assert_eq!(d.level(), Level::High);
-        assert_eq!(d.reflex_count.load(Ordering::Relaxed), 1);
+        assert_eq!(fleet.begin_tick().reflex_count, 1);
     }
 
     #[test]
     fn a_step_down_still_crossfading_is_waited_for() {
-        let d = Decisions::new(Level::Ultra);
-        d.acting.store(true, Ordering::Relaxed);
+        let (d, fleet, d_audio) = Decisions::new(Level::Ultra);
+        fleet.publish_acting(true);
         let mut r = Reflex::default();
-        r.observe(&record(true, 16), &d);
-        assert!(r.observe(&record(true, 16), &d));
+        r.observe(&record(true, 16), &d_audio);
+        assert!(r.observe(&record(true, 16), &d_audio));
         assert_eq!(d.level(), Level::High);
         // The switch to 8x runs while 16x is still heard: its overruns do not step again.
         for _ in 0..4 {
-            assert!(!r.observe(&record(true, 16), &d));
+            assert!(!r.observe(&record(true, 16), &d_audio));
         }
         assert_eq!(d.level(), Level::High);
         // Once 8x is heard and still overruns, the reflex goes on.
-        r.observe(&record(true, 8), &d);
-        assert!(r.observe(&record(true, 8), &d));
+        r.observe(&record(true, 8), &d_audio);
+        assert!(r.observe(&record(true, 8), &d_audio));
         assert_eq!(d.level(), Level::Medium);
     }
 
     #[test]
     fn never_below_minimal_and_idle_unless_the_healer_acts() {
-        let d = Decisions::new(Level::Minimal);
+        let (d, fleet, d_audio) = Decisions::new(Level::Minimal);
         let mut r = Reflex::default();
         for _ in 0..4 {
-            assert!(!r.observe(&record(true, 1), &d));
+            assert!(!r.observe(&record(true, 1), &d_audio));
         }
-        d.acting.store(true, Ordering::Relaxed);
+        fleet.publish_acting(true);
         for _ in 0..4 {
-            assert!(!r.observe(&record(true, 1), &d));
+            assert!(!r.observe(&record(true, 1), &d_audio));
         }
         assert_eq!(d.level(), Level::Minimal);
     }

@@ -4,7 +4,7 @@
 //! engine's tier switches (both tiers run during a crossfade).
 
 use super::level::Level;
-use super::shared::{Decisions, Reflex};
+use super::shared::{AudioSide, Decisions, FleetSide, Reflex};
 use super::*;
 use crate::dsp::OutputStats;
 use crate::probe::clock::{Clock, VirtualClock};
@@ -12,7 +12,6 @@ use crate::probe::events::Events;
 use crate::probe::telemetry::Telemetry;
 use crate::probe::{BlockInfo, Probe, ProbeConfig};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 pub const RATE: f32 = 48_000.0;
 pub const BLOCK: u32 = 64;
@@ -93,6 +92,9 @@ pub struct Sim {
     records: rtrb::Consumer<BlockRecord>,
     clock: VirtualClock,
     decisions: Arc<Decisions>,
+    /// The simulated plugin's side (the reflex) and the simulated fleet's side.
+    audio: AudioSide,
+    fleet: FleetSide,
     reflex: Reflex,
     heard: Level,
     switching: Option<(Level, u32)>,
@@ -117,6 +119,7 @@ impl Sim {
         let mut healer = Healer::new(HealerConfig::default(), ceiling, learned);
         let start = healer.start_session(RATE as u32, BLOCK, ceiling);
         let start = if mode == Mode::Auto { start } else { ceiling };
+        let (decisions, fleet, audio) = Decisions::new(start);
         Self {
             healer,
             mode,
@@ -130,7 +133,9 @@ impl Sim {
             probe,
             records,
             clock,
-            decisions: Arc::new(Decisions::new(start)),
+            decisions,
+            audio,
+            fleet,
             reflex: Reflex::default(),
             heard: start,
             switching: None,
@@ -169,9 +174,8 @@ impl Sim {
         let mut batch: Vec<BlockRecord> = Vec::with_capacity(64);
         for b in 0..blocks {
             let t = (start_block + b) as f64 * block_s;
-            self.decisions
-                .acting
-                .store(self.mode == Mode::Auto && !self.offline, Ordering::Relaxed);
+            self.fleet
+                .publish_acting(self.mode == Mode::Auto && !self.offline);
             // The engine: follow the decided level, crossfading (both tiers cost) while switching.
             let wanted = self.decisions.level();
             if self.switching.is_none() && wanted != self.heard {
@@ -255,7 +259,7 @@ impl Sim {
             let record =
                 self.probe
                     .end(begin, &info, &stats, label.ratio() as u8, Events::default());
-            self.reflex_fired_last = self.reflex.observe(&record, &self.decisions);
+            self.reflex_fired_last = self.reflex.observe(&record, &self.audio);
             self.last_load = record.load;
             self.steps.push(Step {
                 t,
@@ -274,14 +278,15 @@ impl Sim {
                     mode: self.mode,
                     ceiling: self.ceiling,
                     gui_frame_ms: None,
-                    reflex_count: self.decisions.reflex_count.load(Ordering::Relaxed),
+                    reflex_count: self.fleet.begin_tick().reflex_count,
                     panics_raised: 0,
                 };
                 let now = self.clock.now_ns();
                 let d = self.healer.tick(now, &batch, inputs);
                 self.batches.push((now, batch.clone()));
-                self.decisions.level.store(d.level as u8, Ordering::Release);
-                self.decisions.vis.store(d.vis as u8, Ordering::Relaxed);
+                // The simulated fleet ticks between blocks: no reflex runs during its tick.
+                self.audio.start_at(d.level);
+                self.fleet.publish_vis(d.vis);
             }
         }
     }
