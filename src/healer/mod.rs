@@ -5,18 +5,36 @@
 //! [`Healer`] is a pure state machine: [`Healer::tick`] takes the time and the records since the
 //! last tick and returns a [`Decision`]. It has no clock or thread of its own; the [`fleet`] thread drives it
 //! in the plugin, the tests step it with virtual time.
+//!
+//! This file holds the state machine's core (the tick, the statistics, overload and safe mode);
+//! each other concern has its own file: the tunables (`config`), the advice texts (`advice`),
+//! raising the quality by trial (`trial`), the outside-spike experiment (`spike`), the healer's
+//! part of checkpoints and crash recovery (`persist`), and a small timestamp ring (`times`).
 
+mod advice;
 pub mod breaker;
 #[cfg(feature = "chaos")]
 pub mod chaos_log;
+mod config;
 pub mod fleet;
 pub mod learning;
 pub mod level;
+mod persist;
 pub mod requests;
 pub mod session;
 pub mod shared;
+mod spike;
 pub mod stats;
+mod times;
+mod trial;
 pub mod view;
+
+pub use advice::Recommendation;
+pub use config::HealerConfig;
+pub use persist::{CRASH_LOOP_WINDOW_S, CRASH_SAFE_HOLD_S};
+use spike::Experiment;
+use times::Times;
+use trial::Trial;
 
 use crate::probe::events::EventKind;
 use crate::probe::record::BlockRecord;
@@ -42,60 +60,6 @@ pub enum Mode {
     Off,
 }
 
-/// Tunables. The defaults are what the plugin uses.
-#[derive(Debug, Clone, Copy)]
-pub struct HealerConfig {
-    /// How far ahead the risk of an overrun is estimated, in seconds.
-    pub horizon_s: f32,
-    /// The load the risk is measured against: the budget less a reserve for the host's own
-    /// jitter, so that the healer acts before the real deadline is at stake.
-    pub budget: f32,
-    /// Step audio quality down when the risk exceeds this.
-    pub risk_down: f32,
-    /// Shed the visualizer when the risk exceeds this (lower: the visualizer goes first).
-    pub risk_vis: f32,
-    /// A trial of the next level up starts only if its predicted p99 load is below this.
-    pub upgrade_load: f32,
-    /// A step down aims for a level whose predicted p99 load is below this.
-    pub target_load: f32,
-    /// No trial sooner than this after a change, in seconds.
-    pub hold_s: f64,
-    /// A trial lasts this long, in seconds.
-    pub trial_s: f64,
-    /// At most this many level changes per minute.
-    pub max_changes_per_minute: usize,
-    /// This many failed blocks in a row (overrun or invalid output) mean safe mode.
-    pub safe_after_failed_blocks: u32,
-    /// This many NaN restarts within [`HealerConfig::nan_window_s`] open the level's breaker...
-    pub nan_breaker: usize,
-    /// ...and this many mean safe mode.
-    pub nan_safe: usize,
-    pub nan_window_s: f64,
-    /// The editor's frame budget, in milliseconds.
-    pub gui_frame_budget_ms: f32,
-}
-
-impl Default for HealerConfig {
-    fn default() -> Self {
-        Self {
-            horizon_s: 0.5,
-            budget: 0.9,
-            risk_down: 0.2,
-            risk_vis: 0.05,
-            upgrade_load: 0.65,
-            target_load: 0.7,
-            hold_s: 1.5,
-            trial_s: 1.0,
-            max_changes_per_minute: 6,
-            safe_after_failed_blocks: 10,
-            nan_breaker: 3,
-            nan_safe: 5,
-            nan_window_s: 30.0,
-            gui_frame_budget_ms: 8.0,
-        }
-    }
-}
-
 /// What the healer decided at a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -117,100 +81,6 @@ pub struct TickInputs {
     /// every one of them has had its record pushed, so a count ahead of the Panic records seen
     /// means records were lost (a full ring, a re-activation) and is taken into account anyway.
     pub panics_raised: u64,
-}
-
-/// What the user can do when healing cannot help.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Recommendation {
-    /// Something outside Salve interrupts the audio thread; lowering Salve's quality does not help.
-    OutsideInterruptions {
-        period_s: f32,
-        extra_ms: f32,
-        block: u32,
-    },
-    /// Still over budget at the lowest quality.
-    OverloadAtMinimal { block: u32 },
-    /// The host's audio thread is late, while Salve's own load is low.
-    HostDropouts { per_minute: f32, block: u32 },
-    /// The DSP keeps producing invalid audio.
-    RepeatedInvalidAudio,
-}
-
-impl Recommendation {
-    /// The advice in plain words, with the concrete action.
-    pub fn text(&self) -> String {
-        let bigger = |b: u32| (b.max(32) * 2).next_power_of_two();
-        match *self {
-            Recommendation::OutsideInterruptions {
-                period_s,
-                extra_ms,
-                block,
-            } => format!(
-                "Something outside Salve interrupts the audio about every {period_s:.0} s \
-                 ({extra_ms:.1} ms each); lowering Salve's quality does not help. Raise the host \
-                 buffer to {} samples, or close other busy programs.",
-                bigger(block)
-            ),
-            Recommendation::OverloadAtMinimal { block } => format!(
-                "Salve is over its time budget even at its lowest quality. Raise the host buffer \
-                 to {} samples, or freeze this track.",
-                bigger(block)
-            ),
-            Recommendation::HostDropouts { per_minute, block } => format!(
-                "The host's audio is dropping out ({per_minute:.0} per minute) while Salve's own \
-                 load is low. Raise the host buffer to {} samples.",
-                bigger(block)
-            ),
-            Recommendation::RepeatedInvalidAudio => "Salve's processing produced invalid audio \
-                 repeatedly and is playing it safe (clean signal, same latency). It retries \
-                 on its own; if this keeps happening, choose another curve and report it."
-                .to_owned(),
-        }
-    }
-
-    fn same_kind(&self, other: &Recommendation) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-}
-
-/// A trial of a higher level.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Trial {
-    from: Level,
-    to: Level,
-    until_s: f64,
-}
-
-/// An outside-spike experiment: a step down to see whether the spikes shrink.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Experiment {
-    from: Level,
-    excess_before_s: f32,
-    incident: u32,
-}
-
-/// A small fixed ring of timestamps.
-#[derive(Debug, Clone, Copy, Default)]
-struct Times {
-    t: [f64; 16],
-    len: usize,
-    head: usize,
-}
-
-impl Times {
-    fn push(&mut self, at: f64) {
-        self.t[self.head] = at;
-        self.head = (self.head + 1) % self.t.len();
-        self.len = (self.len + 1).min(self.t.len());
-    }
-
-    fn count_since(&self, since: f64) -> usize {
-        self.t[..self.len].iter().filter(|&&t| t >= since).count()
-    }
-
-    fn latest(&self) -> Option<f64> {
-        (self.len > 0).then(|| self.t[(self.head + self.t.len() - 1) % self.t.len()])
-    }
 }
 
 /// The healer's state. See the module documentation.
@@ -268,12 +138,6 @@ pub struct Healer {
 
 /// Seconds a level must hold without trouble to count as known-good.
 pub const KNOWN_GOOD_S: f64 = 5.0;
-/// Crashes at most this far apart (wall-clock seconds) count as one loop.
-pub const CRASH_LOOP_WINDOW_S: u64 = 600;
-/// How long the third crash in a row keeps Salve in safe mode before it tries its sound again.
-pub const CRASH_SAFE_HOLD_S: f64 = 60.0;
-/// Crash times kept in a checkpoint (more say nothing new).
-const MAX_CRASHES_KEPT: usize = 8;
 
 impl Healer {
     /// A healer starting at `ceiling`, with what earlier sessions learned.
@@ -315,159 +179,6 @@ impl Healer {
             crash_cap: None,
             crashes_wall_s: Vec::new(),
         }
-    }
-
-    /// The checkpoint of the session now.
-    pub fn checkpoint(
-        &self,
-        instance_id: u64,
-        generation: u64,
-        running: bool,
-    ) -> crate::checkpoint::Checkpoint {
-        crate::checkpoint::Checkpoint {
-            instance_id,
-            generation,
-            wall_time_s: crate::checkpoint::wall_clock_s(),
-            mode: self.mode,
-            level: self.level,
-            known_good: self.known_good,
-            breakers: self.breakers,
-            learned: self.learned.clone(),
-            incidents: self.log.iter().copied().collect(),
-            running,
-            session_s: self.now_s,
-            crashes_wall_s: self.crashes_wall_s.clone(),
-            successor: None,
-        }
-    }
-
-    /// A clean shutdown ends a crash loop.
-    pub fn end_crash_loop(&mut self) {
-        self.crashes_wall_s.clear();
-    }
-
-    /// Takes over a restored checkpoint. Its breakers and incidents are moved onto this
-    /// healer's time base (an open breaker keeps its remaining time, bounded).
-    ///
-    /// `crashed` says whether the session that wrote it ended in a crash, which only the journal
-    /// can tell. Then the session starts at the last known-good level, not the one playing at the
-    /// crash, with that level's breaker open and the crash recorded. Crashes close together
-    /// ([`CRASH_LOOP_WINDOW_S`]) are a loop: the second restart is one level lower than the
-    /// first, the third and later ones start in safe mode for [`CRASH_SAFE_HOLD_S`].
-    pub fn restore(&mut self, cp: &crate::checkpoint::Checkpoint, ceiling: Level, crashed: bool) {
-        let shift = self.now_s - cp.session_s;
-        self.learned = cp.learned.clone();
-        self.breakers = cp.breakers.map(|b| b.moved(cp.session_s, self.now_s));
-        self.log = IncidentLog::default();
-        for incident in &cp.incidents {
-            let mut incident = *incident;
-            incident.at_s += shift;
-            self.log.push(incident);
-        }
-        self.known_good = cp.known_good.max(Level::Minimal).min(ceiling);
-        self.crashes_wall_s = cp.crashes_wall_s.clone();
-        if !crashed {
-            return;
-        }
-        let crash_level = cp.level;
-        let crash_at = cp.wall_time_s;
-        self.crashes_wall_s
-            .retain(|&t| crash_at.saturating_sub(t) <= CRASH_LOOP_WINDOW_S && t <= crash_at);
-        self.crashes_wall_s.push(crash_at);
-        let excess = self.crashes_wall_s.len().saturating_sub(MAX_CRASHES_KEPT);
-        self.crashes_wall_s.drain(..excess);
-        let in_a_row = self.crashes_wall_s.len();
-        if crash_level > Level::Safe {
-            self.breakers[crash_level as usize].trip(self.now_s);
-        }
-        let first = self.known_good.min(crash_level.max(Level::Minimal));
-        self.level = match in_a_row {
-            1 => first,
-            2 => first.down(),
-            _ => Level::Safe,
-        };
-        if self.level == Level::Safe {
-            self.safe_return = first.down().max(Level::Minimal);
-            self.breakers[Level::Safe as usize].state = BreakerState::Open {
-                until_s: self.now_s + CRASH_SAFE_HOLD_S,
-            };
-        }
-        self.crash_cap = Some(self.level);
-        self.last_change_s = self.now_s;
-        self.trial = None;
-        self.incident(
-            IncidentKind::Crash,
-            if self.level == Level::Safe {
-                Action::SafeMode
-            } else {
-                Action::StepDown {
-                    from: crash_level,
-                    to: self.level,
-                }
-            },
-            0.0,
-        );
-        let when = crate::checkpoint::clock_text(crash_at);
-        self.notice = Some(match in_a_row {
-            1 => format!(
-                "Recovered after an unexpected shutdown (last sign of life {when}): Salve \
-                 restarted at {}, the last quality that held.",
-                self.level.label()
-            ),
-            2 => format!(
-                "The host shut down unexpectedly twice in a row (the last time at {when}). Salve \
-                 restarted one quality step lower, at {}, to be safe.",
-                self.level.label()
-            ),
-            n => format!(
-                "The host shut down unexpectedly {n} times in a row (the last time at {when}). \
-                 Salve starts in safe mode: it passes the sound through clean for a minute, then \
-                 brings its saturation back step by step."
-            ),
-        });
-    }
-
-    /// The journal could not be written: one incident while the failures go on, counting them.
-    pub fn record_journal_failure(&mut self) {
-        match self.open_journal_incident() {
-            Some(id) => {
-                if let Some(i) = self.log.get_mut(id) {
-                    i.repeats += 1;
-                }
-            }
-            None => {
-                self.incident(IncidentKind::Journal, Action::Observe, 0.0);
-            }
-        }
-    }
-
-    /// The journal was written again: its failure incident, if one is open, is over.
-    pub fn record_journal_written(&mut self) {
-        if let Some(id) = self.open_journal_incident() {
-            self.resolve(id, Outcome::Recovered);
-        }
-    }
-
-    fn open_journal_incident(&self) -> Option<u32> {
-        self.log
-            .iter()
-            .rev()
-            .find(|i| i.kind == IncidentKind::Journal && i.outcome == Outcome::Pending)
-            .map(|i| i.id)
-    }
-
-    /// Whether the incident log holds anything worth checkpointing at once (after `seen`).
-    pub fn significant_since(&self, seen: u32) -> bool {
-        self.log.total() > seen
-            && self
-                .log
-                .iter()
-                .rev()
-                .take((self.log.total() - seen) as usize)
-                .any(|i| {
-                    !matches!(i.action, Action::Observe | Action::ShedVisualizer)
-                        || matches!(i.kind, IncidentKind::NonFinite | IncidentKind::Panic)
-                })
     }
 
     /// Starts a session under known conditions (at `activate`): a level learned under the same
@@ -789,45 +500,6 @@ impl Healer {
         }
     }
 
-    /// The predicted p99 load at `to`, from the p99 now at `from` and the cost ratio between the
-    /// levels.
-    fn predict_p99(&self, from: Level, to: Level) -> f32 {
-        self.stats.p99().max(self.stats.fast) * self.cost_ratio(from, to)
-    }
-
-    /// The predicted p99 load one level up, for a trial: Salve's own typical load (the slow
-    /// mean) grows with the cost ratio, but the tail above it, which on a real machine is mostly
-    /// the system's own scheduling jitter, does not. (Scaling the whole p99 kept a machine with
-    /// a noisy scheduler at the lowest level for good: the chaos runner showed it.)
-    fn predict_p99_up(&self, from: Level, to: Level) -> f32 {
-        let p99 = self.stats.p99().max(self.stats.fast);
-        let own = self.stats.slow.min(p99);
-        own * self.cost_ratio(from, to) + (p99 - own)
-    }
-
-    /// Salve's cost at `to` relative to `from`: learned baselines where known, otherwise x2 per
-    /// factor step.
-    fn cost_ratio(&self, from: Level, to: Level) -> f32 {
-        if to == from {
-            return 1.0;
-        }
-        let (bf, bt) = (self.baseline[from as usize], self.baseline[to as usize]);
-        let steps = to as i32 - from as i32;
-        // Baselines measured at different times may come from different conditions (a slowdown
-        // since then), so the measured ratio is only trusted where it is more cautious than a
-        // floor of x1.5 per factor step (Salve's own cost grows by x1.7-x2.2 per step).
-        let floor = 1.5f32.powi(steps);
-        if bf > 0.0 && bt > 0.0 {
-            if steps > 0 {
-                (bt / bf).max(floor)
-            } else {
-                (bt / bf).min(floor)
-            }
-        } else {
-            2f32.powi(steps)
-        }
-    }
-
     fn handle_overload(&mut self, risk: f32, mode: Mode) {
         if risk <= self.config.risk_down || self.level <= Level::Minimal {
             if self.level == Level::Minimal
@@ -866,55 +538,6 @@ impl Healer {
         self.stats.reset();
     }
 
-    fn judge_trial(&mut self, risk: f32) {
-        let Some(trial) = self.trial else { return };
-        if risk > self.config.risk_down || self.failed_in_a_row > 0 {
-            // The level above does not hold yet.
-            self.breakers[trial.to as usize].trip(self.now_s);
-            self.trial = None;
-            self.set_level(trial.from, true);
-            self.stats.reset();
-        } else if self.now_s >= trial.until_s {
-            self.breakers[trial.to as usize].succeed();
-            if trial.from == Level::Safe {
-                self.breakers[Level::Safe as usize].succeed();
-            }
-            self.trial = None;
-            if let Some(fp) = self.fingerprint {
-                if trial.to >= fp.ceiling {
-                    self.learned.forget_level(&fp);
-                } else {
-                    self.learned.learn_level(fp, trial.to);
-                }
-            }
-        }
-    }
-
-    fn try_upgrade(&mut self, risk: f32, ceiling: Level) {
-        let next = self.level.up();
-        if self.trial.is_some()
-            || self.level == Level::Safe
-            || self.level >= ceiling
-            || self.overload.is_some() && risk > self.config.risk_vis
-            || self.now_s - self.last_change_s < self.config.hold_s
-            || self.stats.seconds < self.config.hold_s
-            || !self.breakers[next as usize].allows_trial(self.now_s)
-            || self.changes.count_since(self.now_s - 60.0) + 2 > self.config.max_changes_per_minute
-            || risk > 0.01
-            || self.predict_p99_up(self.level, next) > self.config.upgrade_load
-        {
-            return;
-        }
-        self.breakers[next as usize].start_trial();
-        self.trial = Some(Trial {
-            from: self.level,
-            to: next,
-            until_s: self.now_s + self.config.trial_s,
-        });
-        self.set_level(next, true);
-        self.stats.reset();
-    }
-
     fn shed_visualizer(&mut self, risk: f32, gui_frame_ms: Option<f32>) {
         let slow_gui = gui_frame_ms.is_some_and(|ms| ms > self.config.gui_frame_budget_ms);
         let since = self.now_s - self.last_vis_change_s;
@@ -940,86 +563,6 @@ impl Healer {
             self.vis_breaker.start_trial();
             if self.vis == VisTier::Full {
                 self.vis_breaker.succeed();
-            }
-        }
-    }
-
-    /// An isolated overrun: was it something outside Salve?
-    fn outside_spike(&mut self, at_s: f64, load: f32, baseline: f32, block_s: f32) {
-        let excess_s = (load - baseline).max(0.0) * block_s;
-        let period = self.spike_times.latest().map(|t| (at_s - t) as f32);
-        self.spike_times.push(at_s);
-        let block = self.fingerprint.map_or(0, |f| f.block_size);
-
-        if let Some(exp) = self.experiment.take() {
-            // A spike while stepped down: did stepping down shrink the extra time?
-            let helped = excess_s < 0.7 * exp.excess_before_s;
-            self.learned
-                .record(IncidentKind::OutsideSpike, Strategy::StepDown, helped);
-            if helped {
-                self.resolve(exp.incident, Outcome::Recovered);
-            } else {
-                self.resolve(exp.incident, Outcome::NotHelping);
-                self.trial = None;
-                self.set_level(exp.from, true);
-                self.incident(
-                    IncidentKind::OutsideSpike,
-                    Action::Revert { to: exp.from },
-                    0.0,
-                );
-                self.recommend(Recommendation::OutsideInterruptions {
-                    period_s: period.unwrap_or(0.0),
-                    extra_ms: excess_s * 1e3,
-                    block,
-                });
-            }
-            return;
-        }
-
-        // What one step down would save of such a block, in load units. If even that cannot
-        // bring the spike under its deadline, arithmetic already says stepping down does not
-        // help: no experiment (no downgrade) is needed to learn it. (On a machine whose
-        // scheduler now and then steals a few milliseconds, experimenting cost a downgrade
-        // for nothing: the chaos runner's clean scenario showed it.)
-        if self.level > Level::Minimal {
-            let saving = baseline * (1.0 - 1.0 / self.cost_ratio(self.level.down(), self.level));
-            if load - 1.0 > saving {
-                self.learned
-                    .record(IncidentKind::OutsideSpike, Strategy::StepDown, false);
-            }
-        }
-        let tally = self
-            .learned
-            .tally(IncidentKind::OutsideSpike, Strategy::StepDown);
-        let repeated = self.spike_times.count_since(at_s - 10.0) >= 2;
-        if repeated && tally.rate() >= 0.4 && self.level > Level::Minimal {
-            // Not known yet whether stepping down helps against these: try once.
-            let from = self.level;
-            let to = from.down();
-            let id = self.incident(
-                IncidentKind::OutsideSpike,
-                Action::StepDown { from, to },
-                0.0,
-            );
-            self.experiment = Some(Experiment {
-                from,
-                excess_before_s: excess_s,
-                incident: id,
-            });
-            self.set_level(to, true);
-        } else {
-            let action = if repeated {
-                Action::Recommend
-            } else {
-                Action::Observe
-            };
-            self.incident(IncidentKind::OutsideSpike, action, 0.0);
-            if repeated {
-                self.recommend(Recommendation::OutsideInterruptions {
-                    period_s: period.unwrap_or(0.0),
-                    extra_ms: excess_s * 1e3,
-                    block,
-                });
             }
         }
     }
