@@ -46,9 +46,6 @@ use level::{Level, VisTier};
 use serde::{Deserialize, Serialize};
 use stats::LoadStats;
 
-/// Seconds of audio the statistics need before a step down is judged on them.
-const MIN_EVIDENCE_S: f64 = 0.05;
-
 /// What the healer may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Mode {
@@ -125,7 +122,7 @@ pub struct Healer {
     /// Panics seen in the records.
     pub panics_seen: u64,
     last_vis_change_s: f64,
-    /// The last level that held for [`KNOWN_GOOD_S`] without trouble: where a session restarts
+    /// The last level that held for [`HealerConfig::known_good_s`] without trouble: where a session restarts
     /// after a crash.
     pub known_good: Level,
     /// A message for the user about what was restored, if anything.
@@ -135,9 +132,6 @@ pub struct Healer {
     /// The recent crashes in a row (Unix seconds): see [`Healer::restore`].
     crashes_wall_s: Vec<u64>,
 }
-
-/// Seconds a level must hold without trouble to count as known-good.
-pub const KNOWN_GOOD_S: f64 = 5.0;
 
 impl Healer {
     /// A healer starting at `ceiling`, with what earlier sessions learned.
@@ -296,7 +290,7 @@ impl Healer {
             && self.trial.is_none()
             && self.level >= Level::Minimal
             && risk < self.config.risk_vis
-            && self.now_s - self.last_change_s >= KNOWN_GOOD_S
+            && self.now_s - self.last_change_s >= self.config.known_good_s
         {
             self.known_good = self.level;
         }
@@ -348,18 +342,20 @@ impl Healer {
 
         // An overrun after a normal block waits for the next block: isolated means outside.
         if let Some((at, load, base, secs0)) = self.pending_spike.take() {
-            if r.load < 0.8 {
+            if r.load < self.config.spike_next_load_max {
                 self.outside_spike(at, load, base, secs0);
             } else {
                 self.failed_in_a_row += 1;
             }
         }
-        let spike_candidate = overrun && self.stats.fast < 0.7 && self.failed_in_a_row == 0;
+        let spike_candidate = overrun
+            && self.stats.fast < self.config.spike_usual_load_max
+            && self.failed_in_a_row == 0;
         if spike_candidate {
             self.pending_spike = Some((self.now_s, r.load, baseline, secs));
         } else {
             self.stats.observe(r.load, secs);
-            if !overrun && self.stats.seconds > 0.05 {
+            if !overrun && self.stats.seconds > self.config.min_evidence_s {
                 let b = &mut self.baseline[heard as usize];
                 let a = (secs / 1.0).min(1.0);
                 *b = if *b == 0.0 {
@@ -390,7 +386,9 @@ impl Healer {
         if self.failed_in_a_row >= self.config.safe_after_failed_blocks && self.level != Level::Safe
         {
             self.failed_in_a_row = 0;
-            if self.level > Level::Minimal && self.now_s - self.last_change_s > 0.5 {
+            if self.level > Level::Minimal
+                && self.now_s - self.last_change_s > self.config.failing_step_hold_s
+            {
                 // Failing and not yet stepped down: degrade first.
                 let from = self.level;
                 let to = from.down();
@@ -512,7 +510,7 @@ impl Healer {
             }
             return;
         }
-        if self.trial.is_some() || self.stats.seconds < MIN_EVIDENCE_S {
+        if self.trial.is_some() || self.stats.seconds < self.config.min_evidence_s {
             return; // a trial is judged by judge_trial; fresh statistics prove nothing yet
         }
         // The highest level below this one predicted to stay under the target load.
@@ -541,7 +539,10 @@ impl Healer {
     fn shed_visualizer(&mut self, risk: f32, gui_frame_ms: Option<f32>) {
         let slow_gui = gui_frame_ms.is_some_and(|ms| ms > self.config.gui_frame_budget_ms);
         let since = self.now_s - self.last_vis_change_s;
-        if (risk > self.config.risk_vis || slow_gui) && self.vis > VisTier::Off && since > 0.5 {
+        if (risk > self.config.risk_vis || slow_gui)
+            && self.vis > VisTier::Off
+            && since > self.config.vis_shed_hold_s
+        {
             self.vis = self.vis.down();
             self.last_vis_change_s = self.now_s;
             self.vis_breaker.trip(self.now_s);
@@ -552,11 +553,11 @@ impl Healer {
             };
             self.incident(kind, Action::ShedVisualizer, 0.0);
             self.learned.record(kind, Strategy::ShedVisualizer, true);
-        } else if risk < 0.01
+        } else if risk < self.config.vis_raise_risk_max
             && !slow_gui
             && self.vis < VisTier::Full
             && self.vis_breaker.allows_trial(self.now_s)
-            && since > 3.0
+            && since > self.config.vis_raise_hold_s
         {
             self.vis = self.vis.up();
             self.last_vis_change_s = self.now_s;
@@ -617,7 +618,7 @@ impl Healer {
         self.trial = Some(Trial {
             from: Level::Safe,
             to,
-            until_s: self.now_s + self.config.trial_s * 2.0,
+            until_s: self.now_s + self.config.trial_s * self.config.safe_trial_scale,
         });
         self.set_level(to, true);
         self.stats.reset();
@@ -626,10 +627,13 @@ impl Healer {
     fn dropout(&mut self, r: &BlockRecord) {
         self.dropout_times.push(self.now_s);
         self.incident(IncidentKind::Dropout, Action::Observe, 0.0);
-        let recent = self.dropout_times.count_since(self.now_s - 30.0);
-        if recent >= 3 && self.stats.fast < 0.5 {
+        let window_s = self.config.dropout_window_s;
+        let recent = self.dropout_times.count_since(self.now_s - window_s);
+        if recent >= self.config.dropouts_advice
+            && self.stats.fast < self.config.dropout_own_load_max
+        {
             self.recommend(Recommendation::HostDropouts {
-                per_minute: recent as f32 * 2.0,
+                per_minute: recent as f32 * (60.0 / window_s) as f32,
                 block: r.samples,
             });
         }

@@ -22,7 +22,7 @@ impl Healer {
 
         if let Some(exp) = self.experiment.take() {
             // A spike while stepped down: did stepping down shrink the extra time?
-            let helped = excess_s < 0.7 * exp.excess_before_s;
+            let helped = excess_s < self.config.spike_helped_share * exp.excess_before_s;
             self.learned
                 .record(IncidentKind::OutsideSpike, Strategy::StepDown, helped);
             if helped {
@@ -61,7 +61,10 @@ impl Healer {
             .learned
             .tally(IncidentKind::OutsideSpike, Strategy::StepDown);
         let repeated = self.spike_times.count_since(at_s - 10.0) >= 2;
-        if repeated && tally.rate() >= 0.4 && self.level > Level::Minimal {
+        if repeated
+            && tally.rate() >= self.config.spike_step_rate_min
+            && self.level > Level::Minimal
+        {
             // Not known yet whether stepping down helps against these: try once.
             let from = self.level;
             let to = from.down();

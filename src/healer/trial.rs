@@ -39,7 +39,7 @@ impl Healer {
         // Baselines measured at different times may come from different conditions (a slowdown
         // since then), so the measured ratio is only trusted where it is more cautious than a
         // floor of x1.5 per factor step (Salve's own cost grows by x1.7-x2.2 per step).
-        let floor = 1.5f32.powi(steps);
+        let floor = self.config.cost_per_step_min.powi(steps);
         if bf > 0.0 && bt > 0.0 {
             if steps > 0 {
                 (bt / bf).max(floor)
@@ -85,7 +85,7 @@ impl Healer {
             || self.stats.seconds < self.config.hold_s
             || !self.breakers[next as usize].allows_trial(self.now_s)
             || self.changes.count_since(self.now_s - 60.0) + 2 > self.config.max_changes_per_minute
-            || risk > 0.01
+            || risk > self.config.raise_risk_max
             || self.predict_p99_up(self.level, next) > self.config.upgrade_load
         {
             return;
