@@ -81,7 +81,8 @@ pub struct Salve {
     healer: Arc<Mutex<Healer>>,
     /// The healer's view for the editor: published by the fleet thread (and at `activate`),
     /// read by the editor without locking the healer.
-    healer_view: (healer::view::Publisher, healer::view::Reader),
+    view_publisher: healer::view::Publisher,
+    view_reader: healer::view::Reader,
     /// The healer's decisions: the readers' view (the editor's)...
     decisions: Arc<Decisions>,
     /// ...the side the audio thread reads at every block and its reflex writes...
@@ -118,7 +119,7 @@ impl Salve {
         editor::Shared {
             params: self.params.clone(),
             telemetry: self.telemetry.clone(),
-            healer: self.healer_view.1.clone(),
+            healer: self.view_reader.clone(),
             requests: self.healer_requests.clone(),
             report: self.healer_report.clone(),
             decisions: self.decisions.clone(),
@@ -139,7 +140,7 @@ impl Default for Salve {
         );
         let (tap, tap_reader) = dsp::tap::Tap::new();
         let healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
-        let healer_view = healer::view::channel(&healer);
+        let (view_publisher, view_reader) = healer::view::channel(&healer);
         let (decisions, decisions_fleet, decisions_audio) = Decisions::new(Level::Ultra);
         Self {
             params,
@@ -155,7 +156,8 @@ impl Default for Salve {
             clock: MonotonicClock::new(),
             telemetry: Arc::new(Telemetry::new()),
             healer: Arc::new(Mutex::new(healer)),
-            healer_view,
+            view_publisher,
+            view_reader,
             decisions,
             decisions_audio,
             decisions_fleet,
@@ -200,7 +202,7 @@ impl Salve {
         }
     }
 
-    /// Tells the fleet thread the user's current choices (three relaxed atomic stores).
+    /// Tells the fleet thread the user's current choices (relaxed atomic stores).
     fn publish_requests(&self) {
         let c = &self.healer_requests;
         c.ceiling.store(
@@ -209,8 +211,6 @@ impl Salve {
         );
         c.set_mode(self.params.healing.value().mode());
         c.offline.store(self.offline, Ordering::Relaxed);
-        c.editor_open
-            .store(self.editor_state.is_open(), Ordering::Relaxed);
     }
 }
 
@@ -296,7 +296,7 @@ impl Plugin for Salve {
             let mut healer = crate::sync::lock(&self.healer);
             crate::sync::lock(&self.checkpointer).tick(&mut healer, false, ceiling);
             let start = healer.start_session(sr as u32, buffer_config.max_buffer_size, ceiling);
-            self.healer_view.0.publish(&healer);
+            self.view_publisher.publish(&healer);
             start
         };
         self.decisions_audio.start_at(start);
@@ -332,7 +332,7 @@ impl Plugin for Salve {
             checkpointer: self.checkpointer.clone(),
             records,
             decisions: self.decisions_fleet.clone(),
-            view: self.healer_view.0.clone(),
+            view: self.view_publisher.clone(),
             requests: self.healer_requests.clone(),
             report: self.healer_report.clone(),
             clock: Box::new(self.clock.clone()),

@@ -147,6 +147,9 @@ pub struct ParamInfo {
 /// One plugin instance, on the host's main thread.
 pub struct Instance {
     pub instance: PluginInstance<Host>,
+    /// The CLAP ids of the plugin's parameters, listed once (a parameter change in the chaos
+    /// runner's loop need not walk the list again).
+    clap_ids: Vec<u32>,
     _entry: PluginEntry,
 }
 
@@ -158,10 +161,13 @@ impl Instance {
         let id = CString::new(CLAP_ID).expect("no NUL in the id");
         let instance = PluginInstance::<Host>::new(|_| HostShared, |_| (), entry, &id, &info)
             .unwrap_or_else(|e| panic!("instantiate Salve: {e}"));
-        Self {
+        let mut this = Self {
             instance,
+            clap_ids: Vec::new(),
             _entry: entry.clone(),
-        }
+        };
+        this.clap_ids = this.param_infos().iter().map(|p| p.clap_id).collect();
+        this
     }
 
     fn params_ext(&mut self) -> PluginParams {
@@ -195,7 +201,7 @@ impl Instance {
     pub fn param(&mut self, id: &str) -> u32 {
         let clap_id = clap_param_id(id);
         assert!(
-            self.param_infos().iter().any(|p| p.clap_id == clap_id),
+            self.clap_ids.contains(&clap_id),
             "this build of Salve has no parameter {id:?}"
         );
         clap_id

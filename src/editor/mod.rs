@@ -185,10 +185,11 @@ impl SalveApp {
             let t = &self.shared.telemetry.gui_frame_overruns;
             t.store(t.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
-        self.shared
-            .requests
+        let requests = &self.shared.requests;
+        requests
             .gui_frame_us
             .store(self.frame_us as u64, Ordering::Relaxed);
+        requests.editor_frames.fetch_add(1, Ordering::Relaxed);
     }
 
     fn sound(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
@@ -308,10 +309,10 @@ impl SalveApp {
         });
         self.dropouts_seen = dropouts;
         let ceiling = self.shared.params.oversampling.value().ceiling();
-        let mut snapshot = {
-            let healer = self.shared.healer.latest();
-            health::HealthSnapshot::capture(t, Some(&healer), ceiling)
-        };
+        let mut snapshot = self
+            .shared
+            .healer
+            .read(|healer| health::HealthSnapshot::capture(t, Some(healer), ceiling));
         snapshot.export_message = self.report_message.clone();
         snapshot.healer_stale = self.heartbeat.observe(
             ui.input(|i| i.time),

@@ -104,6 +104,8 @@ struct MemberState {
     parts: Parts,
     /// The factor heard in its last realtime block.
     heard: Option<u8>,
+    /// The editor's frame count at the last tick (see `Requests::editor_frames`).
+    editor_frames_seen: u64,
     #[cfg(feature = "chaos")]
     chaos_log: Option<super::chaos_log::ChaosLog>,
 }
@@ -144,6 +146,7 @@ pub fn join(parts: Parts) -> std::io::Result<Membership> {
         id: registry.next_id,
         parts: Mutex::new(MemberState {
             heard: None,
+            editor_frames_seen: 0,
             #[cfg(feature = "chaos")]
             chaos_log: super::chaos_log::ChaosLog::open(parts.offset_ns),
             parts,
@@ -274,6 +277,7 @@ impl MemberState {
         let batch = &*batch;
         #[cfg(feature = "chaos")]
         let chaos_log = &mut self.chaos_log;
+        let editor_frames_seen = &mut self.editor_frames_seen;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut healer = lock(&p.healer);
             if requests.acknowledge.swap(false, Ordering::Relaxed) {
@@ -283,7 +287,9 @@ impl MemberState {
                 healer.reset_learning();
             }
             let d = healer.tick(now, batch, inputs);
-            if requests.editor_open.load(Ordering::Relaxed) {
+            let frames = requests.editor_frames.load(Ordering::Relaxed);
+            if frames != *editor_frames_seen {
+                *editor_frames_seen = frames;
                 p.view.publish(&healer);
             }
             // Offline renders are not sessions to recover: no checkpoints from them.

@@ -17,8 +17,9 @@ pub struct Requests {
     pub ceiling: AtomicU8,
     /// Set while the host renders offline: the healer stays out.
     pub offline: AtomicBool,
-    /// Whether the editor is open: the fleet publishes the panel's view of the healer only then.
-    pub editor_open: AtomicBool,
+    /// Frames the editor has drawn: the fleet publishes the panel's view of the healer at a tick
+    /// only if this moved since the last one (the editor is open and drawing).
+    pub editor_frames: AtomicU64,
     /// The editor's smoothed frame time in microseconds, 0 while closed.
     pub gui_frame_us: AtomicU64,
     /// Requests from the health panel, consumed by the thread.
@@ -41,7 +42,7 @@ impl Requests {
             mode: AtomicU8::new(0),
             ceiling: AtomicU8::new(ceiling as u8),
             offline: AtomicBool::new(false),
-            editor_open: AtomicBool::new(false),
+            editor_frames: AtomicU64::new(0),
             gui_frame_us: AtomicU64::new(0),
             acknowledge: AtomicBool::new(false),
             reset_learning: AtomicBool::new(false),

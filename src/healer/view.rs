@@ -103,9 +103,9 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// The latest view published (the previous one again if nothing new was).
-    pub fn latest(&self) -> HealerView {
-        crate::sync::lock(&self.output).read().clone()
+    /// Calls `f` with the latest view published (the previous one again if nothing new was).
+    pub fn read<R>(&self, f: impl FnOnce(&HealerView) -> R) -> R {
+        f(crate::sync::lock(&self.output).read())
     }
 }
 
@@ -131,17 +131,17 @@ mod tests {
     fn the_reader_sees_the_latest_view_published() {
         let mut healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
         let (publisher, reader) = channel(&healer);
-        assert_eq!(reader.latest(), healer.view());
-        assert!(reader.latest().available);
+        assert_eq!(reader.read(HealerView::clone), healer.view());
+        assert!(reader.read(HealerView::clone).available);
         healer.notice = Some("Restored after a crash".into());
         // Not yet published: the reader still has the old view.
-        assert_eq!(reader.latest().notice, None);
+        assert_eq!(reader.read(HealerView::clone).notice, None);
         publisher.publish(&healer);
         assert_eq!(
-            reader.latest().notice.as_deref(),
+            reader.read(HealerView::clone).notice.as_deref(),
             Some("Restored after a crash")
         );
         // Reading again gives the same view.
-        assert_eq!(reader.latest(), healer.view());
+        assert_eq!(reader.read(HealerView::clone), healer.view());
     }
 }
