@@ -10,13 +10,12 @@ use salve::probe::events::Events;
 use salve::probe::telemetry::Telemetry;
 use salve::probe::{BlockInfo, Probe, ProbeConfig};
 use std::hint::black_box;
-use std::sync::Arc;
 
 fn probe(c: &mut Criterion) {
     let (mut probe, mut consumer) = Probe::new(
         MonotonicClock::new(),
         ProbeConfig::default(),
-        Arc::new(Telemetry::new()),
+        Telemetry::channel().0,
     );
     let mut info = BlockInfo {
         samples: 64,

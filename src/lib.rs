@@ -20,7 +20,8 @@
 //! - audio → fleet: a [`probe::record::BlockRecord`] per block, through a wait-free ring;
 //! - fleet → audio: [`healer::shared::Decisions`] (the level to play, the visualizer tier), atomics
 //!   the audio thread reads at every block; its reflex may only lower the level;
-//! - audio → gui: [`probe::telemetry::Telemetry`] (atomics) and the visualizer's samples (a ring);
+//! - audio → gui: [`probe::telemetry::Telemetry`] (atomics: the probe's one `Writer`, the
+//!   editor's `Reader`s) and the visualizer's samples (a ring);
 //! - gui and main → fleet: [`healer::requests::Requests`] (mode, ceiling, the panel's buttons);
 //!   fleet → gui: [`healer::requests::Report`] and the session view;
 //! - fleet → disk and host: checkpoints, into the journal and the persisted plugin state.
@@ -47,7 +48,7 @@ use nice_plug::prelude::*;
 use params::SalveParams;
 use probe::clock::MonotonicClock;
 use probe::events::{EventKind, Events};
-use probe::telemetry::Telemetry;
+use probe::telemetry::{self, Telemetry};
 use probe::{BlockInfo, Probe, ProbeConfig};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
@@ -69,13 +70,14 @@ pub struct Salve {
     controls: Box<Controls>,
     /// Whether the host renders offline (no deadline: always the best quality).
     offline: bool,
-    /// Times and checks every block; built in `activate`.
-    probe: Option<Probe<MonotonicClock>>,
+    /// Times and checks every block. It lives as long as the instance, so that it notices a
+    /// sample-rate change between activations; each activation gives it a new ring.
+    probe: Probe<MonotonicClock>,
     /// The instance's one time base, from creation to drop: the probe and the fleet thread
     /// read clones of it, so that the healer's time carries on across re-activations.
     clock: MonotonicClock,
-    /// What the probe publishes, shared with the editor and the fleet thread.
-    telemetry: Arc<Telemetry>,
+    /// What the probe publishes, for the editor.
+    telemetry: telemetry::Reader,
     /// The healer's state, shared with its thread and the editor (never locked on the audio
     /// thread).
     healer: Arc<Mutex<Healer>>,
@@ -142,6 +144,10 @@ impl Default for Salve {
         let healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
         let (view_publisher, view_reader) = healer::view::channel(&healer);
         let (decisions, decisions_fleet, decisions_audio) = Decisions::new(Level::Ultra);
+        let clock = MonotonicClock::new();
+        let (telemetry_writer, telemetry) = Telemetry::channel();
+        // Its first ring goes unused: every activation makes its own.
+        let (probe, _) = Probe::new(clock.clone(), ProbeConfig::default(), telemetry_writer);
         Self {
             params,
             tap,
@@ -152,9 +158,9 @@ impl Default for Salve {
             engine: None,
             controls: Box::default(),
             offline: false,
-            probe: None,
-            clock: MonotonicClock::new(),
-            telemetry: Arc::new(Telemetry::new()),
+            probe,
+            clock,
+            telemetry,
             healer: Arc::new(Mutex::new(healer)),
             view_publisher,
             view_reader,
@@ -308,22 +314,8 @@ impl Plugin for Salve {
         context.set_latency_samples(engine.latency());
         self.engine = Some(engine);
 
-        let records = match &mut self.probe {
-            // Keep the probe across activations so that it notices a sample-rate change.
-            Some(probe) => {
-                probe.restart_stream();
-                probe.new_ring()
-            }
-            None => {
-                let (probe, records) = Probe::new(
-                    self.clock.clone(),
-                    ProbeConfig::default(),
-                    self.telemetry.clone(),
-                );
-                self.probe = Some(probe);
-                records
-            }
-        };
+        self.probe.restart_stream();
+        let records = self.probe.new_ring();
         // Leaving first (a second activate without a deactivate): the final checkpoint of the
         // last session is written before the new membership starts.
         self.membership = None;
@@ -357,9 +349,7 @@ impl Plugin for Salve {
             engine.set_curve(curve);
             engine.reset();
         }
-        if let Some(probe) = &mut self.probe {
-            probe.restart_stream();
-        }
+        self.probe.restart_stream();
     }
 
     fn deactivate(&mut self) {
@@ -376,7 +366,8 @@ impl Plugin for Salve {
     ) -> ProcessStatus {
         let (factor, safe) = self.target();
         self.publish_requests();
-        let (Some(engine), Some(probe)) = (self.engine.as_mut(), self.probe.as_mut()) else {
+        let probe = &mut self.probe;
+        let Some(engine) = self.engine.as_mut() else {
             for channel in buffer.as_slice() {
                 channel.fill(0.0);
             }

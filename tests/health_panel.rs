@@ -19,7 +19,6 @@ use salve::params::Healing;
 use salve::probe::record::BlockRecord;
 use salve::probe::telemetry::Telemetry;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 
 fn snapshot() -> HealthSnapshot {
     HealthSnapshot {
@@ -162,8 +161,8 @@ fn export_report_writes_a_valid_file_and_says_where() {
 
 #[test]
 fn a_snapshot_of_a_live_healer_reads_its_state() {
-    let telemetry = Telemetry::new();
-    telemetry.score.store(0.9, Ordering::Relaxed);
+    let (writer, telemetry) = Telemetry::channel();
+    writer.score(0.9);
     let mut healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
     healer.start_session(48_000, 64, Level::Ultra);
     let records = vec![

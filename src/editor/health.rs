@@ -6,10 +6,9 @@ use crate::healer::level::{Level, VisTier};
 use crate::healer::view::HealerView;
 use crate::params::Healing;
 use crate::probe::events::EventKind;
-use crate::probe::telemetry::Telemetry;
+use crate::probe::telemetry;
 use egui::{Color32, RichText};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 
 /// How many GUI frames the load graph shows.
 pub const GRAPH_FRAMES: usize = 240;
@@ -61,7 +60,11 @@ pub struct HealthSnapshot {
 }
 
 impl HealthSnapshot {
-    pub fn capture(telemetry: &Telemetry, healer: Option<&HealerView>, ceiling: Level) -> Self {
+    pub fn capture(
+        telemetry: &telemetry::Reader,
+        healer: Option<&HealerView>,
+        ceiling: Level,
+    ) -> Self {
         let counted = [
             ("Overruns", EventKind::Overrun),
             ("Near misses", EventKind::NearMiss),
@@ -75,15 +78,16 @@ impl HealthSnapshot {
             .iter()
             .map(|(l, k)| (*l, telemetry.count(*k)))
             .collect();
-        counters.push(("Ring drops", telemetry.ring_drops.load(Ordering::Relaxed)));
+        counters.push(("Ring drops", telemetry.ring_drops()));
+        let worst = telemetry.worst();
         let mut s = Self {
             session: crate::healer::fleet::session_view(),
-            score: telemetry.score.load(Ordering::Relaxed),
-            load: telemetry.load_smoothed.load(Ordering::Relaxed),
+            score: telemetry.score(),
+            load: telemetry.load_smoothed(),
             ceiling: Some(ceiling),
-            worst_load: telemetry.worst_load.load(Ordering::Relaxed),
-            worst_pos: telemetry.worst_position(),
-            worst_played_s: telemetry.worst_played_ns.load(Ordering::Relaxed) as f32 * 1e-9,
+            worst_load: worst.load,
+            worst_pos: worst.position,
+            worst_played_s: worst.played_s,
             dropouts_per_min: telemetry.dropouts_per_minute(),
             counters,
             ..Default::default()

@@ -11,7 +11,7 @@ pub mod visualizer;
 
 use crate::healer::requests::{Report, Requests};
 use crate::params::SalveParams;
-use crate::probe::telemetry::Telemetry;
+use crate::probe::telemetry;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::ResizeHint;
 use nice_plug::editor::dpi::LogicalSize;
@@ -82,7 +82,7 @@ impl Layout {
 #[derive(Clone)]
 pub struct Shared {
     pub params: Arc<SalveParams>,
-    pub telemetry: Arc<Telemetry>,
+    pub telemetry: telemetry::Reader,
     /// The healer as the fleet thread last published it (the editor never locks the healer).
     pub healer: crate::healer::view::Reader,
     pub requests: Arc<Requests>,
@@ -182,8 +182,7 @@ impl SalveApp {
         self.frame_us += (us - self.frame_us) * 0.1;
         if us > FRAME_BUDGET_US {
             // Counted into the health score (lightly: a slow display never touches the sound).
-            let t = &self.shared.telemetry.gui_frame_overruns;
-            t.store(t.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            self.shared.telemetry.gui_frame_overrun();
         }
         let requests = &self.shared.requests;
         requests
@@ -295,8 +294,8 @@ impl SalveApp {
 
     fn health(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
         let t = &self.shared.telemetry;
-        let mean = t.load_smoothed.load(Ordering::Relaxed);
-        let peak = t.frame_peak.swap(0.0, Ordering::Relaxed).max(mean);
+        let mean = t.load_smoothed();
+        let peak = t.take_frame_peak().max(mean);
         let dropouts = t.dropouts();
         if self.history.len() == health::GRAPH_FRAMES {
             self.history.pop_front();
@@ -317,7 +316,7 @@ impl SalveApp {
         snapshot.healer_stale = self.heartbeat.observe(
             ui.input(|i| i.time),
             self.shared.decisions.ticks(),
-            t.blocks.load(Ordering::Relaxed),
+            t.blocks(),
         );
         let c = &self.shared.requests;
         let p = &self.shared.params;
@@ -415,15 +414,21 @@ mod tests {
     #[test]
     fn the_load_graph_takes_each_frames_peak_and_marks_new_dropouts() {
         let plugin = crate::Salve::default();
-        let shared = plugin.editor_shared();
-        let telemetry = shared.telemetry.clone();
+        let mut shared = plugin.editor_shared();
+        // The test plays the probe's part through a writer of its own.
+        let (telemetry, reader) = telemetry::Telemetry::channel();
+        shared.telemetry = reader;
+        let block = |load| crate::probe::record::BlockRecord {
+            load,
+            ..Default::default()
+        };
         let (_host, gui) = testing::RecordingHost::new(shared.params.as_ref());
         let mut app = SalveApp::with_context(shared, gui);
         let ctx = egui::Context::default();
-        telemetry.load_smoothed.store(0.2, Ordering::Relaxed);
+        telemetry.block(&block(0.2), 0.2, 0);
         frame(&mut app, &ctx);
         // Between two frames: one block overran and the host's callback came late once.
-        telemetry.frame_peak.store(1.3, Ordering::Relaxed);
+        telemetry.block(&block(1.3), 0.2, 0);
         telemetry.bump(crate::probe::events::EventKind::CallbackGap);
         frame(&mut app, &ctx);
         let last = *app.history.back().unwrap();

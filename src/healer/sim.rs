@@ -113,7 +113,7 @@ impl Sim {
         let (probe, records) = Probe::new(
             clock.clone(),
             ProbeConfig::default(),
-            Arc::new(Telemetry::new()),
+            Telemetry::channel().0,
         );
         let ceiling = Level::Ultra;
         let mut healer = Healer::new(HealerConfig::default(), ceiling, learned);

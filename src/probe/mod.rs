@@ -17,9 +17,6 @@ use clock::Clock;
 use events::{EventKind, Events};
 use record::BlockRecord;
 use score::ScoreInputs;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use telemetry::Telemetry;
 
 /// How many block records the ring holds: about 1.4 s of 64-sample blocks at 192 kHz, far more
 /// than a reader polling at 50 Hz needs.
@@ -127,7 +124,7 @@ pub struct Probe<C: Clock> {
     clock: C,
     config: ProbeConfig,
     producer: rtrb::Producer<BlockRecord>,
-    telemetry: Arc<Telemetry>,
+    telemetry: telemetry::Writer,
     seq: u64,
     previous: Option<Previous>,
     /// The sample rate of the previous activation, to notice a change.
@@ -150,10 +147,10 @@ impl<C: Clock> Probe<C> {
     pub fn new(
         clock: C,
         config: ProbeConfig,
-        telemetry: Arc<Telemetry>,
+        telemetry: telemetry::Writer,
     ) -> (Self, rtrb::Consumer<BlockRecord>) {
         let (producer, consumer) = rtrb::RingBuffer::new(RING_CAPACITY);
-        let gui_overruns_seen = telemetry.gui_frame_overruns.load(Ordering::Relaxed);
+        let gui_overruns_seen = telemetry.gui_frame_overruns();
         (
             Self {
                 clock,
@@ -184,8 +181,9 @@ impl<C: Clock> Probe<C> {
         consumer
     }
 
-    pub fn telemetry(&self) -> &Arc<Telemetry> {
-        &self.telemetry
+    /// A reader of what this probe publishes.
+    pub fn telemetry(&self) -> telemetry::Reader {
+        self.telemetry.reader()
     }
 
     pub fn now_ns(&self) -> u64 {
@@ -365,7 +363,7 @@ impl<C: Clock> Probe<C> {
     }
 
     fn publish(&mut self, record: &BlockRecord, duration_s: f64, end_ns: u64) {
-        let t = &*self.telemetry;
+        let t = &self.telemetry;
         // Most blocks have no event: no walk over the kinds.
         if !record.events.is_empty() {
             for kind in record.events.iter() {
@@ -385,41 +383,21 @@ impl<C: Clock> Probe<C> {
             as f32;
         self.score_inputs.faults +=
             (e.contains(EventKind::NonFinite) || e.contains(EventKind::Panic)) as u8 as f32;
-        let gui = t.gui_frame_overruns.load(Ordering::Relaxed);
+        let gui = t.gui_frame_overruns();
         self.score_inputs.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
         self.gui_overruns_seen = gui;
 
-        let played = t.played_ns.load(Ordering::Relaxed) + record.deadline_ns;
-        t.played_ns.store(played, Ordering::Relaxed);
-        t.load.store(record.load, Ordering::Relaxed);
-        // A plain load and store (the editor only ever resets it): wait-free on this thread.
-        if record.load > t.frame_peak.load(Ordering::Relaxed) {
-            t.frame_peak.store(record.load, Ordering::Relaxed);
-        }
-        t.load_smoothed
-            .store(self.score_inputs.load, Ordering::Relaxed);
+        t.block(record, self.score_inputs.load, end_ns);
         // The score (a division and clamps) is for the editor's eyes: every 10 ms of audio is
         // often enough, and at once when something happened.
         self.score_age_s += duration_s;
         if self.score_age_s >= SCORE_EVERY_S || !e.is_empty() {
             self.score_age_s = 0.0;
-            t.score.store(self.score_inputs.score(), Ordering::Relaxed);
+            t.score(self.score_inputs.score());
         }
-        if record.load > t.worst_load.load(Ordering::Relaxed) {
-            t.worst_load.store(record.load, Ordering::Relaxed);
-            t.worst_at_ns.store(record.start_ns, Ordering::Relaxed);
-            t.worst_played_ns.store(played, Ordering::Relaxed);
-            t.worst_pos.store(
-                record.transport_pos.unwrap_or(i64::MIN) as u64,
-                Ordering::Relaxed,
-            );
-        }
-        t.ratio.store(record.ratio as u64, Ordering::Relaxed);
-        telemetry::increment(&t.blocks);
-        t.last_block_ns.store(end_ns, Ordering::Relaxed);
 
         if self.producer.push(*record).is_err() {
-            telemetry::increment(&t.ring_drops);
+            t.ring_drop();
         }
     }
 }

@@ -1,64 +1,207 @@
-//! The instantaneous figures the probe publishes in atomics, for the healer and the editor to
-//! read at any time without ever making the audio thread wait.
+//! The instantaneous figures the probe publishes in atomics, for the editor to read at any time
+//! without ever making the audio thread wait.
+//!
+//! The types say who may do what: [`Telemetry::channel`] gives one [`Writer`], which the probe
+//! owns on the audio thread, and a [`Reader`] that any other thread may clone. The reader's three
+//! writes are the editor's own: taking the frame peak, counting its slow frames, and the panel's
+//! reset button.
 
 use super::events::EventKind;
+use super::record::BlockRecord;
 use atomic_float::AtomicF32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Shared between the audio thread (the only writer, except where noted) and any reader.
-#[derive(Debug, Default)]
+/// The shared figures; reach them through a [`Writer`] or a [`Reader`].
+#[derive(Debug)]
 pub struct Telemetry {
     /// The last block's load ratio.
-    pub load: AtomicF32,
-    /// The highest block load since the editor last took it (it resets this to 0 each frame).
-    pub frame_peak: AtomicF32,
+    load: AtomicF32,
+    /// The highest block load since the editor last took it.
+    frame_peak: AtomicF32,
     /// The smoothed load ratio.
-    pub load_smoothed: AtomicF32,
+    load_smoothed: AtomicF32,
     /// The health score, 0..=1 (published every 10 ms of audio, and at once after an event).
-    pub score: AtomicF32,
+    score: AtomicF32,
     /// The worst load since the counters were reset, with when (probe clock, ns) and where (the
     /// transport position, `i64::MIN` when unknown) it happened.
-    pub worst_load: AtomicF32,
-    pub worst_at_ns: AtomicU64,
-    pub worst_pos: AtomicU64,
+    worst_load: AtomicF32,
+    worst_at_ns: AtomicU64,
+    worst_pos: AtomicU64,
     /// Realtime audio played since the counters were reset (the sum of the blocks' deadlines,
     /// ns): the time base for rates such as dropouts per minute.
-    pub played_ns: AtomicU64,
+    played_ns: AtomicU64,
     /// `played_ns` when the worst block happened.
-    pub worst_played_ns: AtomicU64,
-    /// Blocks processed since activation.
-    pub blocks: AtomicU64,
+    worst_played_ns: AtomicU64,
+    /// Blocks processed since the instance was created.
+    blocks: AtomicU64,
     /// When the last block ended (probe clock, ns): the audio thread's heartbeat.
-    pub last_block_ns: AtomicU64,
+    last_block_ns: AtomicU64,
     /// Records the ring could not take because the reader was behind.
-    pub ring_drops: AtomicU64,
+    ring_drops: AtomicU64,
     /// The oversampling ratio heard, 0 for safe mode (the safe path).
-    pub ratio: AtomicU64,
+    ratio: AtomicU64,
     /// GUI frames that took longer than their budget: written by the editor.
-    pub gui_frame_overruns: AtomicU64,
+    gui_frame_overruns: AtomicU64,
     counters: [AtomicU64; EventKind::COUNT],
 }
 
+/// The worst block since the counters were reset.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Worst {
+    pub load: f32,
+    /// When it started (probe clock, ns).
+    pub at_ns: u64,
+    /// Realtime audio played until then (seconds).
+    pub played_s: f32,
+    /// The transport position, if the host said.
+    pub position: Option<i64>,
+}
+
 impl Telemetry {
-    /// Fresh telemetry: no events, no worst block.
-    pub fn new() -> Self {
-        let t = Self::default();
-        t.reset_counters();
-        t
+    /// Fresh telemetry (no events, no worst block): the audio thread's writer and a reader.
+    pub fn channel() -> (Writer, Reader) {
+        let t = Arc::new(Self {
+            load: AtomicF32::new(0.0),
+            frame_peak: AtomicF32::new(0.0),
+            load_smoothed: AtomicF32::new(0.0),
+            score: AtomicF32::new(1.0),
+            worst_load: AtomicF32::new(0.0),
+            worst_at_ns: AtomicU64::new(0),
+            worst_pos: AtomicU64::new(i64::MIN as u64),
+            played_ns: AtomicU64::new(0),
+            worst_played_ns: AtomicU64::new(0),
+            blocks: AtomicU64::new(0),
+            last_block_ns: AtomicU64::new(0),
+            ring_drops: AtomicU64::new(0),
+            ratio: AtomicU64::new(0),
+            gui_frame_overruns: AtomicU64::new(0),
+            counters: Default::default(),
+        });
+        (Writer(t.clone()), Reader(t))
+    }
+}
+
+/// The audio thread's end: the probe's, one per instance (not `Clone`). Every method is a few
+/// relaxed atomic loads and stores: wait-free.
+#[derive(Debug)]
+pub struct Writer(Arc<Telemetry>);
+
+impl Writer {
+    /// A reader of the same figures.
+    pub fn reader(&self) -> Reader {
+        Reader(self.0.clone())
     }
 
+    /// Counts one event.
+    #[inline]
+    pub fn bump(&self, kind: EventKind) {
+        increment(&self.0.counters[kind as usize]);
+    }
+
+    /// Publishes one block: its load, the smoothed load, the frame peak, the worst block, the
+    /// ratio heard, the audio played and the heartbeat.
+    #[inline]
+    pub fn block(&self, record: &BlockRecord, load_smoothed: f32, end_ns: u64) {
+        let t = &*self.0;
+        let played = t.played_ns.load(Ordering::Relaxed) + record.deadline_ns;
+        t.played_ns.store(played, Ordering::Relaxed);
+        t.load.store(record.load, Ordering::Relaxed);
+        // A plain load and store (the editor only ever takes it): wait-free on this thread.
+        if record.load > t.frame_peak.load(Ordering::Relaxed) {
+            t.frame_peak.store(record.load, Ordering::Relaxed);
+        }
+        t.load_smoothed.store(load_smoothed, Ordering::Relaxed);
+        if record.load > t.worst_load.load(Ordering::Relaxed) {
+            t.worst_load.store(record.load, Ordering::Relaxed);
+            t.worst_at_ns.store(record.start_ns, Ordering::Relaxed);
+            t.worst_played_ns.store(played, Ordering::Relaxed);
+            t.worst_pos.store(
+                record.transport_pos.unwrap_or(i64::MIN) as u64,
+                Ordering::Relaxed,
+            );
+        }
+        t.ratio.store(record.ratio as u64, Ordering::Relaxed);
+        increment(&t.blocks);
+        t.last_block_ns.store(end_ns, Ordering::Relaxed);
+    }
+
+    /// Publishes the health score.
+    #[inline]
+    pub fn score(&self, score: f32) {
+        self.0.score.store(score, Ordering::Relaxed);
+    }
+
+    /// Counts a record the ring could not take.
+    #[inline]
+    pub fn ring_drop(&self) {
+        increment(&self.0.ring_drops);
+    }
+
+    /// The editor's slow frames so far (they count into the health score).
+    #[inline]
+    pub fn gui_frame_overruns(&self) -> u64 {
+        self.0.gui_frame_overruns.load(Ordering::Relaxed)
+    }
+}
+
+/// Any other thread's end (the editor's, the report's, tests'): reads, plus the editor's own
+/// three writes.
+#[derive(Clone, Debug)]
+pub struct Reader(Arc<Telemetry>);
+
+impl Reader {
     pub fn count(&self, kind: EventKind) -> u64 {
-        self.counters[kind as usize].load(Ordering::Relaxed)
+        self.0.counters[kind as usize].load(Ordering::Relaxed)
     }
 
-    pub(crate) fn bump(&self, kind: EventKind) {
-        increment(&self.counters[kind as usize]);
+    /// The last block's load.
+    pub fn load(&self) -> f32 {
+        self.0.load.load(Ordering::Relaxed)
+    }
+
+    pub fn load_smoothed(&self) -> f32 {
+        self.0.load_smoothed.load(Ordering::Relaxed)
+    }
+
+    pub fn score(&self) -> f32 {
+        self.0.score.load(Ordering::Relaxed)
+    }
+
+    pub fn worst(&self) -> Worst {
+        let t = &*self.0;
+        let pos = t.worst_pos.load(Ordering::Relaxed) as i64;
+        Worst {
+            load: t.worst_load.load(Ordering::Relaxed),
+            at_ns: t.worst_at_ns.load(Ordering::Relaxed),
+            played_s: t.worst_played_ns.load(Ordering::Relaxed) as f32 * 1e-9,
+            position: (pos != i64::MIN).then_some(pos),
+        }
+    }
+
+    /// Blocks processed since the instance was created.
+    pub fn blocks(&self) -> u64 {
+        self.0.blocks.load(Ordering::Relaxed)
+    }
+
+    /// When the last block ended (probe clock, ns).
+    pub fn last_block_ns(&self) -> u64 {
+        self.0.last_block_ns.load(Ordering::Relaxed)
+    }
+
+    pub fn ring_drops(&self) -> u64 {
+        self.0.ring_drops.load(Ordering::Relaxed)
+    }
+
+    /// The oversampling ratio heard, 0 for safe mode.
+    pub fn ratio(&self) -> u8 {
+        self.0.ratio.load(Ordering::Relaxed) as u8
     }
 
     /// Dropouts (callback gaps and transport jumps) per minute of realtime audio since the
     /// counters were reset; `None` until ten seconds have played.
     pub fn dropouts_per_minute(&self) -> Option<f32> {
-        let played_s = self.played_ns.load(Ordering::Relaxed) as f64 * 1e-9;
+        let played_s = self.0.played_ns.load(Ordering::Relaxed) as f64 * 1e-9;
         let dropouts = self.dropouts();
         (played_s >= 10.0).then(|| (dropouts as f64 * 60.0 / played_s) as f32)
     }
@@ -68,30 +211,88 @@ impl Telemetry {
         self.count(EventKind::CallbackGap) + self.count(EventKind::TransportJump)
     }
 
-    /// The transport position of the worst block, if known.
-    pub fn worst_position(&self) -> Option<i64> {
-        let v = self.worst_pos.load(Ordering::Relaxed) as i64;
-        (v != i64::MIN).then_some(v)
+    /// The highest block load since the last call (the editor takes it once a frame).
+    pub fn take_frame_peak(&self) -> f32 {
+        self.0.frame_peak.swap(0.0, Ordering::Relaxed)
     }
 
-    /// Clears the counters and the worst block (the health panel's reset button).
+    /// Counts one editor frame that took longer than its budget (the editor is its only writer).
+    pub fn gui_frame_overrun(&self) {
+        increment(&self.0.gui_frame_overruns);
+    }
+
+    /// Clears the counters and the worst block (the health panel's reset button). A reset may
+    /// lose to an increment racing it, which only means it takes effect one event later.
     pub fn reset_counters(&self) {
-        for c in &self.counters {
+        let t = &*self.0;
+        for c in &t.counters {
             c.store(0, Ordering::Relaxed);
         }
-        self.ring_drops.store(0, Ordering::Relaxed);
-        self.worst_load.store(0.0, Ordering::Relaxed);
-        self.worst_at_ns.store(0, Ordering::Relaxed);
-        self.worst_played_ns.store(0, Ordering::Relaxed);
-        self.played_ns.store(0, Ordering::Relaxed);
-        self.worst_pos.store(i64::MIN as u64, Ordering::Relaxed);
+        t.ring_drops.store(0, Ordering::Relaxed);
+        t.worst_load.store(0.0, Ordering::Relaxed);
+        t.worst_at_ns.store(0, Ordering::Relaxed);
+        t.worst_played_ns.store(0, Ordering::Relaxed);
+        t.played_ns.store(0, Ordering::Relaxed);
+        t.worst_pos.store(i64::MIN as u64, Ordering::Relaxed);
     }
 }
 
-/// Adds one to a counter that only the audio thread writes: a plain load and store, cheaper than
-/// a locked read-modify-write. A concurrent `reset_counters` may lose to it, which only means the
-/// reset takes effect one event later.
+/// Adds one to a counter that only one thread writes: a plain load and store, cheaper than a
+/// locked read-modify-write.
 #[inline]
-pub(crate) fn increment(counter: &AtomicU64) {
+fn increment(counter: &AtomicU64) {
     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(load: f32, pos: Option<i64>) -> BlockRecord {
+        BlockRecord {
+            deadline_ns: 1_000_000_000,
+            load,
+            ratio: 8,
+            start_ns: 77,
+            transport_pos: pos,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_reader_sees_what_the_writer_published_and_the_editor_takes_the_peak() {
+        let (w, r) = Telemetry::channel();
+        assert_eq!((r.score(), r.worst().position), (1.0, None));
+        w.block(&block(0.9, Some(480)), 0.3, 5);
+        w.block(&block(0.4, None), 0.35, 6);
+        w.bump(EventKind::CallbackGap);
+        assert_eq!((r.load(), r.load_smoothed(), r.ratio()), (0.4, 0.35, 8));
+        assert_eq!((r.blocks(), r.last_block_ns(), r.dropouts()), (2, 6, 1));
+        let worst = r.worst();
+        assert_eq!(
+            (worst.load, worst.at_ns, worst.position),
+            (0.9, 77, Some(480))
+        );
+        assert_eq!(worst.played_s, 1.0);
+        assert_eq!(r.take_frame_peak(), 0.9);
+        assert_eq!(r.take_frame_peak(), 0.0);
+        r.gui_frame_overrun();
+        assert_eq!(w.gui_frame_overruns(), 1);
+    }
+
+    #[test]
+    fn a_reset_clears_counters_and_the_worst_block_but_not_the_heartbeat() {
+        let (w, r) = Telemetry::channel();
+        for _ in 0..12 {
+            w.block(&block(0.5, Some(1)), 0.5, 9);
+        }
+        w.bump(EventKind::Overrun);
+        w.ring_drop();
+        assert!(r.dropouts_per_minute().is_some());
+        r.reset_counters();
+        assert_eq!((r.count(EventKind::Overrun), r.ring_drops()), (0, 0));
+        assert_eq!(r.worst(), Worst::default());
+        assert_eq!(r.dropouts_per_minute(), None);
+        assert_eq!((r.blocks(), r.last_block_ns()), (12, 9));
+    }
 }

@@ -1,6 +1,7 @@
 //! Virtual-clock tests of every event kind the probe reports.
 
 use super::clock::VirtualClock;
+use super::telemetry::Telemetry;
 use super::*;
 
 const RATE: f32 = 48_000.0;
@@ -23,7 +24,7 @@ impl Stream {
         let (probe, consumer) = Probe::new(
             clock.clone(),
             ProbeConfig::default(),
-            Arc::new(Telemetry::new()),
+            Telemetry::channel().0,
         );
         Self {
             probe,
@@ -212,7 +213,7 @@ fn offline_blocks_have_no_deadline() {
     assert_eq!(r.events, only(EventKind::Offline));
     assert_eq!((r.deadline_ns, r.load), (0, 0.0));
     assert_eq!(s.count(EventKind::Overrun), 0);
-    assert_eq!(s.probe.telemetry().score.load(Ordering::Relaxed), 1.0);
+    assert_eq!(s.probe.telemetry().score(), 1.0);
 }
 
 #[test]
@@ -272,7 +273,7 @@ fn output_faults_are_counted() {
             .contains(EventKind::DcDrift) as u32;
     }
     assert_eq!(drift, 1);
-    assert!(s.probe.telemetry().score.load(Ordering::Relaxed) < 1.0);
+    assert!(s.probe.telemetry().score() < 1.0);
 }
 
 #[test]
@@ -295,8 +296,8 @@ fn a_stalled_reader_costs_drops_not_waiting() {
         s.block(0.3);
     }
     let t = s.probe.telemetry();
-    assert_eq!(t.ring_drops.load(Ordering::Relaxed), 1000);
-    assert_eq!(t.blocks.load(Ordering::Relaxed), total);
+    assert_eq!(t.ring_drops(), 1000);
+    assert_eq!(t.blocks(), total);
     assert_eq!(s.consumer.slots(), RING_CAPACITY);
     // Once the reader catches up, records flow again.
     while s.consumer.pop().is_ok() {}
@@ -313,8 +314,8 @@ fn the_worst_block_is_kept_with_its_position() {
     s.block(0.95);
     s.settle(5);
     let t = s.probe.telemetry();
-    assert!((t.worst_load.load(Ordering::Relaxed) - 0.95).abs() < 0.01);
-    assert_eq!(t.worst_position(), Some(4800 + 5 * 64));
+    assert!((t.worst().load - 0.95).abs() < 0.01);
+    assert_eq!(t.worst().position, Some(4800 + 5 * 64));
 }
 
 #[test]
@@ -332,7 +333,7 @@ fn dropouts_are_counted_per_minute_of_audio_played() {
     // The worst block is placed in played time, and a reset starts the rate again.
     s.block(1.5);
     let t = s.probe.telemetry();
-    let worst_s = t.worst_played_ns.load(Ordering::Relaxed) as f64 * 1e-9;
+    let worst_s = t.worst().played_s as f64;
     assert!((worst_s - 60.0).abs() < 0.01, "{worst_s}");
     t.reset_counters();
     assert_eq!(t.dropouts_per_minute(), None);
