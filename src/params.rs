@@ -1,4 +1,5 @@
-//! The parameters a musician and a host see: their ranges, defaults, units and smoothing.
+//! The plugin state a host saves: the parameters a musician and a host see (their ranges,
+//! defaults, units and smoothing), the persisted session and the editor's layout.
 
 use crate::dsp::{Curve, Factor};
 use nice_plug::prelude::*;
@@ -117,7 +118,7 @@ pub struct SalveParams {
     pub session: Arc<std::sync::Mutex<crate::checkpoint::Persisted>>,
     /// The editor's size and zoom, so the window reopens as the user left it.
     #[persist = "editor"]
-    pub editor_layout: Arc<std::sync::Mutex<crate::editor::Layout>>,
+    pub editor_layout: Arc<std::sync::Mutex<EditorLayout>>,
     /// Fault injection for the tests; empty unless built with `test-hooks`.
     #[nested(group = "Test")]
     pub hooks: crate::hooks::HookParams,
@@ -190,5 +191,82 @@ impl Default for SalveParams {
             hooks: Default::default(),
             chaos: Default::default(),
         }
+    }
+}
+
+/// The editor's window as the user left it: its size (logical pixels, before the host's DPI
+/// scale) and zoom. It lives here, with the rest of the plugin state, so that the editor depends
+/// on the parameters and never the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EditorLayout {
+    pub width: f32,
+    pub height: f32,
+    pub zoom: f32,
+}
+
+impl Default for EditorLayout {
+    fn default() -> Self {
+        Self {
+            width: Self::WIDTH,
+            height: Self::HEIGHT,
+            zoom: 1.0,
+        }
+    }
+}
+
+impl EditorLayout {
+    /// The editor's initial size, in logical pixels.
+    pub const WIDTH: f32 = 860.0;
+    pub const HEIGHT: f32 = 560.0;
+    /// The smallest size the editor can be dragged to, in logical pixels.
+    pub const MIN_WIDTH: f32 = 720.0;
+    pub const MIN_HEIGHT: f32 = 480.0;
+
+    /// The same layout with absurd values (from a hostile or damaged state) brought into range.
+    pub fn sanitized(self) -> Self {
+        let fit = |v: f32, lo: f32, hi: f32, default: f32| {
+            if v.is_finite() {
+                v.clamp(lo, hi)
+            } else {
+                default
+            }
+        };
+        Self {
+            width: fit(self.width, Self::MIN_WIDTH, 4.0 * Self::WIDTH, Self::WIDTH),
+            height: fit(
+                self.height,
+                Self::MIN_HEIGHT,
+                4.0 * Self::HEIGHT,
+                Self::HEIGHT,
+            ),
+            zoom: fit(self.zoom, 0.5, 3.0, 1.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_layout_is_brought_into_range() {
+        let ok = EditorLayout {
+            width: 1000.0,
+            height: 700.0,
+            zoom: 1.25,
+        };
+        assert_eq!(ok.sanitized(), ok);
+        let bad = EditorLayout {
+            width: f32::NAN,
+            height: 1e9,
+            zoom: 0.0,
+        }
+        .sanitized();
+        assert_eq!(bad.width, EditorLayout::WIDTH);
+        assert_eq!(bad.height, 4.0 * EditorLayout::HEIGHT);
+        assert_eq!(bad.zoom, 0.5);
+        // The layout travels in the plugin state as JSON.
+        let json = serde_json::to_string(&ok).unwrap();
+        assert_eq!(serde_json::from_str::<EditorLayout>(&json).unwrap(), ok);
     }
 }

@@ -21,62 +21,26 @@ use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier, create_egui_editor,
 };
-use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use crate::params::EditorLayout as Layout;
+
 /// The editor's initial size, in logical pixels.
-pub const EDITOR_WIDTH: f32 = 860.0;
-pub const EDITOR_HEIGHT: f32 = 560.0;
+pub const EDITOR_WIDTH: f32 = Layout::WIDTH;
+pub const EDITOR_HEIGHT: f32 = Layout::HEIGHT;
 /// The smallest size the editor can be dragged to, in logical pixels.
-pub const MIN_WIDTH: f32 = 720.0;
-pub const MIN_HEIGHT: f32 = 480.0;
+pub const MIN_WIDTH: f32 = Layout::MIN_WIDTH;
+pub const MIN_HEIGHT: f32 = Layout::MIN_HEIGHT;
 /// A frame that takes longer than this (CPU time of `ui`, in microseconds) is a GUI overrun.
 pub const FRAME_BUDGET_US: f32 = 8_000.0;
 /// The panel redraws at most this often while nothing else happens.
 pub const REPAINT_INTERVAL: Duration = Duration::from_millis(50);
 
 pub type SalveEditor = EguiEditor<SalveApp>;
-
-/// The editor's size (logical pixels, before the host's DPI scale) and the user's zoom, persisted
-/// with the plugin state so the window reopens as it was left.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Layout {
-    pub width: f32,
-    pub height: f32,
-    pub zoom: f32,
-}
-
-impl Default for Layout {
-    fn default() -> Self {
-        Self {
-            width: EDITOR_WIDTH,
-            height: EDITOR_HEIGHT,
-            zoom: 1.0,
-        }
-    }
-}
-
-impl Layout {
-    /// The same layout with absurd values (from a hostile or damaged state) brought into range.
-    pub fn sanitized(self) -> Self {
-        let fit = |v: f32, lo: f32, hi: f32, default: f32| {
-            if v.is_finite() {
-                v.clamp(lo, hi)
-            } else {
-                default
-            }
-        };
-        Self {
-            width: fit(self.width, MIN_WIDTH, 4.0 * EDITOR_WIDTH, EDITOR_WIDTH),
-            height: fit(self.height, MIN_HEIGHT, 4.0 * EDITOR_HEIGHT, EDITOR_HEIGHT),
-            zoom: fit(self.zoom, 0.5, 3.0, 1.0),
-        }
-    }
-}
 
 /// What the editor shares with the plugin.
 #[derive(Clone)]
@@ -437,27 +401,5 @@ mod tests {
         frame(&mut app, &ctx);
         let last = *app.history.back().unwrap();
         assert_eq!((last.peak, last.dropout), (0.2, false));
-    }
-
-    #[test]
-    fn a_damaged_layout_is_brought_into_range() {
-        let ok = Layout {
-            width: 1000.0,
-            height: 700.0,
-            zoom: 1.25,
-        };
-        assert_eq!(ok.sanitized(), ok);
-        let bad = Layout {
-            width: f32::NAN,
-            height: 1e9,
-            zoom: 0.0,
-        }
-        .sanitized();
-        assert_eq!(bad.width, EDITOR_WIDTH);
-        assert_eq!(bad.height, 4.0 * EDITOR_HEIGHT);
-        assert_eq!(bad.zoom, 0.5);
-        // The layout travels in the plugin state as JSON.
-        let json = serde_json::to_string(&ok).unwrap();
-        assert_eq!(serde_json::from_str::<Layout>(&json).unwrap(), ok);
     }
 }
