@@ -3,6 +3,7 @@
 //! The audio thread never does any of this.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use salve::checkpoint::Checkpoint;
 use salve::checkpoint::journal::Journal;
 use salve::healer::learning::Incident;
 use salve::healer::level::Level;
@@ -20,9 +21,9 @@ fn full_healer() -> Healer {
 fn checkpoint(c: &mut Criterion) {
     let h = full_healer();
     c.bench_function("checkpoint/build+serialize", |b| {
-        b.iter(|| black_box(h.checkpoint(1, 2, true).encode()))
+        b.iter(|| black_box(Checkpoint::of(h.export(), 1, 2, true).encode()))
     });
-    let cp = h.checkpoint(1, 2, true);
+    let cp = Checkpoint::of(h.export(), 1, 2, true);
     println!(
         "checkpoint size with a full incident ring: {} bytes",
         cp.encode().len()

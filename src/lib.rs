@@ -39,6 +39,7 @@ pub mod presets;
 pub mod probe;
 mod quiet_panic;
 pub mod sync;
+pub mod wall_clock;
 
 use dsp::{Controls, Engine, Factor, OutputStats, Path};
 use healer::level::Level;
@@ -300,7 +301,7 @@ impl Plugin for Salve {
         let ceiling = self.params.oversampling.value().ceiling();
         let start = {
             let mut healer = crate::sync::lock(&self.healer);
-            crate::sync::lock(&self.checkpointer).tick(&mut healer, false, ceiling);
+            healer.checkpoint_now(&mut *crate::sync::lock(&self.checkpointer), false, ceiling);
             let start = healer.start_session(sr as u32, buffer_config.max_buffer_size, ceiling);
             self.view_publisher.publish(&healer);
             start

@@ -8,6 +8,6 @@
 use std::sync::{Mutex, MutexGuard};
 
 /// Locks `m`, taking over the value if a holder panicked (see the module's doc).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -33,7 +33,7 @@ fn prune_due() -> bool {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST_S: AtomicU64 = AtomicU64::new(0);
     static WRITES: AtomicU64 = AtomicU64::new(0);
-    let now = super::wall_clock_s();
+    let now = crate::wall_clock::now_s();
     let writes = WRITES.fetch_add(1, Ordering::Relaxed) + 1;
     let last = LAST_S.load(Ordering::Relaxed);
     let due = now >= last + PRUNE_INTERVAL_S || writes >= PRUNE_AFTER_WRITES;

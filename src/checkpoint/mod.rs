@@ -8,10 +8,10 @@
 
 pub mod journal;
 
-use crate::healer::Mode;
 use crate::healer::breaker::Breaker;
 use crate::healer::learning::{Incident, Learned};
 use crate::healer::level::Level;
+use crate::healer::{Healer, Keeper, Mode, News, Restore, Saved};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -95,6 +95,53 @@ impl fmt::Display for CheckpointError {
 impl std::error::Error for CheckpointError {}
 
 impl Checkpoint {
+    /// The checkpoint of a healer's saved session, stamped now.
+    pub fn of(saved: Saved, instance_id: u64, generation: u64, running: bool) -> Self {
+        let Saved {
+            mode,
+            level,
+            known_good,
+            breakers,
+            learned,
+            incidents,
+            session_s,
+            crashes_wall_s,
+        } = saved;
+        Checkpoint {
+            instance_id,
+            generation,
+            wall_time_s: crate::wall_clock::now_s(),
+            mode,
+            level,
+            known_good,
+            breakers,
+            learned,
+            incidents,
+            running,
+            session_s,
+            crashes_wall_s,
+            successor: None,
+        }
+    }
+
+    /// The healer's part of it, to restore; `crashed` says whether its session crashed.
+    pub fn to_restore(&self, crashed: bool) -> Restore {
+        Restore {
+            saved: Saved {
+                mode: self.mode,
+                level: self.level,
+                known_good: self.known_good,
+                breakers: self.breakers,
+                learned: self.learned.clone(),
+                incidents: self.incidents.clone(),
+                session_s: self.session_s,
+                crashes_wall_s: self.crashes_wall_s.clone(),
+            },
+            wall_time_s: self.wall_time_s,
+            crashed,
+        }
+    }
+
     /// Whether `other` says the same of the session: all but its number, its time and the
     /// healer's clock.
     pub fn same_session_as(&self, other: &Checkpoint) -> bool {
@@ -263,20 +310,6 @@ fn random_id() -> u64 {
     h.finish()
 }
 
-/// Seconds since the Unix epoch.
-pub fn wall_clock_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// `HH:MM:SS` (UTC) of a wall-clock time, for notices.
-pub fn clock_text(wall_time_s: u64) -> String {
-    let s = wall_time_s % 86_400;
-    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
-}
-
 /// Where a restored session came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -344,22 +377,14 @@ pub fn choose(persisted: &Persisted, journal: Option<&journal::Journal>) -> Rest
     }
 }
 
-/// How often a running session is checkpointed (when it processed audio), in seconds.
+/// How often a running session is checkpointed (when it processed audio), in seconds, unless
+/// the fleet spreads the writes of many instances further apart.
 pub const CHECKPOINT_INTERVAL_S: f64 = 3.0;
-/// The routine journal writes of the whole process stay near this many a second: each is a
-/// file written, synced and renamed, and 128 instances writing every 3 s made journal I/O a
-/// quarter of the fleet thread's time. With many instances each one's routine interval grows
-/// instead (128: every 16 s); checkpoints after significant incidents are still written at once.
-pub const ROUTINE_WRITES_PER_S: f64 = 8.0;
-
-/// The routine checkpoint interval of each of `instances` instances in one process (seconds).
-pub fn routine_interval_s(instances: usize) -> f64 {
-    CHECKPOINT_INTERVAL_S.max(instances as f64 / ROUTINE_WRITES_PER_S)
-}
 /// A checkpoint with nothing new is still written this often (wall-clock seconds).
 pub const HEARTBEAT_S: u64 = 60;
 
-/// The fleet thread's checkpoint duty for one instance: notices a state the host loaded and restores it, writes
+/// The checkpoint duty of one instance, the healer's [`Keeper`]: notices a state the host loaded
+/// and brings it to the healer to restore, writes
 /// checkpoints into the plugin state and the journal every few seconds and after significant
 /// incidents (only while audio is processed, so that loading and saving a state without playing
 /// gives back identical bytes), and writes the final one at a clean shutdown.
@@ -374,7 +399,7 @@ pub struct Checkpointer {
     stamp_seen: u64,
     unreadable: Option<String>,
     last_write_s: f64,
-    /// The routine interval (see [`routine_interval_s`]).
+    /// The routine interval (see [`Keeper::spread_routine_writes`]).
     interval_s: f64,
     incidents_seen: u32,
     dirty: bool,
@@ -385,6 +410,9 @@ pub struct Checkpointer {
     pending: Option<Checkpoint>,
     /// Whether the last journal write worked, until the healer is told.
     journal_outcome: Option<bool>,
+    /// The host loaded a state since the last save: the healer's incidents count afresh from
+    /// what it restored.
+    restored: bool,
     /// The last checkpoint written, to skip the ones that say nothing new.
     last_written: Option<Checkpoint>,
 }
@@ -411,13 +439,9 @@ impl Checkpointer {
             last_wall_s: None,
             pending: None,
             journal_outcome: None,
+            restored: false,
             last_written: None,
         }
-    }
-
-    /// Sets the routine interval: the fleet gives each of its members [`routine_interval_s`].
-    pub fn set_routine_interval(&mut self, seconds: f64) {
-        self.interval_s = seconds;
     }
 
     /// This instance's id, as its checkpoints and journal files carry it.
@@ -465,67 +489,15 @@ impl Checkpointer {
         }
     }
 
-    /// One healer tick's worth of checkpoint work, the journal included.
-    pub fn tick(&mut self, healer: &mut crate::healer::Healer, had_records: bool, ceiling: Level) {
-        self.tick_deferred(healer, had_records, ceiling);
-        self.flush();
-        self.tell(healer);
-    }
-
-    /// The checkpoint work of a tick but the disk: a checkpoint due goes into the plugin state
-    /// at once and waits in memory for [`Checkpointer::flush`], which the fleet calls after it
-    /// has let go of the healer (the editor reads it), for every instance in one batch.
-    pub fn tick_deferred(
-        &mut self,
-        healer: &mut crate::healer::Healer,
-        had_records: bool,
-        ceiling: Level,
-    ) {
-        self.tell(healer);
-        // Compared in place, and only when the host has set the field since the last look: the
-        // text is a few KB, and this runs at every tick of every instance.
-        let loaded = {
-            let p = crate::sync::lock(&self.session);
-            let set = std::mem::replace(&mut self.stamp_seen, p.stamp) != p.stamp;
-            (set && p.current != self.last_seen).then(|| p.clone())
-        };
-        if let Some(persisted) = loaded {
-            // The host loaded a state (or this is the first look at it).
-            let restored = choose(&persisted, self.journal.as_ref());
-            if let Some(cp) = &restored.checkpoint {
-                let crashed = self.crashed(cp);
-                self.succeed(cp);
-                // Generations keep rising along the session's line, whoever writes it.
-                self.generation = self.generation.max(cp.generation + 1);
-                healer.restore(cp, ceiling, crashed);
-                self.urgent |= crashed;
-                if restored.source == Source::Journal && !crashed {
-                    healer.notice = Some(format!(
-                        "Restored Salve's session from its journal ({}), newer than the host's copy.",
-                        clock_text(cp.wall_time_s)
-                    ));
-                }
-            }
-            if let Some(problem) = restored.problem {
-                healer.notice = Some(problem);
-            }
-            self.unreadable = restored.unreadable;
-            self.last_seen = persisted.current;
-            self.incidents_seen = healer.log.total();
-        }
-        self.dirty |= had_records;
-        let now = healer.now_s();
-        let due = now - self.last_write_s >= self.interval_s
-            || healer.significant_since(self.incidents_seen)
-            || self.urgent;
-        if self.dirty && due {
-            self.write(healer, true);
-            self.last_write_s = now;
-        }
-    }
-
-    fn write(&mut self, healer: &mut crate::healer::Healer, running: bool) {
-        let cp = healer.checkpoint(self.instance_id.get(), self.generation + 1, running);
+    /// Writes a checkpoint of `healer`'s session into the plugin state; the journal write waits
+    /// for [`Keeper::flush`].
+    fn write(&mut self, healer: &Healer, running: bool) {
+        let cp = Checkpoint::of(
+            healer.export(),
+            self.instance_id.get(),
+            self.generation + 1,
+            running,
+        );
         // Nothing new since the last one (a calm session): no write, but a heartbeat now and
         // then, so that the journal's last sign of life stays recent.
         if let Some(last) = &self.last_written
@@ -555,52 +527,103 @@ impl Checkpointer {
         self.last_wall_s = Some(cp.wall_time_s);
     }
 
-    /// Writes the waiting checkpoint into the journal (the healer hears how it went at the next
-    /// tick).
-    pub fn flush(&mut self) {
-        if let (Some(cp), Some(journal)) = (self.pending.take(), &self.journal) {
-            self.journal_outcome = Some(journal.write(&cp).is_ok());
-        }
-    }
-
-    /// Whether a checkpoint waits for [`Checkpointer::flush`].
-    pub fn has_pending(&self) -> bool {
-        self.pending.is_some() && self.journal.is_some()
-    }
-
-    /// Tells the healer how the last journal write went.
-    fn tell(&mut self, healer: &mut crate::healer::Healer) {
-        match self.journal_outcome.take() {
-            Some(true) => healer.record_journal_written(),
-            Some(false) => healer.record_journal_failure(),
-            None => {}
-        }
-    }
-
     /// Makes the next tick write, as a significant incident would.
     #[cfg(test)]
     pub fn urgent_for_tests(&mut self) {
         self.urgent = true;
     }
+}
 
-    /// When this session last wrote a checkpoint (Unix seconds, UTC).
-    pub fn last_write_wall_s(&self) -> Option<u64> {
+impl Keeper for Checkpointer {
+    /// Compared in place, and only when the host has set the field since the last look: the
+    /// text is a few KB, and this runs at every tick of every instance.
+    fn news(&mut self) -> News {
+        let mut news = News {
+            journal_written: self.journal_outcome.take(),
+            ..News::default()
+        };
+        let loaded = {
+            let p = crate::sync::lock(&self.session);
+            let set = std::mem::replace(&mut self.stamp_seen, p.stamp) != p.stamp;
+            (set && p.current != self.last_seen).then(|| p.clone())
+        };
+        let Some(persisted) = loaded else {
+            return news;
+        };
+        // The host loaded a state (or this is the first look at it).
+        let restored = choose(&persisted, self.journal.as_ref());
+        if let Some(cp) = &restored.checkpoint {
+            let crashed = self.crashed(cp);
+            self.succeed(cp);
+            // Generations keep rising along the session's line, whoever writes it.
+            self.generation = self.generation.max(cp.generation + 1);
+            news.restore = Some(cp.to_restore(crashed));
+            self.urgent |= crashed;
+            if restored.source == Source::Journal && !crashed {
+                news.notice = Some(format!(
+                    "Restored Salve's session from its journal ({}), newer than the host's copy.",
+                    crate::wall_clock::text(cp.wall_time_s)
+                ));
+            }
+        }
+        if restored.problem.is_some() {
+            news.notice = restored.problem;
+        }
+        self.unreadable = restored.unreadable;
+        self.last_seen = persisted.current;
+        self.restored = true;
+        news
+    }
+
+    fn save(&mut self, healer: &Healer, realtime: bool) {
+        if std::mem::take(&mut self.restored) {
+            self.incidents_seen = healer.log.total();
+        }
+        self.dirty |= realtime;
+        let now = healer.now_s();
+        let due = now - self.last_write_s >= self.interval_s
+            || healer.significant_since(self.incidents_seen)
+            || self.urgent;
+        if self.dirty && due {
+            self.write(healer, true);
+            self.last_write_s = now;
+        }
+    }
+
+    fn flush(&mut self) {
+        if let (Some(cp), Some(journal)) = (self.pending.take(), &self.journal) {
+            self.journal_outcome = Some(journal.write(&cp).is_ok());
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.pending.is_some() && self.journal.is_some()
+    }
+
+    /// Only if this session wrote any, so that an instance that never played leaves its state
+    /// untouched. The journal keeps only that final generation of this instance.
+    fn finish(&mut self, healer: &Healer) -> Option<bool> {
+        if !self.wrote {
+            return None;
+        }
+        self.write(healer, false);
+        self.flush();
+        if let Some(j) = &self.journal {
+            j.retire(self.instance_id.get(), self.generation);
+        }
+        self.journal_outcome.take()
+    }
+
+    fn wrote(&self) -> bool {
+        self.wrote
+    }
+
+    fn last_write_wall_s(&self) -> Option<u64> {
         self.last_wall_s
     }
 
-    /// A clean shutdown: the final checkpoint, with the running sentinel cleared and any crash
-    /// loop ended (only if this session wrote any, so that an instance that never played leaves
-    /// its state untouched). The journal keeps only that final generation of this instance.
-    pub fn finish(&mut self, healer: &mut crate::healer::Healer) {
-        if self.wrote {
-            healer.end_crash_loop();
-            self.write(healer, false);
-            self.flush();
-            self.tell(healer);
-            if let Some(j) = &self.journal {
-                j.retire(self.instance_id.get(), self.generation);
-            }
-        }
+    fn spread_routine_writes(&mut self, min_interval_s: f64) {
+        self.interval_s = CHECKPOINT_INTERVAL_S.max(min_interval_s);
     }
 }
 

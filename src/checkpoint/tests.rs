@@ -24,7 +24,7 @@ fn full_checkpoint() -> Checkpoint {
         );
     }
     h.breakers[5].trip(3.0);
-    let mut cp = h.checkpoint(0xDEAD_BEEF, 42, true);
+    let mut cp = Checkpoint::of(h.export(), 0xDEAD_BEEF, 42, true);
     cp.wall_time_s = 1_700_000_000;
     cp
 }
@@ -38,8 +38,12 @@ fn a_full_checkpoint_round_trips_and_encodes_deterministically() {
     assert_eq!(Checkpoint::from_text(&cp.to_text()).unwrap(), cp);
     println!("full checkpoint: {} bytes", bytes.len());
     assert!(bytes.len() <= 16 * 1024);
-    let empty = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default())
-        .checkpoint(1, 1, true);
+    let empty = Checkpoint::of(
+        Healer::new(HealerConfig::default(), Level::Ultra, Learned::default()).export(),
+        1,
+        1,
+        true,
+    );
     println!("empty checkpoint: {} bytes", empty.encode().len());
     assert!(empty.encode().len() <= 1024);
 }
@@ -180,7 +184,7 @@ fn an_unreadable_checkpoint_is_kept_and_explained() {
     }));
     let mut c = Checkpointer::new(session.clone(), None);
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-    c.tick(&mut h, false, Level::Ultra);
+    h.checkpoint_now(&mut c, false, Level::Ultra);
     assert_eq!(
         session.lock().unwrap().current,
         Some(text.clone()),
@@ -188,11 +192,11 @@ fn an_unreadable_checkpoint_is_kept_and_explained() {
     );
     assert_eq!(c.last_write_wall_s(), None);
     assert!(h.notice.is_some());
-    c.tick(&mut h, true, Level::Ultra);
+    h.checkpoint_now(&mut c, true, Level::Ultra);
     // The panel's "last checkpoint" time is the checkpoint's own.
     assert!(
         c.last_write_wall_s()
-            .is_some_and(|s| s.abs_diff(wall_clock_s()) < 5)
+            .is_some_and(|s| s.abs_diff(crate::wall_clock::now_s()) < 5)
     );
     let p = session.lock().unwrap().clone();
     assert_eq!(p.preserved, Some(text));
@@ -206,7 +210,7 @@ fn a_crash_restores_at_the_known_good_level_with_the_breaker_open() {
     cp.known_good = Level::Medium;
     cp.running = true;
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-    h.restore(&cp, Level::Ultra, true);
+    h.restore(&cp.to_restore(true), Level::Ultra);
     assert_eq!(h.start_session(48_000, 64, Level::Ultra), Level::Medium);
     assert!(!h.breakers[Level::Ultra as usize].is_closed());
     assert!(h.log.iter().any(|i| i.kind == IncidentKind::Crash));
@@ -217,7 +221,7 @@ fn a_crash_restores_at_the_known_good_level_with_the_breaker_open() {
     // A clean checkpoint restores without any of that.
     cp.running = false;
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-    h.restore(&cp, Level::Ultra, false);
+    h.restore(&cp.to_restore(false), Level::Ultra);
     assert_eq!(h.start_session(48_000, 64, Level::Ultra), Level::Ultra);
     assert!(h.notice.is_none());
 }
@@ -230,7 +234,7 @@ fn a_journal_that_cannot_be_written_is_an_incident_not_a_failure() {
     let session = std::sync::Arc::new(std::sync::Mutex::new(Persisted::default()));
     let mut c = Checkpointer::new(session.clone(), Some(Journal::new(blocker.join("journal"))));
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-    c.tick(&mut h, true, Level::Ultra);
+    h.checkpoint_now(&mut c, true, Level::Ultra);
     assert!(h.log.iter().any(|i| i.kind == IncidentKind::Journal));
     // The plugin state still got its checkpoint.
     assert!(session.lock().unwrap().current.is_some());
@@ -254,7 +258,8 @@ impl Session {
             state: shared,
             healer: Healer::new(HealerConfig::default(), Level::Ultra, Learned::default()),
         };
-        s.checkpointer.tick(&mut s.healer, true, Level::Ultra);
+        s.healer
+            .checkpoint_now(&mut s.checkpointer, true, Level::Ultra);
         s
     }
 
@@ -277,7 +282,7 @@ impl Session {
 
     /// A clean stop: the final checkpoint.
     fn close(mut self) -> Persisted {
-        self.checkpointer.finish(&mut self.healer);
+        self.healer.checkpoint_finish(&mut self.checkpointer);
         self.saved()
     }
 }
@@ -462,7 +467,7 @@ fn a_journal_that_keeps_failing_is_one_incident_with_a_count() {
     let mut c = Checkpointer::new(session, Some(Journal::new(blocker.join("journal"))));
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
     for _ in 0..100 {
-        c.tick(&mut h, true, Level::Ultra);
+        h.checkpoint_now(&mut c, true, Level::Ultra);
         c.urgent_for_tests();
     }
     let journal: Vec<_> = h
@@ -474,7 +479,7 @@ fn a_journal_that_keeps_failing_is_one_incident_with_a_count() {
     assert_eq!(journal[0].repeats, 99);
     // The disk works again: the incident is over.
     let _ = std::fs::remove_file(&blocker);
-    c.tick(&mut h, true, Level::Ultra);
+    h.checkpoint_now(&mut c, true, Level::Ultra);
     let i = h
         .log
         .iter()
@@ -495,7 +500,7 @@ fn restored_breakers_keep_their_remaining_time_on_the_new_time_base() {
         crate::healer::breaker::BreakerState::Open { until_s: 1e300 };
     cp.breakers[Level::Medium as usize].state =
         crate::healer::breaker::BreakerState::Open { until_s: f64::NAN };
-    h.restore(&cp, Level::Ultra, false);
+    h.restore(&cp.to_restore(false), Level::Ultra);
     let b = &h.breakers;
     assert!(!b[Level::Ultra as usize].allows_trial(3.9));
     assert!(b[Level::Ultra as usize].allows_trial(4.0));
@@ -511,8 +516,8 @@ fn a_state_the_host_loads_while_running_is_restored_at_the_next_tick() {
     let session = std::sync::Arc::new(std::sync::Mutex::new(Persisted::default()));
     let mut c = Checkpointer::new(session.clone(), None);
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
-    c.tick(&mut h, true, Level::Ultra);
-    c.tick(&mut h, true, Level::Ultra);
+    h.checkpoint_now(&mut c, true, Level::Ultra);
+    h.checkpoint_now(&mut c, true, Level::Ultra);
     assert!(h.breakers[5].is_closed());
     // The host sets the field as it does when it loads a state: a deserialized value.
     let loaded = Persisted {
@@ -522,7 +527,7 @@ fn a_state_the_host_loads_while_running_is_restored_at_the_next_tick() {
     };
     let text = serde_json::to_string(&loaded).unwrap();
     session.set(serde_json::from_str(&text).unwrap());
-    c.tick(&mut h, true, Level::Ultra);
+    h.checkpoint_now(&mut c, true, Level::Ultra);
     assert!(
         !h.breakers[5].is_closed(),
         "the loaded checkpoint's breaker"
@@ -530,6 +535,6 @@ fn a_state_the_host_loads_while_running_is_restored_at_the_next_tick() {
     // Loaded again, unchanged: nothing new to restore, and the text stays Salve's.
     let ours = session.lock().unwrap().clone();
     session.set(serde_json::from_str(&serde_json::to_string(&ours).unwrap()).unwrap());
-    c.tick(&mut h, true, Level::Ultra);
+    h.checkpoint_now(&mut c, true, Level::Ultra);
     assert_eq!(session.lock().unwrap().current, ours.current);
 }

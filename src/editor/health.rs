@@ -277,10 +277,7 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
         }
         .on_hover_text("Callback gaps and transport jumps per minute of audio played.");
         match s.last_checkpoint_s {
-            Some(t) => ui.label(format!(
-                "Last checkpoint {}",
-                crate::checkpoint::clock_text(t)
-            )),
+            Some(t) => ui.label(format!("Last checkpoint {}", crate::wall_clock::text(t))),
             None => ui.label("No checkpoint yet this session"),
         }
         .on_hover_text(

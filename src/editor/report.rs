@@ -29,7 +29,7 @@ impl<'a> Report<'a> {
     pub fn from_snapshot(s: &'a HealthSnapshot) -> Self {
         Self {
             salve_version: env!("CARGO_PKG_VERSION"),
-            generated_at: crate::checkpoint::wall_clock_s(),
+            generated_at: crate::wall_clock::now_s(),
             health_score: s.score,
             load: s.load,
             worst_load: s.worst_load,

@@ -21,7 +21,6 @@ use super::requests::{Report, Requests};
 use super::session::{Measurer, Sample, ShedPolicy};
 use super::shared::FleetSide;
 use super::{Healer, Mode, TickInputs};
-use crate::checkpoint::Checkpointer;
 use crate::probe::clock::Clock;
 use crate::probe::record::BlockRecord;
 use crate::sync::lock;
@@ -51,11 +50,16 @@ pub fn tick_interval(members: usize) -> Duration {
 pub const CAPACITY: usize = 1024;
 /// The fleet thread's name, as `/proc/self/task/*/comm` shows it.
 pub const THREAD_NAME: &str = "salve-fleet";
+/// The routine journal writes of the whole process stay near this many a second: each is a
+/// file written, synced and renamed, and 128 instances writing every 3 s made journal I/O a
+/// quarter of the fleet thread's time. With many instances each one's routine interval grows
+/// instead (128: every 16 s); checkpoints after significant incidents are still written at once.
+pub const ROUTINE_WRITES_PER_S: f64 = 8.0;
 
 /// What one instance hands the fleet when it joins.
 pub struct Parts {
     pub healer: Arc<Mutex<Healer>>,
-    pub checkpointer: Arc<Mutex<Checkpointer>>,
+    pub checkpointer: Arc<Mutex<dyn super::Keeper>>,
     pub records: rtrb::Consumer<BlockRecord>,
     /// The fleet's side of the instance's decisions.
     pub decisions: FleetSide,
@@ -190,7 +194,7 @@ impl Drop for Membership {
 /// The fleet thread: ticks every member until none is left.
 fn run() {
     let mut members: Vec<Arc<Member>> = Vec::with_capacity(CAPACITY);
-    let mut journal: Vec<Arc<Mutex<Checkpointer>>> = Vec::with_capacity(CAPACITY);
+    let mut journal: Vec<Arc<Mutex<dyn super::Keeper>>> = Vec::with_capacity(CAPACITY);
     let mut samples: Vec<Sample> = Vec::with_capacity(CAPACITY * 64);
     // One buffer for every member's records: it stays in the cache from one member to the next
     // (with a buffer per member, each tick wrote into 128 buffers all cold since the last tick).
@@ -216,7 +220,7 @@ fn run() {
         journal.clear();
         samples.clear();
         let mut levels = [0u16; 6];
-        let interval_s = crate::checkpoint::routine_interval_s(members.len());
+        let interval_s = members.len() as f64 / ROUTINE_WRITES_PER_S;
         for (index, member) in members.iter().enumerate() {
             let mut state = lock(&member.parts);
             if state.tick(interval_s, &mut batch) {
@@ -255,7 +259,7 @@ fn run() {
 
 impl MemberState {
     /// One tick of this member; returns whether a checkpoint waits for the journal.
-    fn tick(&mut self, checkpoint_interval_s: f64, batch: &mut Vec<BlockRecord>) -> bool {
+    fn tick(&mut self, routine_interval_s: f64, batch: &mut Vec<BlockRecord>) -> bool {
         let p = &mut self.parts;
         // Before the records: every panic counted here has its record in the ring (or lost
         // with it), so the healer can tell a lost one. The level too, so that a reflex step
@@ -295,8 +299,8 @@ impl MemberState {
             // Offline renders are not sessions to recover: no checkpoints from them.
             let realtime = batch.iter().any(|r| r.deadline_ns > 0);
             let mut cp = lock(&p.checkpointer);
-            cp.set_routine_interval(checkpoint_interval_s);
-            cp.tick_deferred(&mut healer, realtime, inputs.ceiling);
+            cp.spread_routine_writes(routine_interval_s);
+            healer.checkpoint_tick(&mut *cp, realtime, inputs.ceiling);
             #[cfg(feature = "chaos")]
             if let Some(log) = chaos_log {
                 log.tick(batch, &healer);
@@ -366,7 +370,7 @@ impl MemberState {
     fn finish(&mut self) {
         let p = &mut self.parts;
         let mut healer = lock(&p.healer);
-        lock(&p.checkpointer).finish(&mut healer);
+        healer.checkpoint_finish(&mut *lock(&p.checkpointer));
         #[cfg(feature = "chaos")]
         if let Some(log) = &mut self.chaos_log {
             let mut batch = Vec::new();

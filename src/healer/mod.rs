@@ -31,7 +31,7 @@ pub mod view;
 
 pub use advice::Recommendation;
 pub use config::HealerConfig;
-pub use persist::{CRASH_LOOP_WINDOW_S, CRASH_SAFE_HOLD_S};
+pub use persist::{CRASH_LOOP_WINDOW_S, CRASH_SAFE_HOLD_S, Keeper, News, Restore, Saved};
 use spike::Experiment;
 use times::Times;
 use trial::Trial;
