@@ -10,6 +10,7 @@
 //! Everything is allocated in [`Engine::new`]; [`Engine::process`] only touches memory it owns
 //! and handles any block length by working in chunks of [`CHUNK`] samples.
 
+use super::declick::Declicker;
 use super::delay::Delay;
 use super::filters::{DcBlocker, Tilt};
 use super::halfband::Lanes;
@@ -152,9 +153,8 @@ impl Controls {
 struct CurveState {
     current: Curve,
     previous: Curve,
-    /// Samples into the crossfade from `previous` to `current`; `len` when done.
-    pos: usize,
-    len: usize,
+    /// The crossfade from `previous` to `current`, in base-rate samples.
+    fade: Declicker,
 }
 
 /// One oversampling factor's processing path.
@@ -220,7 +220,7 @@ impl Tier {
         let ratio = self.os.factor().ratio();
         let hi = self.os.upsample(n, &mut hi_rate.a, &mut hi_rate.b);
         let flat = |g: &[f32]| g[..n].iter().all(|&g| g == 1.0);
-        if curve.pos < curve.len {
+        if !curve.fade.is_settled() {
             kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
         } else if flat(&ctl.tilt_low) && flat(&ctl.tilt_high) {
             kernel_for::<false>(curve.current, hi, ratio, ctl, &mut self.tilt);
@@ -299,7 +299,7 @@ fn kernel_for<const TILT: bool>(
 fn kernel_fading(hi: &mut [Lanes], ratio: usize, ctl: &Controls, tilt: &mut Tilt, c: CurveState) {
     for (i, frame) in hi.chunks_exact_mut(ratio).enumerate() {
         let (drive, mix) = (ctl.drive[i], ctl.mix[i]);
-        let g = ((c.pos + i) as f32 / c.len as f32).min(1.0);
+        let g = c.fade.gain_at(i);
         let shape = |x: f32| c.previous.shape(x) + (c.current.shape(x) - c.previous.shape(x)) * g;
         for s in frame {
             let dry = *s;
@@ -339,13 +339,10 @@ struct Chunk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Switch {
     Steady,
-    /// The next path runs for `warm` more samples unheard, so its filters settle, then fades in
-    /// over `len` samples, `pos` of which are done.
+    /// The next path runs unheard while its filters settle (the fade's wait), then fades in.
     Switching {
         to: Path,
-        warm: usize,
-        pos: usize,
-        len: usize,
+        fade: Declicker,
     },
 }
 
@@ -363,10 +360,12 @@ pub struct Engine {
     /// The next switch is urgent (see [`Engine::set_urgent`]).
     urgent: bool,
     curve: CurveState,
+    /// The length of a curve change's crossfade, in samples.
+    curve_fade_len: usize,
     limiter: SafetyLimiter,
-    /// Samples left in the fade-in after a restart, and its length.
-    fade_left: usize,
-    fade_len: usize,
+    /// The fade-in after a restart, and its length.
+    restart_fade: Declicker,
+    restart_fade_len: usize,
     hi_rate: HiRate,
     chunk: Box<Chunk>,
 }
@@ -385,7 +384,6 @@ impl Engine {
             .map(|&f| Tier::new(f, sample_rate))
             .chain([Tier::bypass(sample_rate)])
             .collect();
-        let curve_len = ((CURVE_CROSSFADE_SECONDS * sample_rate) as usize).max(1);
         let mut engine = Self {
             sample_rate,
             tiers,
@@ -399,12 +397,12 @@ impl Engine {
             curve: CurveState {
                 current: Curve::Smooth,
                 previous: Curve::Smooth,
-                pos: curve_len,
-                len: curve_len,
+                fade: Declicker::SETTLED,
             },
+            curve_fade_len: ((CURVE_CROSSFADE_SECONDS * sample_rate) as usize).max(1),
             limiter: SafetyLimiter::new(sample_rate),
-            fade_left: 0,
-            fade_len: ((RESTART_FADE_SECONDS * sample_rate) as usize).max(1),
+            restart_fade: Declicker::SETTLED,
+            restart_fade_len: ((RESTART_FADE_SECONDS * sample_rate) as usize).max(1),
             hi_rate: HiRate {
                 a: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
                 b: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
@@ -539,7 +537,7 @@ impl Engine {
         if curve != self.curve.current {
             self.curve.previous = self.curve.current;
             self.curve.current = curve;
-            self.curve.pos = 0;
+            self.curve.fade = Declicker::start(0, self.curve_fade_len);
         }
     }
 
@@ -549,18 +547,18 @@ impl Engine {
             tier.reset();
         }
         self.limiter.reset();
-        self.fade_left = 0;
+        self.restart_fade = Declicker::SETTLED;
         self.active = self.requested();
         self.switch = Switch::Steady;
         self.curve.previous = self.curve.current;
-        self.curve.pos = self.curve.len;
+        self.curve.fade = Declicker::SETTLED;
     }
 
     /// The "restart component" recovery, on the audio thread: forget all signal history (which
     /// may hold NaN) and fade the output back in from silence.
     pub fn restart(&mut self) {
         self.reset();
-        self.fade_left = self.fade_len;
+        self.restart_fade = Declicker::start(0, self.restart_fade_len);
     }
 
     /// Arms a fault for the next processed chunk (tests and chaos runs only).
@@ -687,9 +685,7 @@ impl Engine {
             self.urgent = false;
             self.switch = Switch::Switching {
                 to,
-                warm,
-                pos: 0,
-                len: len.max(1),
+                fade: Declicker::start(warm, len),
             };
         }
 
@@ -708,13 +704,7 @@ impl Engine {
             &mut self.hi_rate,
         );
 
-        if let Switch::Switching {
-            to,
-            mut warm,
-            mut pos,
-            len,
-        } = self.switch
-        {
+        if let Switch::Switching { to, mut fade } = self.switch {
             self.tiers[to.index()].process(
                 &input[..n],
                 &mut out_next[..n],
@@ -723,36 +713,32 @@ impl Engine {
                 &mut self.hi_rate,
             );
             for i in 0..n {
-                if warm > 0 {
-                    warm -= 1;
+                let g = fade.next_gain();
+                if g == 0.0 {
+                    // Unheard: the new path only settles (whatever its output).
                     continue;
                 }
-                pos += 1;
-                let g = (pos as f32 / len as f32).min(1.0);
                 for c in 0..2 {
                     let a = out_active[i][c];
                     out_active[i][c] = a + (out_next[i][c] - a) * g;
                 }
             }
-            self.switch = if pos >= len {
+            self.switch = if fade.is_settled() {
                 // The fade may end inside the chunk: the rest of it already is the new path.
                 self.active = to;
                 Switch::Steady
             } else {
-                Switch::Switching { to, warm, pos, len }
+                Switch::Switching { to, fade }
             };
         }
 
-        if self.curve.pos < self.curve.len {
-            self.curve.pos = (self.curve.pos + n).min(self.curve.len);
-        }
+        self.curve.fade.skip(n);
 
         for (i, y) in out_active[..n].iter_mut().enumerate() {
             let d = *y;
             let mut g = ctl.output[i];
-            if self.fade_left > 0 {
-                g *= 1.0 - self.fade_left as f32 / self.fade_len as f32;
-                self.fade_left -= 1;
+            if !self.restart_fade.is_settled() {
+                g *= self.restart_fade.next_gain();
             }
             *y = [d[0] * g, d[1] * g];
         }

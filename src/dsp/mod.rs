@@ -1,6 +1,7 @@
 //! The audio path: everything that turns input samples into output samples, with no knowledge of
 //! plugins, hosts or threads.
 
+pub mod declick;
 pub mod delay;
 pub mod engine;
 pub mod filters;
