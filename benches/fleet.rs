@@ -9,7 +9,6 @@ use salve::checkpoint::journal::Journal;
 use salve::checkpoint::{Checkpointer, Persisted};
 use salve::healer::fleet::{self, Parts};
 use salve::healer::level::Level;
-use salve::healer::requests::Requests;
 use salve::healer::shared::Decisions;
 use salve::healer::{Healer, HealerConfig};
 use salve::probe::clock::MonotonicClock;
@@ -77,8 +76,7 @@ fn run(members: usize, seconds: f64) -> f64 {
                     Default::default(),
                 ))
                 .0,
-                requests: Arc::new(Requests::new(Level::Ultra)),
-                report: Arc::default(),
+                requests: salve::healer::requests::channel(Level::Ultra).2,
                 clock: Box::new(MonotonicClock::new()),
                 offset_ns: 0,
             })

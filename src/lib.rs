@@ -22,8 +22,9 @@
 //!   the audio thread reads at every block; its reflex may only lower the level;
 //! - audio → gui: [`probe::telemetry::Telemetry`] (atomics: the probe's one `Writer`, the
 //!   editor's `Reader`s) and the visualizer's samples (a ring);
-//! - gui and main → fleet: [`healer::requests::Requests`] (mode, ceiling, the panel's buttons);
-//!   fleet → gui: [`healer::requests::Report`] and the session view;
+//! - main, audio and gui → fleet: [`healer::requests`] (mode, ceiling, the panel's buttons), one
+//!   typed end per side; fleet → gui: the same channel's report (checkpoint time, caught
+//!   faults), the healer's view ([`healer::view`], a triple buffer) and the session view;
 //! - fleet → disk and host: checkpoints, into the journal and the persisted plugin state.
 //!
 //! The audio thread never locks, allocates, logs or waits; everything it shares is an atomic or
@@ -92,10 +93,12 @@ pub struct Salve {
     decisions_audio: AudioSide,
     /// ...and the fleet thread's side, handed to it at each `activate`.
     decisions_fleet: FleetSide,
-    /// What the plugin tells the fleet thread about this instance (mode, ceiling, offline).
-    healer_requests: Arc<healer::requests::Requests>,
-    /// What the fleet thread reports back about this instance (for the editor).
-    healer_report: Arc<healer::requests::Report>,
+    /// What the plugin tells the fleet thread about this instance (mode, ceiling, offline)...
+    requests: healer::requests::Plugin,
+    /// ...the editor's end (its frames, its buttons, the fleet's report)...
+    requests_editor: healer::requests::Editor,
+    /// ...and the fleet thread's, handed to it at each `activate`.
+    requests_fleet: healer::requests::Fleet,
     /// Its place in the fleet (one healer thread for every instance in the process), from
     /// `activate` to `deactivate`.
     membership: Option<healer::fleet::Membership>,
@@ -123,8 +126,7 @@ impl Salve {
             params: self.params.clone(),
             telemetry: self.telemetry.clone(),
             healer: self.view_reader.clone(),
-            requests: self.healer_requests.clone(),
-            report: self.healer_report.clone(),
+            requests: self.requests_editor.clone(),
             decisions: self.decisions.clone(),
             analyzer: self.analyzer.clone(),
             sample_rate: self.sample_rate.clone(),
@@ -145,6 +147,7 @@ impl Default for Salve {
         let healer = Healer::new(HealerConfig::default(), Level::Ultra, Default::default());
         let (view_publisher, view_reader) = healer::view::channel(&healer);
         let (decisions, decisions_fleet, decisions_audio) = Decisions::new(Level::Ultra);
+        let (requests, requests_editor, requests_fleet) = healer::requests::channel(Level::Ultra);
         let clock = MonotonicClock::new();
         let (telemetry_writer, telemetry) = Telemetry::channel();
         // Its first ring goes unused: every activation makes its own.
@@ -168,8 +171,9 @@ impl Default for Salve {
             decisions,
             decisions_audio,
             decisions_fleet,
-            healer_requests: Arc::new(healer::requests::Requests::new(Level::Ultra)),
-            healer_report: Arc::default(),
+            requests,
+            requests_editor,
+            requests_fleet,
             membership: None,
             reflex: Reflex::default(),
             panics: 0,
@@ -211,13 +215,11 @@ impl Salve {
 
     /// Tells the fleet thread the user's current choices (relaxed atomic stores).
     fn publish_requests(&self) {
-        let c = &self.healer_requests;
-        c.ceiling.store(
-            self.params.oversampling.value().ceiling() as u8,
-            Ordering::Relaxed,
+        self.requests.publish(
+            self.params.healing.value().mode(),
+            self.params.oversampling.value().ceiling(),
+            self.offline,
         );
-        c.set_mode(self.params.healing.value().mode());
-        c.offline.store(self.offline, Ordering::Relaxed);
     }
 }
 
@@ -326,8 +328,7 @@ impl Plugin for Salve {
             records,
             decisions: self.decisions_fleet.clone(),
             view: self.view_publisher.clone(),
-            requests: self.healer_requests.clone(),
-            report: self.healer_report.clone(),
+            requests: self.requests_fleet.clone(),
             clock: Box::new(self.clock.clone()),
             offset_ns: self.clock.process_offset_ns(),
         }) {

@@ -9,7 +9,7 @@ pub mod report;
 pub mod testing;
 pub mod visualizer;
 
-use crate::healer::requests::{Report, Requests};
+use crate::healer::requests;
 use crate::params::SalveParams;
 use crate::probe::telemetry;
 use nice_plug::context::gui::GuiContext;
@@ -49,8 +49,8 @@ pub struct Shared {
     pub telemetry: telemetry::Reader,
     /// The healer as the fleet thread last published it (the editor never locks the healer).
     pub healer: crate::healer::view::Reader,
-    pub requests: Arc<Requests>,
-    pub report: Arc<Report>,
+    /// The editor's end of the instance's requests to the fleet, and of its report back.
+    pub requests: requests::Editor,
     pub decisions: Arc<crate::healer::shared::Decisions>,
     /// The GUI end of the audio tap (only the GUI thread locks it).
     pub analyzer: Arc<Mutex<visualizer::Analyzer>>,
@@ -148,11 +148,7 @@ impl SalveApp {
             // Counted into the health score (lightly: a slow display never touches the sound).
             self.shared.telemetry.gui_frame_overrun();
         }
-        let requests = &self.shared.requests;
-        requests
-            .gui_frame_us
-            .store(self.frame_us as u64, Ordering::Relaxed);
-        requests.editor_frames.fetch_add(1, Ordering::Relaxed);
+        self.shared.requests.frame_drawn(self.frame_us);
     }
 
     fn sound(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
@@ -285,12 +281,10 @@ impl SalveApp {
         let c = &self.shared.requests;
         let p = &self.shared.params;
         snapshot.healing = Some(p.healing.value());
-        let checkpoint_s = self
-            .shared
-            .report
-            .last_checkpoint_wall_s
-            .load(Ordering::Relaxed);
-        snapshot.last_checkpoint_s = (checkpoint_s > 0).then_some(checkpoint_s);
+        snapshot.last_checkpoint_s = c.last_checkpoint_wall_s();
+        snapshot
+            .counters
+            .push(("Healer faults caught", c.tick_panics()));
         ui.heading("Health");
         let actions = health::show(ui, &snapshot, &self.history);
         if let Some(mode) = actions.set_healing {
@@ -301,10 +295,10 @@ impl SalveApp {
             setter.end_set_parameter(&p.healing);
         }
         if actions.acknowledge {
-            c.acknowledge.store(true, Ordering::Relaxed);
+            c.acknowledge();
         }
         if actions.reset_learning {
-            c.reset_learning.store(true, Ordering::Relaxed);
+            c.reset_learning();
         }
         if actions.reset_counters {
             t.reset_counters();

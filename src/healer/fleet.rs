@@ -17,7 +17,6 @@
 //! when the last member leaves, it ends.
 
 use super::level::Level;
-use super::requests::{Report, Requests};
 use super::session::{Measurer, Sample, ShedPolicy};
 use super::shared::FleetSide;
 use super::{Healer, Mode, TickInputs};
@@ -65,8 +64,8 @@ pub struct Parts {
     pub decisions: FleetSide,
     /// Where the panel's view of the healer goes.
     pub view: super::view::Publisher,
-    pub requests: Arc<Requests>,
-    pub report: Arc<Report>,
+    /// The fleet's end of the instance's requests and report.
+    pub requests: super::requests::Fleet,
     /// The instance's own clock (its healer's time base)...
     pub clock: Box<dyn Clock>,
     /// ...and where its zero lies on the process-wide time line, to place its blocks in the
@@ -267,13 +266,15 @@ impl MemberState {
         let start = p.decisions.begin_tick();
         drain(&mut p.records, batch);
         let requests = &p.requests;
-        let offline = requests.offline.load(Ordering::Relaxed);
-        let mode = if offline { Mode::Off } else { requests.mode() };
-        let gui_us = requests.gui_frame_us.load(Ordering::Relaxed);
+        let mode = if requests.offline() {
+            Mode::Off
+        } else {
+            requests.mode()
+        };
         let inputs = TickInputs {
             mode,
-            ceiling: Level::from_u8(requests.ceiling.load(Ordering::Relaxed)),
-            gui_frame_ms: (gui_us > 0).then_some(gui_us as f32 / 1000.0),
+            ceiling: requests.ceiling(),
+            gui_frame_ms: requests.gui_frame_ms(),
             reflex_count: start.reflex_count,
             panics_raised: start.panics_raised,
         };
@@ -284,14 +285,14 @@ impl MemberState {
         let editor_frames_seen = &mut self.editor_frames_seen;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut healer = lock(&p.healer);
-            if requests.acknowledge.swap(false, Ordering::Relaxed) {
+            if requests.take_acknowledge() {
                 healer.acknowledge();
             }
-            if requests.reset_learning.swap(false, Ordering::Relaxed) {
+            if requests.take_reset_learning() {
                 healer.reset_learning();
             }
             let d = healer.tick(now, batch, inputs);
-            let frames = requests.editor_frames.load(Ordering::Relaxed);
+            let frames = requests.editor_frames();
             if frames != *editor_frames_seen {
                 *editor_frames_seen = frames;
                 p.view.publish(&healer);
@@ -315,7 +316,7 @@ impl MemberState {
         match result {
             Ok((d, panics, checkpoint_s, pending)) => {
                 if let Some(s) = checkpoint_s {
-                    p.report.last_checkpoint_wall_s.store(s, Ordering::Relaxed);
+                    p.requests.checkpoint_written(s);
                 }
                 // The fleet's cap for the session, in Auto and in real time only.
                 let cap = Level::from_u8(CAP.load(Ordering::Relaxed));
@@ -332,7 +333,7 @@ impl MemberState {
                 pending
             }
             Err(_) => {
-                p.report.tick_panics.fetch_add(1, Ordering::Relaxed);
+                p.requests.tick_panicked();
                 // The audio thread keeps the last decision; the fault is recorded.
                 lock(&p.healer).record_own_fault();
                 p.decisions.beat();
