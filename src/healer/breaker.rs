@@ -10,8 +10,10 @@ pub const BASE_BACKOFF_S: f64 = 1.0;
 /// ending (trials are also gated by the predicted load, so a lasting fault does not keep
 /// triggering them).
 pub const MAX_BACKOFF_S: f64 = 8.0;
-/// The longest wait a restored breaker keeps: the crash-loop safe-mode hold.
-pub const MAX_RESTORED_WAIT_S: f64 = super::CRASH_SAFE_HOLD_S;
+/// The longest wait a restored breaker keeps, in seconds: a minute, as long as a crash loop's
+/// safe-mode hold, so that no saved time (an older Salve's, a hostile one) keeps a level off
+/// for long.
+pub const MAX_RESTORED_WAIT_S: f64 = 60.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum BreakerState {

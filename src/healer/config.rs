@@ -72,8 +72,22 @@ pub struct HealerConfig {
     /// of what it was before.
     pub spike_helped_share: f32,
     /// Outside spikes are answered with a step down while stepping down helped in at least this
-    /// share of the earlier tries (an untried strategy counts as worth one try).
+    /// share of the earlier tries (an untried strategy counts as worth one try)...
     pub spike_step_rate_min: f32,
+    /// ...and only once they repeat: this many within [`HealerConfig::spike_repeat_window_s`]
+    /// (one spike alone is the host's business; a few in a row may be a pattern worth a step).
+    pub spike_repeats: usize,
+    pub spike_repeat_window_s: f64,
+    /// The time constant (seconds of audio) with which a level's baseline load follows its
+    /// blocks: slow enough that one busy block moves it little, fast enough to follow a session
+    /// that changed within seconds.
+    pub baseline_tau_s: f32,
+    /// Crashes at most this far apart (wall-clock seconds) count as one loop: a host that
+    /// crashes again within ten minutes of a restart is crashing for the same reason.
+    pub crash_loop_window_s: u64,
+    /// How long the third crash in a row keeps Salve in safe mode before it tries its sound
+    /// again (seconds): long enough for the session to load and settle.
+    pub crash_safe_hold_s: f64,
 }
 
 impl Default for HealerConfig {
@@ -109,6 +123,11 @@ impl Default for HealerConfig {
             raise_risk_max: 0.01,
             spike_helped_share: 0.7,
             spike_step_rate_min: 0.4,
+            spike_repeats: 2,
+            spike_repeat_window_s: 10.0,
+            baseline_tau_s: 1.0,
+            crash_loop_window_s: 600,
+            crash_safe_hold_s: 60.0,
         }
     }
 }

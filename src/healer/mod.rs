@@ -31,7 +31,7 @@ pub mod view;
 
 pub use advice::Recommendation;
 pub use config::HealerConfig;
-pub use persist::{CRASH_LOOP_WINDOW_S, CRASH_SAFE_HOLD_S, Keeper, News, Restore, Saved};
+pub use persist::{Keeper, News, Restore, Saved};
 use spike::Experiment;
 use times::Times;
 use trial::Trial;
@@ -357,7 +357,7 @@ impl Healer {
             self.stats.observe(r.load, secs);
             if !overrun && self.stats.seconds > self.config.min_evidence_s {
                 let b = &mut self.baseline[heard as usize];
-                let a = (secs / 1.0).min(1.0);
+                let a = (secs / self.config.baseline_tau_s).min(1.0);
                 *b = if *b == 0.0 {
                     r.load
                 } else {

@@ -8,10 +8,6 @@
 
 use super::*;
 
-/// Crashes at most this far apart (wall-clock seconds) count as one loop.
-pub const CRASH_LOOP_WINDOW_S: u64 = 600;
-/// How long the third crash in a row keeps Salve in safe mode before it tries its sound again.
-pub const CRASH_SAFE_HOLD_S: f64 = 60.0;
 /// Crash times kept in a checkpoint (more say nothing new).
 const MAX_CRASHES_KEPT: usize = 8;
 
@@ -147,8 +143,9 @@ impl Healer {
     /// `crashed` says whether the session that saved it ended in a crash, which only the journal
     /// can tell. Then the session starts at the last known-good level, not the one playing at the
     /// crash, with that level's breaker open and the crash recorded. Crashes close together
-    /// ([`CRASH_LOOP_WINDOW_S`]) are a loop: the second restart is one level lower than the
-    /// first, the third and later ones start in safe mode for [`CRASH_SAFE_HOLD_S`].
+    /// ([`HealerConfig::crash_loop_window_s`]) are a loop: the second restart is one level lower
+    /// than the first, the third and later ones start in safe mode for
+    /// [`HealerConfig::crash_safe_hold_s`].
     pub fn restore(&mut self, restore: &Restore, ceiling: Level) {
         let cp = &restore.saved;
         let crashed = restore.crashed;
@@ -168,8 +165,9 @@ impl Healer {
         }
         let crash_level = cp.level;
         let crash_at = restore.wall_time_s;
-        self.crashes_wall_s
-            .retain(|&t| crash_at.saturating_sub(t) <= CRASH_LOOP_WINDOW_S && t <= crash_at);
+        self.crashes_wall_s.retain(|&t| {
+            crash_at.saturating_sub(t) <= self.config.crash_loop_window_s && t <= crash_at
+        });
         self.crashes_wall_s.push(crash_at);
         let excess = self.crashes_wall_s.len().saturating_sub(MAX_CRASHES_KEPT);
         self.crashes_wall_s.drain(..excess);
@@ -186,7 +184,7 @@ impl Healer {
         if self.level == Level::Safe {
             self.safe_return = first.down().max(Level::Minimal);
             self.breakers[Level::Safe as usize].state = BreakerState::Open {
-                until_s: self.now_s + CRASH_SAFE_HOLD_S,
+                until_s: self.now_s + self.config.crash_safe_hold_s,
             };
         }
         self.crash_cap = Some(self.level);

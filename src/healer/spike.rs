@@ -60,7 +60,10 @@ impl Healer {
         let tally = self
             .learned
             .tally(IncidentKind::OutsideSpike, Strategy::StepDown);
-        let repeated = self.spike_times.count_since(at_s - 10.0) >= 2;
+        let repeated = self
+            .spike_times
+            .count_since(at_s - self.config.spike_repeat_window_s)
+            >= self.config.spike_repeats;
         if repeated
             && tally.rate() >= self.config.spike_step_rate_min
             && self.level > Level::Minimal

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The window of [`HealerConfig::max_changes_per_minute`].
+const SECONDS_PER_MINUTE: f64 = 60.0;
+
 /// A trial of a higher level.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Trial {
@@ -84,7 +87,9 @@ impl Healer {
             || self.now_s - self.last_change_s < self.config.hold_s
             || self.stats.seconds < self.config.hold_s
             || !self.breakers[next as usize].allows_trial(self.now_s)
-            || self.changes.count_since(self.now_s - 60.0) + 2 > self.config.max_changes_per_minute
+            // A trial is two changes if it fails (up, then back down): both must fit.
+            || self.changes.count_since(self.now_s - SECONDS_PER_MINUTE) + 2
+                > self.config.max_changes_per_minute
             || risk > self.config.raise_risk_max
             || self.predict_p99_up(self.level, next) > self.config.upgrade_load
         {
