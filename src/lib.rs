@@ -13,7 +13,8 @@
 //! | [`healer`] | fleet | one `salve-fleet` thread per process decides each instance's quality and the session's |
 //! | [`checkpoint`] | fleet (main at activate and leave) | the session into the plugin state and a crash journal |
 //! | [`editor`] | gui | the controls, presets, visualizer and the health panel |
-//! | [`params`], [`presets`] | host, gui | the parameters (by stable `#[id]`) and the factory and user presets |
+//! | [`params`], [`presets`] | host, gui | the plugin state (parameters by stable `#[id]`, the persisted session, the editor's layout) and the factory and user presets |
+//! | [`sync`], [`wall_clock`] | any but audio | one way to lock; the wall clock for what people read |
 //!
 //! What flows between them:
 //!
@@ -25,7 +26,10 @@
 //! - main, audio and gui → fleet: [`healer::requests`] (mode, ceiling, the panel's buttons), one
 //!   typed end per side; fleet → gui: the same channel's report (checkpoint time, caught
 //!   faults), the healer's view ([`healer::view`], a triple buffer) and the session view;
-//! - fleet → disk and host: checkpoints, into the journal and the persisted plugin state.
+//! - fleet → disk and host: checkpoints, into the journal and the persisted plugin state. The
+//!   healer exports and restores plain data ([`healer::Saved`]); the checkpoint module serializes
+//!   it and brings the healer [`healer::News`], so `checkpoint` depends on `healer`, never the
+//!   other way round.
 //!
 //! The audio thread never locks, allocates, logs or waits; everything it shares is an atomic or
 //! a wait-free ring.
