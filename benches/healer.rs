@@ -30,6 +30,7 @@ fn healer(c: &mut Criterion) {
         gui_frame_ms: Some(2.0),
         reflex_count: 0,
         panics_raised: 0,
+        bypassed: false,
     };
     let mut group = c.benchmark_group("healer");
     for n in [15usize, 4096] {

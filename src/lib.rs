@@ -223,6 +223,7 @@ impl Salve {
             self.params.healing.value().mode(),
             self.params.oversampling.value().ceiling(),
             self.offline,
+            self.params.bypass.value(),
         );
     }
 }
@@ -394,6 +395,7 @@ impl Plugin for Salve {
         // loads a state without calling either.
         engine.set_factor(factor);
         engine.set_safe_mode(safe);
+        engine.set_bypass(self.params.bypass.value());
         if self.last_load > URGENT_LOAD && engine.step_down_pending() {
             engine.set_urgent();
         }

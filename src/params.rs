@@ -89,6 +89,10 @@ impl Healing {
 
 #[derive(Params)]
 pub struct SalveParams {
+    /// The host's bypass (flagged as such, so the host's own bypass button drives it): the input
+    /// passes unchanged with the same latency, crossfaded in and out.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
     /// How hard the signal hits the curve, as a linear gain shown in dB.
     #[id = "drive"]
     pub drive: FloatParam,
@@ -182,6 +186,9 @@ impl Default for SalveParams {
             .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
             .with_string_to_value(formatters::s2v_f32_gain_to_db()),
             oversampling: EnumParam::new("Oversampling", Oversampling::Auto),
+            bypass: BoolParam::new("Bypass", false)
+                .make_bypass()
+                .with_value_to_string(Arc::new(|on| if on { "Bypassed" } else { "Active" }.into())),
             render_like_realtime: BoolParam::new("Render like realtime", false)
                 .non_automatable()
                 .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),

@@ -454,3 +454,72 @@ fn oversampling_name(id: &str) -> &'static str {
         other => panic!("unknown oversampling {other}"),
     }
 }
+
+#[test]
+fn bypass_passes_the_input_unchanged_at_the_same_latency_and_fades_both_ways() {
+    let mut inst = instance();
+    // The host sees exactly one bypass parameter: Salve's own, so its bypass button drives it.
+    let bypass = inst.param("bypass");
+    let flagged: Vec<u32> = inst
+        .param_infos()
+        .iter()
+        .filter(|p| p.bypass)
+        .map(|p| p.clap_id)
+        .collect();
+    assert_eq!(flagged, [bypass]);
+    let os = inst.value_of("oversampling", "16x");
+    let drive = inst.value_of("drive", "24 dB");
+    let out_gain = inst.value_of("output", "-6 dB");
+    inst.set_params(&[os, drive, out_gain]);
+    let block = 256;
+    let mut p = inst.activate(SR, block as u32);
+    let latency = inst.latency() as usize;
+    let input = sine(220.0, SR, 0.5, 3 * SR as usize);
+    let mut out = Vec::with_capacity(input.len());
+    // Both at block boundaries, where a host's parameter events land here.
+    let (on_at, off_at) = (188 * block, 375 * block);
+    for (i, chunk) in input.chunks(block).enumerate() {
+        let at = i * block;
+        if at == on_at {
+            p.set_param(bypass, 1.0);
+        }
+        if at == off_at {
+            p.set_param(bypass, 0.0);
+        }
+        out.extend_from_slice(p.process(chunk, chunk).0);
+    }
+    assert_eq!(
+        inst.latency() as usize,
+        latency,
+        "the latency never changes"
+    );
+    inst.deactivate(p);
+
+    // Bypassed and settled (50 ms after the switch): the input itself, delayed by the latency,
+    // whatever the drive and the output level.
+    let settled = on_at + 2_400..off_at;
+    let worst = settled
+        .clone()
+        .map(|i| (out[i] - input[i - latency]).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < 1e-6,
+        "bypassed output differs from the dry input by {worst}"
+    );
+    // Active before and after: saturated at -6 dB, clearly not the dry signal.
+    for range in [4_800..on_at, off_at + 4_800..input.len()] {
+        let diff = range
+            .map(|i| (out[i] - input[i - latency]).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff > 0.05,
+            "the active sound should differ from the dry ({diff})"
+        );
+    }
+    // Both switches fade: no step larger than the sound's own steps.
+    let steady = roughness(&out[4_800..on_at]).max(roughness(&out[settled]));
+    for at in [on_at, off_at] {
+        let r = roughness(&out[at - 256..at + 4_800]);
+        assert!(r <= 2.0 * steady, "a click at {at}: {r} against {steady}");
+    }
+}

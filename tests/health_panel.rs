@@ -185,6 +185,7 @@ fn a_snapshot_of_a_live_healer_reads_its_state() {
             gui_frame_ms: None,
             reflex_count: 0,
             panics_raised: 0,
+            bypassed: false,
         },
     );
     let s = HealthSnapshot::capture(&telemetry, Some(&healer.view()), Level::Ultra);

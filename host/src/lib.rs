@@ -14,7 +14,7 @@
 
 use assert_no_alloc::assert_no_alloc;
 use clack_extensions::latency::PluginLatency;
-use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::params::{ParamInfoBuffer, ParamInfoFlags, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
@@ -142,6 +142,8 @@ pub struct ParamInfo {
     pub min: f64,
     pub max: f64,
     pub default: f64,
+    /// Flagged as the plugin's bypass, for the host's own bypass button.
+    pub bypass: bool,
 }
 
 /// One plugin instance, on the host's main thread.
@@ -191,6 +193,7 @@ impl Instance {
                     min: p.min_value,
                     max: p.max_value,
                     default: p.default_value,
+                    bypass: p.flags.contains(ParamInfoFlags::IS_BYPASS),
                 }
             })
             .collect()

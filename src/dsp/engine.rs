@@ -90,7 +90,7 @@ pub struct OutputStats {
     pub subnormal_inputs: u32,
 }
 
-/// Orders the paths by cost: the bypass, then the tiers by factor.
+/// Orders the paths by cost: the safe path, then the tiers by factor.
 fn rank(p: Path) -> usize {
     match p {
         Path::Tier(f) => f.stages() + 1,
@@ -165,12 +165,12 @@ struct Tier {
     hi_pad: Delay<MAX_FACTOR>,
     /// The rest of the padding, at the base rate.
     base_pad: Delay<MAX_LATENCY>,
-    /// Removes the DC the asymmetric curve creates (not in the bypass, which stays bit-exact).
+    /// Removes the DC the asymmetric curve creates (not on the safe path, which stays bit-exact).
     dc: DcBlocker,
     /// Off only while the tier's delay is measured (a DC blocker has no DC gain to measure by).
     dc_enabled: bool,
     /// The safe path: only the padding runs.
-    bypass: bool,
+    safe: bool,
 }
 
 impl Tier {
@@ -182,13 +182,13 @@ impl Tier {
             base_pad: Delay::new(0),
             dc: DcBlocker::new(sample_rate),
             dc_enabled: true,
-            bypass: false,
+            safe: false,
         }
     }
 
-    fn bypass(sample_rate: f32) -> Self {
+    fn safe_path(sample_rate: f32) -> Self {
         Self {
-            bypass: true,
+            safe: true,
             ..Self::new(Factor::X1, sample_rate)
         }
     }
@@ -211,7 +211,7 @@ impl Tier {
         hi_rate: &mut HiRate,
     ) {
         let n = input.len();
-        if self.bypass {
+        if self.safe {
             out.copy_from_slice(input);
             self.base_pad.process(out);
             return;
@@ -331,6 +331,9 @@ struct Chunk {
     out_active: [Lanes; CHUNK],
     /// The output of the tier being switched to.
     out_next: [Lanes; CHUNK],
+    /// The output gain of the safe path, sample by sample: the output control, moving to unity
+    /// as the bypass comes in (a bypassed Salve passes its input unchanged).
+    safe_gain: [f32; CHUNK],
     /// The last [`HISTORY`] input samples, oldest first, to prime a tier before it fades in.
     history: [Lanes; HISTORY],
 }
@@ -355,6 +358,12 @@ pub struct Engine {
     /// The factor asked for (heard unless safe mode is on).
     factor: Factor,
     safe_mode: bool,
+    /// The host's bypass: the safe path at unity gain.
+    bypass: bool,
+    /// How far the safe path's gain has moved from the output control to unity (0..=1), and
+    /// how far it moves per sample.
+    bypass_amount: f32,
+    bypass_step: f32,
     switch: Switch,
     tier_fade_len: usize,
     /// The next switch is urgent (see [`Engine::set_urgent`]).
@@ -382,7 +391,7 @@ impl Engine {
         let tiers = Factor::ALL
             .iter()
             .map(|&f| Tier::new(f, sample_rate))
-            .chain([Tier::bypass(sample_rate)])
+            .chain([Tier::safe_path(sample_rate)])
             .collect();
         let mut engine = Self {
             sample_rate,
@@ -391,6 +400,9 @@ impl Engine {
             active: Path::Tier(factor),
             factor,
             safe_mode: false,
+            bypass: false,
+            bypass_amount: 0.0,
+            bypass_step: 1.0 / ((TIER_CROSSFADE_SECONDS * sample_rate) as usize).max(1) as f32,
             switch: Switch::Steady,
             tier_fade_len: ((TIER_CROSSFADE_SECONDS * sample_rate) as usize).max(1),
             urgent: false,
@@ -413,6 +425,7 @@ impl Engine {
                 input: [[0.0; 2]; CHUNK],
                 out_active: [[0.0; 2]; CHUNK],
                 out_next: [[0.0; 2]; CHUNK],
+                safe_gain: [1.0; CHUNK],
                 history: [[0.0; 2]; HISTORY],
             }),
         };
@@ -520,12 +533,18 @@ impl Engine {
         self.safe_mode = on;
     }
 
+    /// The host's bypass: the input passes unchanged, delayed by the same latency. Switching in
+    /// and out crossfades like a tier change, and the output control fades to unity with it.
+    pub fn set_bypass(&mut self, on: bool) {
+        self.bypass = on;
+    }
+
     pub fn safe_mode(&self) -> bool {
         self.safe_mode
     }
 
     fn requested(&self) -> Path {
-        if self.safe_mode {
+        if self.safe_mode || self.bypass {
             Path::Safe
         } else {
             Path::Tier(self.factor)
@@ -693,6 +712,7 @@ impl Engine {
             input,
             out_active,
             out_next,
+            safe_gain,
             history,
         } = &mut *self.chunk;
         let curve = self.curve;
@@ -704,6 +724,28 @@ impl Engine {
             &mut self.hi_rate,
         );
 
+        // The safe path's gain: the output control, or unity as far as the bypass has come in.
+        let next = match self.switch {
+            Switch::Switching { to, .. } => Some(to),
+            Switch::Steady => None,
+        };
+        let safe_heard = self.active == Path::Safe || next == Some(Path::Safe);
+        if safe_heard || self.bypass_amount > 0.0 {
+            let target = if self.bypass { 1.0 } else { 0.0 };
+            for (i, g) in safe_gain[..n].iter_mut().enumerate() {
+                let b = &mut self.bypass_amount;
+                *b += (target - *b).clamp(-self.bypass_step, self.bypass_step);
+                *g = ctl.output[i] + (1.0 - ctl.output[i]) * *b;
+            }
+        }
+        let gains = |path: Path| {
+            if path == Path::Safe {
+                &safe_gain[..n]
+            } else {
+                &ctl.output[..n]
+            }
+        };
+
         if let Switch::Switching { to, mut fade } = self.switch {
             self.tiers[to.index()].process(
                 &input[..n],
@@ -712,6 +754,9 @@ impl Engine {
                 curve,
                 &mut self.hi_rate,
             );
+            // Each path at its own gain, then the crossfade.
+            apply_gain(&mut out_active[..n], gains(self.active));
+            apply_gain(&mut out_next[..n], gains(to));
             for i in 0..n {
                 let g = fade.next_gain();
                 if g == 0.0 {
@@ -734,16 +779,25 @@ impl Engine {
 
         self.curve.fade.skip(n);
 
-        for (i, y) in out_active[..n].iter_mut().enumerate() {
-            let d = *y;
-            let mut g = ctl.output[i];
-            if !self.restart_fade.is_settled() {
-                g *= self.restart_fade.next_gain();
+        if next.is_none() {
+            apply_gain(&mut out_active[..n], gains(self.active));
+        }
+        if !self.restart_fade.is_settled() {
+            for y in out_active[..n].iter_mut() {
+                let g = self.restart_fade.next_gain();
+                *y = [y[0] * g, y[1] * g];
             }
-            *y = [d[0] * g, d[1] * g];
         }
         history.copy_within(n.., 0);
         history[HISTORY - n..].copy_from_slice(&input[..n]);
+    }
+}
+
+/// Multiplies each frame by its gain.
+#[inline]
+fn apply_gain(frames: &mut [Lanes], gains: &[f32]) {
+    for (y, &g) in frames.iter_mut().zip(gains) {
+        *y = [y[0] * g, y[1] * g];
     }
 }
 
@@ -1013,5 +1067,45 @@ mod tests {
         assert!(!engine.is_switching());
         let peak = out[2400..].iter().fold(0.0f32, |m, x| m.max(x.abs()));
         assert!((peak - 0.01).abs() < 5e-4, "{peak}");
+    }
+
+    #[test]
+    fn a_bypass_passes_the_input_exactly_at_the_latency_whatever_the_output_level() {
+        let mut engine = Engine::new(48_000.0, Factor::X16);
+        let mut ctl = Controls::default();
+        ctl.fill(16.0, 1.0, 0.0, 0.5);
+        let latency = engine.latency() as usize;
+        let input: Vec<f32> = (0..48_000)
+            .map(|i| (i as f32 * 0.0288).sin() * 0.5)
+            .collect();
+        let mut out = Vec::new();
+        for (i, chunk) in input.chunks(256).enumerate() {
+            if i == 10 {
+                engine.set_bypass(true);
+            }
+            let mut l = chunk.to_vec();
+            let mut r = chunk.to_vec();
+            engine.process(&mut l, Some(&mut r), &mut ctl, |c, _| {
+                c.fill(16.0, 1.0, 0.0, 0.5)
+            });
+            out.extend(l);
+        }
+        let worst = (10_000..48_000)
+            .map(|i| (out[i] - input[i - latency]).abs())
+            .fold(0.0f32, f32::max);
+        let at = (10_000..48_000)
+            .max_by(|&a, &b| {
+                (out[a] - input[a - latency])
+                    .abs()
+                    .total_cmp(&(out[b] - input[b - latency]).abs())
+            })
+            .unwrap();
+        assert!(
+            worst < 1e-6,
+            "{worst} {:?} at {at}: {:?} vs {:?}",
+            engine.active_path(),
+            &out[at - 1..at + 2],
+            &input[at - 1 - latency..at + 2 - latency]
+        );
     }
 }

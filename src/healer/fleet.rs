@@ -277,6 +277,7 @@ impl MemberState {
             gui_frame_ms: requests.gui_frame_ms(),
             reflex_count: start.reflex_count,
             panics_raised: start.panics_raised,
+            bypassed: requests.bypassed(),
         };
         let now = p.clock.now_ns();
         let batch = &*batch;

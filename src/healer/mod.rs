@@ -78,6 +78,9 @@ pub struct TickInputs {
     /// every one of them has had its record pushed, so a count ahead of the Panic records seen
     /// means records were lost (a full ring, a re-activation) and is taken into account anyway.
     pub panics_raised: u64,
+    /// The host bypasses the instance: the healer holds (no change, nothing learned) until it
+    /// plays again.
+    pub bypassed: bool,
 }
 
 /// The healer's state. See the module documentation.
@@ -232,17 +235,23 @@ impl Healer {
         self.mode = inputs.mode;
 
         let realtime: usize = records.iter().filter(|r| r.deadline_ns > 0).count();
-        if inputs.mode == Mode::Off || (realtime == 0 && !records.is_empty()) {
-            // Off, or an offline render: no action, nothing learned from it. Panics are still
-            // acknowledged, or the audio thread would hold its own safe mode for good.
+        let holding = inputs.bypassed && inputs.mode != Mode::Off;
+        if inputs.mode == Mode::Off || holding || (realtime == 0 && !records.is_empty()) {
+            // Off, bypassed or an offline render: no action, nothing learned from it. Panics are
+            // still acknowledged, or the audio thread would hold its own safe mode for good.
             self.panics_seen += records
                 .iter()
                 .filter(|r| r.events.contains(EventKind::Panic))
                 .count() as u64;
             self.panics_seen = self.panics_seen.max(inputs.panics_raised);
-            self.level = ceiling;
+            // Bypassed, the level waits where it was (below the ceiling) for the sound to return.
+            self.level = if holding {
+                self.level.min(ceiling)
+            } else {
+                ceiling
+            };
             return Decision {
-                level: ceiling,
+                level: self.level,
                 vis: VisTier::Full,
             };
         }

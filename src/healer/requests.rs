@@ -23,6 +23,8 @@ struct Shared {
     ceiling: AtomicU8,
     /// Set while the host renders offline: the healer stays out.
     offline: AtomicBool,
+    /// Set while the host bypasses the instance: the healer holds.
+    bypassed: AtomicBool,
     /// Frames the editor has drawn.
     editor_frames: AtomicU64,
     /// The editor's smoothed frame time in microseconds, 0 while closed.
@@ -43,6 +45,7 @@ pub fn channel(ceiling: Level) -> (Plugin, Editor, Fleet) {
         mode: AtomicU8::new(mode_to_u8(Mode::Auto)),
         ceiling: AtomicU8::new(ceiling as u8),
         offline: AtomicBool::new(false),
+        bypassed: AtomicBool::new(false),
         editor_frames: AtomicU64::new(0),
         gui_frame_us: AtomicU64::new(0),
         acknowledge: AtomicBool::new(false),
@@ -70,14 +73,15 @@ fn mode_to_u8(mode: Mode) -> u8 {
 pub struct Plugin(Arc<Shared>);
 
 impl Plugin {
-    /// Publishes the healing mode, the quality ceiling and whether the host renders offline
-    /// (three relaxed stores: real-time safe).
+    /// Publishes the healing mode, the quality ceiling, whether the host renders offline and
+    /// whether it bypasses the instance (relaxed stores: real-time safe).
     #[inline]
-    pub fn publish(&self, mode: Mode, ceiling: Level, offline: bool) {
+    pub fn publish(&self, mode: Mode, ceiling: Level, offline: bool, bypassed: bool) {
         let s = &*self.0;
         s.mode.store(mode_to_u8(mode), Ordering::Relaxed);
         s.ceiling.store(ceiling as u8, Ordering::Relaxed);
         s.offline.store(offline, Ordering::Relaxed);
+        s.bypassed.store(bypassed, Ordering::Relaxed);
     }
 }
 
@@ -139,6 +143,10 @@ impl Fleet {
         self.0.offline.load(Ordering::Relaxed)
     }
 
+    pub fn bypassed(&self) -> bool {
+        self.0.bypassed.load(Ordering::Relaxed)
+    }
+
     /// The editor's smoothed frame time (ms), `None` while it is closed (or has not drawn).
     pub fn gui_frame_ms(&self) -> Option<f32> {
         let us = self.0.gui_frame_us.load(Ordering::Relaxed);
@@ -185,7 +193,8 @@ mod tests {
             (fleet.gui_frame_ms(), editor.last_checkpoint_wall_s()),
             (None, None)
         );
-        plugin.publish(Mode::MonitorOnly, Level::Medium, true);
+        plugin.publish(Mode::MonitorOnly, Level::Medium, true, true);
+        assert!(fleet.bypassed());
         assert_eq!(
             (fleet.mode(), fleet.ceiling(), fleet.offline()),
             (Mode::MonitorOnly, Level::Medium, true)

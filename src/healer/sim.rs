@@ -280,6 +280,7 @@ impl Sim {
                     gui_frame_ms: None,
                     reflex_count: self.fleet.begin_tick().reflex_count,
                     panics_raised: 0,
+                    bypassed: false,
                 };
                 let now = self.clock.now_ns();
                 let d = self.healer.tick(now, &batch, inputs);

@@ -219,6 +219,7 @@ fn a_slow_gui_sheds_the_visualizer_first_and_gets_it_back() {
                 gui_frame_ms: Some(frame_ms),
                 reflex_count: 0,
                 panics_raised: 0,
+                bypassed: false,
             },
         )
     };
@@ -276,6 +277,7 @@ fn monitor_only_detects_and_logs_the_same_but_changes_nothing() {
                 gui_frame_ms: None,
                 reflex_count: 0,
                 panics_raised: 0,
+                bypassed: false,
             };
             h.tick(*now, batch, inputs);
         }
@@ -375,6 +377,7 @@ fn started(mode: Mode, panics_raised: u64) -> (Healer, TickInputs) {
         gui_frame_ms: None,
         reflex_count: 0,
         panics_raised,
+        bypassed: false,
     };
     (h, inputs)
 }
@@ -410,6 +413,7 @@ fn auto_tick(h: &mut Healer, tick: u64, batch: &[BlockRecord]) -> Decision {
             gui_frame_ms: None,
             reflex_count: 0,
             panics_raised: 0,
+            bypassed: false,
         },
     )
 }
@@ -501,4 +505,59 @@ fn a_spike_a_step_down_could_absorb_is_tried_one_that_it_cannot_is_not() {
             .iter()
             .any(|r| matches!(r, Recommendation::OutsideInterruptions { .. }))
     );
+}
+
+#[test]
+fn a_bypassed_instance_holds_its_level_and_learns_nothing_until_it_plays_again() {
+    // A session that learned 1x; the host bypasses it for 30 s: the engine plays the safe path
+    // (heard ratio 0, almost free). Cheap blocks must not pass for a calm 1x and trigger trials.
+    let fp = learning::Fingerprint {
+        sample_rate: 48_000,
+        block_size: 64,
+        ceiling: Level::Ultra,
+    };
+    let mut learned = Learned::default();
+    learned.learn_level(fp, Level::Minimal);
+    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, learned);
+    assert_eq!(h.start_session(48_000, 64, Level::Ultra), Level::Minimal);
+    let mut block = 0u64;
+    let mut batch = |ratio: u8, load: f32| -> Vec<BlockRecord> {
+        (0..15)
+            .map(|_| {
+                block += 1;
+                BlockRecord {
+                    seq: block,
+                    deadline_ns: 1_333_333,
+                    samples: 64,
+                    sample_rate: 48_000.0,
+                    load,
+                    ratio,
+                    ..Default::default()
+                }
+            })
+            .collect()
+    };
+    let inputs = |bypassed| TickInputs {
+        mode: Mode::Auto,
+        ceiling: Level::Ultra,
+        gui_frame_ms: None,
+        reflex_count: 0,
+        panics_raised: 0,
+        bypassed,
+    };
+    for tick in 1..=1500 {
+        let d = h.tick(tick * 20_000_000, &batch(0, 0.01), inputs(true));
+        assert_eq!(d.level, Level::Minimal, "tick {tick}");
+    }
+    assert_eq!((h.tier_changes, h.log.total()), (0, 0));
+    // Playing again at 1x with room to spare: the healer acts again and climbs.
+    for tick in 1501..=3000 {
+        let ratio = h.level().ratio() as u8;
+        h.tick(
+            tick * 20_000_000,
+            &batch(ratio, 0.02 * ratio as f32),
+            inputs(false),
+        );
+    }
+    assert!(h.level() > Level::Minimal, "stuck at {:?}", h.level());
 }
