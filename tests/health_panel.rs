@@ -1,8 +1,8 @@
-//! The health panel, rendered headless with egui_kittest: it shows what it is fed (score, quality,
-//! counters, incidents, advice) and its buttons report what the user asked for. The whole editor
-//! is drawn too, connected to a real plugin instance and a recording stand-in for the host: the
-//! mode selector changes the parameter with a complete gesture, and a bad preset file changes
-//! nothing and says why.
+//! The editor, rendered headless with egui_kittest. The health panel shows what it is fed (score,
+//! quality, counters, incidents, advice) and its buttons report what the user asked for. The
+//! whole editor is drawn too, connected to a real plugin instance and a recording stand-in for
+//! the host: the mode selector and the bypass change their parameters with one complete gesture
+//! each, the meters read a known level, and a bad preset file changes nothing and says why.
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -279,4 +279,98 @@ fn a_bad_preset_file_changes_nothing_and_says_why() {
     harness.run();
     assert_eq!(host.calls(), vec![HostCall::SetState]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_bypass_button_sends_one_gesture_each_way() {
+    let dir = temp_dir("bypass-button");
+    let (plugin, host, mut harness) = editor(&dir);
+    let params = plugin.editor_shared().params;
+    harness.get_by_label("Bypass").click();
+    harness.run();
+    assert!(params.bypass.value());
+    assert_eq!(
+        host.calls(),
+        vec![
+            HostCall::Begin("bypass".into()),
+            HostCall::Set("bypass".into(), 1.0),
+            HostCall::End("bypass".into()),
+        ]
+    );
+    // It now reads as bypassed; a click brings the sound back.
+    harness.get_by_label("Bypassed").click();
+    harness.run();
+    assert!(!params.bypass.value());
+    assert_eq!(host.calls().len(), 6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The figures a meter's label shows: `(peak, rms)` in dB.
+fn meter_figures(harness: &Harness<'_, SalveApp>, side: &str) -> (f32, f32) {
+    let wanted = format!("{side}: peak");
+    let node = harness.get_by_label_contains(&wanted);
+    let text = node.value().unwrap_or_default();
+    let numbers: Vec<f32> = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{text}");
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn the_meters_read_a_known_level_within_half_a_db() {
+    use salve::dsp::{Controls, Engine, Factor};
+    use salve::probe::clock::VirtualClock;
+    use salve::probe::{BlockInfo, Probe, ProbeConfig};
+    // The real path to the meters: the engine's block statistics, the probe, the telemetry, and
+    // the editor's meters (a -12 dBFS sine in; dry out at unity gain).
+    let plugin = salve::Salve::default();
+    let mut shared = plugin.editor_shared();
+    let (writer, reader) = Telemetry::channel();
+    shared.telemetry = reader;
+    let clock = VirtualClock::new();
+    let (mut probe, _records) = Probe::new(clock.clone(), ProbeConfig::default(), writer);
+    let mut engine = Engine::new(48_000.0, Factor::X1);
+    let mut ctl = Controls::default();
+    let info = BlockInfo {
+        samples: 64,
+        sample_rate: 48_000.0,
+        realtime: true,
+        playing: true,
+        position: None,
+        loop_range: None,
+    };
+    let peak = 10f32.powf(-12.0 / 20.0);
+    let input: Vec<f32> = (0..48_000)
+        .map(|i| peak * (i as f32 * 2.0 * std::f32::consts::PI * 441.0 / 48_000.0).sin())
+        .collect();
+    let (host, gui) = RecordingHost::new(shared.params.as_ref());
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(EDITOR_WIDTH, EDITOR_HEIGHT))
+        .build_ui_state(
+            |ui, app: &mut SalveApp| app.draw(ui),
+            SalveApp::with_context(shared, gui),
+        );
+    // A second of audio, with a frame of the editor every 12 blocks (16 ms), as when it plays.
+    for (i, block) in input.chunks(64).enumerate() {
+        let start = probe.begin();
+        clock.advance_ns(100_000);
+        let (mut l, mut r) = (block.to_vec(), block.to_vec());
+        let stats = engine.process(&mut l, Some(&mut r), &mut ctl, |c, _| {
+            c.fill(1.0, 0.0, 0.0, 1.0)
+        });
+        probe.end(start, &info, &stats, 1, Default::default());
+        clock.advance_ns(1_233_333);
+        if i % 12 == 11 {
+            harness.step();
+        }
+    }
+    let rms = -12.0 - 3.01;
+    for side in ["In", "Out"] {
+        let (p, r) = meter_figures(&harness, side);
+        assert!((p - -12.0).abs() <= 0.5, "{side} peak {p}");
+        assert!((r - rms).abs() <= 0.5, "{side} RMS {r}");
+    }
+    assert!(host.calls().is_empty());
 }

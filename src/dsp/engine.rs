@@ -88,6 +88,12 @@ pub struct OutputStats {
     pub limited: bool,
     /// How many input samples were subnormal (flushed to zero on the way in).
     pub subnormal_inputs: u32,
+    /// The output's mean square over both channels (for the meters).
+    pub power: f32,
+    /// The largest absolute input sample and the input's mean square (as the engine received
+    /// them, after NaN and absurd levels were taken out).
+    pub input_peak: f32,
+    pub input_power: f32,
 }
 
 /// Orders the paths by cost: the safe path, then the tiers by factor.
@@ -599,6 +605,9 @@ impl Engine {
         let total = left.len();
         let mut stats = OutputStats::default();
         let mut sum = 0.0f32;
+        let mut sum_sq = 0.0f32;
+        let mut in_peak_bits = 0u32;
+        let mut in_sum_sq = 0.0f32;
         let mut bad = false;
         let mut start = 0;
         while start < total {
@@ -615,6 +624,9 @@ impl Engine {
                 self.chunk.input[i] = [l, r];
             }
             stats.subnormal_inputs += subnormal;
+            let input = &self.chunk.input[..n];
+            in_peak_bits = in_peak_bits.max(max_magnitude_bits(input));
+            in_sum_sq += lane_sum_sq(input);
             #[cfg(any(test, feature = "fault-injection"))]
             if let Some(InjectedFault::Panic) = self.hi_rate.fault {
                 self.hi_rate.fault = None;
@@ -635,6 +647,7 @@ impl Engine {
             bad |= magnitude >= f32::INFINITY.to_bits();
             stats.peak = stats.peak.max(f32::from_bits(magnitude));
             sum += lane_sum(out);
+            sum_sq += lane_sum_sq(out);
             for (i, y) in out.iter().enumerate() {
                 left[start + i] = y[0];
             }
@@ -645,6 +658,16 @@ impl Engine {
             }
             start += n;
         }
+        let per_sample = if total > 0 {
+            // Both channels (a mono block counts its one channel twice).
+            1.0 / (total as f32 * 2.0)
+        } else {
+            0.0
+        };
+        stats.mean = sum * per_sample;
+        stats.power = sum_sq * per_sample;
+        stats.input_peak = f32::from_bits(in_peak_bits);
+        stats.input_power = in_sum_sq * per_sample;
         if bad {
             // The DSP produced NaN/Inf: nothing of this block reaches the host.
             left.fill(0.0);
@@ -655,16 +678,11 @@ impl Engine {
             return OutputStats {
                 peak: 0.0,
                 mean: 0.0,
+                power: 0.0,
                 restarted: true,
                 ..stats
             };
         }
-        let channels = 2.0;
-        stats.mean = if total > 0 {
-            sum / (total as f32 * channels)
-        } else {
-            0.0
-        };
         stats
     }
 
@@ -825,6 +843,23 @@ fn lane_sum(frames: &[Lanes]) -> f32 {
     }
     for f in pairs.remainder() {
         acc[0] += f[0] + f[1];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// The sum of the squares of both lanes over a chunk, in four independent partial sums.
+#[inline]
+fn lane_sum_sq(frames: &[Lanes]) -> f32 {
+    let mut acc = [0.0f32; 4];
+    let mut pairs = frames.chunks_exact(2);
+    for p in &mut pairs {
+        acc[0] += p[0][0] * p[0][0];
+        acc[1] += p[0][1] * p[0][1];
+        acc[2] += p[1][0] * p[1][0];
+        acc[3] += p[1][1] * p[1][1];
+    }
+    for f in pairs.remainder() {
+        acc[0] += f[0] * f[0] + f[1] * f[1];
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }

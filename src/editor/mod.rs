@@ -4,6 +4,7 @@
 //! healer's lock); it reports its own frame time to the fleet.
 
 pub mod health;
+pub mod meters;
 pub mod report;
 #[doc(hidden)]
 pub mod testing;
@@ -58,6 +59,39 @@ pub struct Shared {
     pub editor_state: Arc<EguiEditorState>,
 }
 
+/// One complete host gesture setting `param` to `value`, so the host records one undoable change.
+fn gesture<P: nice_plug::prelude::Param>(
+    setter: &nice_plug::prelude::ParamSetter,
+    param: &P,
+    value: P::Plain,
+) {
+    setter.begin_set_parameter(param);
+    setter.set_parameter(param, value);
+    setter.end_set_parameter(param);
+}
+
+/// Segmented buttons for an enum parameter: every choice in view, the current one lit; a click
+/// is one gesture.
+fn choice<T: nice_plug::prelude::Enum + PartialEq + 'static>(
+    ui: &mut egui::Ui,
+    param: &nice_plug::prelude::EnumParam<T>,
+    setter: &nice_plug::prelude::ParamSetter,
+) {
+    use nice_plug::prelude::Param;
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 2.0;
+        let current = param.value();
+        for (index, name) in T::variants().iter().enumerate() {
+            let v = T::from_index(index);
+            if ui.selectable_label(v == current, *name).clicked() && v != current {
+                gesture(setter, param, v);
+            }
+        }
+    })
+    .response
+    .on_hover_text(param.name());
+}
+
 /// The editor's state between repaints.
 pub struct SalveApp {
     shared: Shared,
@@ -80,6 +114,8 @@ pub struct SalveApp {
     restore_layout: bool,
     /// Whether the fleet still ticks this instance while it plays.
     heartbeat: crate::healer::shared::HeartbeatWatch,
+    /// The input and output meters.
+    meters: meters::Meters,
 }
 
 impl SalveApp {
@@ -96,6 +132,7 @@ impl SalveApp {
             preset_dir: crate::presets::user_dir(),
             restore_layout: false,
             heartbeat: Default::default(),
+            meters: Default::default(),
         }
     }
 
@@ -136,6 +173,8 @@ impl SalveApp {
                     )));
             }
         }
+        let levels = self.shared.telemetry.take_levels();
+        self.meters.update(ui.input(|i| i.time), levels);
         ui.columns(2, |cols| {
             self.sound(&mut cols[0], &gui);
             self.visualizer(&mut cols[0]);
@@ -153,35 +192,55 @@ impl SalveApp {
 
     fn sound(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
         let setter = gui.param_setter();
-        ui.heading("Sound");
-        self.preset_menu(ui, gui);
-        let p = &self.shared.params;
-        egui::Grid::new("sound").num_columns(2).show(ui, |ui| {
-            let row = |ui: &mut egui::Ui, label: &str, tip: &str| {
-                ui.label(label).on_hover_text(tip);
-            };
-            row(ui, "Drive", "How hard the signal hits the curve (0-36 dB).");
-            ui.add(ParamSlider::for_param(&p.drive, &setter));
-            ui.end_row();
-            row(ui, "Curve", "Smooth, Soft clip, Tube (even harmonics) or Hard clip.");
-            ui.add(ParamSlider::for_param(&p.curve, &setter));
-            ui.end_row();
-            row(ui, "Tone", "Tilts the saturated sound darker or brighter.");
-            ui.add(ParamSlider::for_param(&p.tone, &setter));
-            ui.end_row();
-            row(ui, "Mix", "Dry/wet balance; phase-aligned at any setting.");
-            ui.add(ParamSlider::for_param(&p.mix, &setter));
-            ui.end_row();
-            row(ui, "Output", "Output level (-24 to +24 dB).");
-            ui.add(ParamSlider::for_param(&p.output, &setter));
-            ui.end_row();
-            row(ui, "Oversampling", "Auto lets Salve choose up to 16x; a fixed value is the highest it uses.");
-            ui.add(ParamSlider::for_param(&p.oversampling, &setter));
-            ui.end_row();
-            row(ui, "Healing", "Auto adapts the quality to keep the session running; Monitor only reports; Off plays as set.");
-            ui.add(ParamSlider::for_param(&p.healing, &setter));
-            ui.end_row();
+        let params = self.shared.params.clone();
+        let p = &*params;
+        ui.horizontal(|ui| {
+            ui.heading("Sound");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let on = p.bypass.value();
+                let label = if on { "Bypassed" } else { "Bypass" };
+                if ui
+                    .selectable_label(on, label)
+                    .on_hover_text(
+                        "Pass the sound through untouched (same latency, crossfaded). The \
+                         host's own bypass button does the same.",
+                    )
+                    .clicked()
+                {
+                    gesture(&setter, &p.bypass, !on);
+                }
+            });
         });
+        self.preset_menu(ui, gui);
+        self.meters.show(ui);
+        ui.add_space(4.0);
+        egui::Grid::new("sound")
+            .num_columns(2)
+            .spacing(egui::vec2(10.0, 6.0))
+            .show(ui, |ui| {
+                let row = |ui: &mut egui::Ui, label: &str, tip: &str| {
+                    ui.label(label).on_hover_text(tip);
+                };
+                let slider = "Drag, or click the value to type one; double-click resets.";
+                row(ui, "Drive", &format!("How hard the signal hits the curve (0 to 36 dB). {slider}"));
+                ui.add(ParamSlider::for_param(&p.drive, &setter));
+                ui.end_row();
+                row(ui, "Curve", "The shape of the saturation: Smooth, Soft clip, Tube (adds even harmonics) or Hard clip.");
+                choice(ui, &p.curve, &setter);
+                ui.end_row();
+                row(ui, "Tone", &format!("Tilts the saturated sound darker or brighter (-100 to +100 %). {slider}"));
+                ui.add(ParamSlider::for_param(&p.tone, &setter));
+                ui.end_row();
+                row(ui, "Mix", &format!("Dry/wet balance, phase-aligned at any setting. {slider}"));
+                ui.add(ParamSlider::for_param(&p.mix, &setter));
+                ui.end_row();
+                row(ui, "Output", &format!("Output level (-24 to +24 dB). {slider}"));
+                ui.add(ParamSlider::for_param(&p.output, &setter));
+                ui.end_row();
+                row(ui, "Oversampling", "The highest quality Salve may use. Auto lets it choose up to 16x; a fixed value is its ceiling. Higher is cleaner and costs more.");
+                choice(ui, &p.oversampling, &setter);
+                ui.end_row();
+            });
     }
 
     fn visualizer(&self, ui: &mut egui::Ui) {

@@ -313,6 +313,17 @@ impl<C: Clock> Probe<C> {
         };
         self.seq += 1;
         self.publish(&record, duration_s, end_ns);
+        self.telemetry.levels(
+            telemetry::Level {
+                peak: output.input_peak,
+                power: output.input_power,
+            },
+            telemetry::Level {
+                peak: output.peak,
+                power: output.power,
+            },
+            duration_s,
+        );
         record
     }
 

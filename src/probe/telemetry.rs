@@ -43,7 +43,31 @@ pub struct Telemetry {
     ratio: AtomicU64,
     /// GUI frames that took longer than their budget: written by the editor.
     gui_frame_overruns: AtomicU64,
+    /// The meters: the input's and the output's highest peak since the editor last took them,
+    /// and their mean square, smoothed over [`METER_RMS_S`].
+    input_peak: AtomicF32,
+    output_peak: AtomicF32,
+    input_power: AtomicF32,
+    output_power: AtomicF32,
     counters: [AtomicU64; EventKind::COUNT],
+}
+
+/// The time constant of the meters' RMS, in seconds: the usual integration of an RMS meter,
+/// slow enough to read, quick enough to follow a phrase.
+pub const METER_RMS_S: f64 = 0.3;
+
+/// One side of the meters: its peak and its mean square, both linear.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Level {
+    pub peak: f32,
+    pub power: f32,
+}
+
+impl Level {
+    /// The RMS level.
+    pub fn rms(&self) -> f32 {
+        self.power.max(0.0).sqrt()
+    }
 }
 
 /// The worst block since the counters were reset.
@@ -76,6 +100,10 @@ impl Telemetry {
             ring_drops: AtomicU64::new(0),
             ratio: AtomicU64::new(0),
             gui_frame_overruns: AtomicU64::new(0),
+            input_peak: AtomicF32::new(0.0),
+            output_peak: AtomicF32::new(0.0),
+            input_power: AtomicF32::new(0.0),
+            output_power: AtomicF32::new(0.0),
             counters: Default::default(),
         });
         (Writer(t.clone()), Reader(t))
@@ -124,6 +152,25 @@ impl Writer {
         t.ratio.store(record.ratio as u64, Ordering::Relaxed);
         increment(&t.blocks);
         t.last_block_ns.store(end_ns, Ordering::Relaxed);
+    }
+
+    /// Publishes the meters of one block `seconds` long: the peaks are held until the editor
+    /// takes them, the mean squares follow with the time constant [`METER_RMS_S`].
+    #[inline]
+    pub fn levels(&self, input: Level, output: Level, seconds: f64) {
+        let t = &*self.0;
+        // 1 - exp(-x) for a block much shorter than the time constant, without the exp.
+        let a = (seconds / (seconds + METER_RMS_S)) as f32;
+        for (peak, power, level) in [
+            (&t.input_peak, &t.input_power, input),
+            (&t.output_peak, &t.output_power, output),
+        ] {
+            if level.peak > peak.load(Ordering::Relaxed) {
+                peak.store(level.peak, Ordering::Relaxed);
+            }
+            let p = power.load(Ordering::Relaxed);
+            power.store(p + (level.power - p) * a, Ordering::Relaxed);
+        }
     }
 
     /// Publishes the health score.
@@ -211,6 +258,20 @@ impl Reader {
         self.count(EventKind::CallbackGap) + self.count(EventKind::TransportJump)
     }
 
+    /// The meters: the peaks since the last call (taken, as the editor does once a frame) and
+    /// the smoothed mean squares, as `(input, output)`.
+    pub fn take_levels(&self) -> (Level, Level) {
+        let t = &*self.0;
+        let side = |peak: &AtomicF32, power: &AtomicF32| Level {
+            peak: peak.swap(0.0, Ordering::Relaxed),
+            power: power.load(Ordering::Relaxed),
+        };
+        (
+            side(&t.input_peak, &t.input_power),
+            side(&t.output_peak, &t.output_power),
+        )
+    }
+
     /// The highest block load since the last call (the editor takes it once a frame).
     pub fn take_frame_peak(&self) -> f32 {
         self.0.frame_peak.swap(0.0, Ordering::Relaxed)
@@ -278,6 +339,30 @@ mod tests {
         assert_eq!(r.take_frame_peak(), 0.0);
         r.gui_frame_overrun();
         assert_eq!(w.gui_frame_overruns(), 1);
+    }
+
+    #[test]
+    fn the_meters_hold_peaks_until_taken_and_smooth_the_power() {
+        let (w, r) = Telemetry::channel();
+        let sine = |peak: f32| Level {
+            peak,
+            power: peak * peak / 2.0,
+        };
+        // One second of 64-sample blocks at 48 kHz of a -12 dBFS sine in, -6 dBFS out.
+        let block_s = 64.0 / 48_000.0;
+        for _ in 0..750 {
+            w.levels(sine(0.251), sine(0.501), block_s);
+        }
+        let (input, output) = r.take_levels();
+        assert_eq!((input.peak, output.peak), (0.251, 0.501));
+        // After 3.3 time constants the RMS is within 0.5 dB of the sine's (-3 dB below its peak).
+        let db = |x: f32| 20.0 * x.log10();
+        assert!((db(input.rms()) - db(0.251 / 2f32.sqrt())).abs() < 0.5);
+        assert!((db(output.rms()) - db(0.501 / 2f32.sqrt())).abs() < 0.5);
+        // Taken: the peaks start again; the power stays.
+        let (input, _) = r.take_levels();
+        assert_eq!(input.peak, 0.0);
+        assert!(input.power > 0.0);
     }
 
     #[test]
