@@ -173,9 +173,8 @@ impl Preset {
         Self::parse(&text)
     }
 
-    /// Writes the preset as a pretty JSON file named after it in `dir`; returns its path.
-    pub fn save(&self, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
-        std::fs::create_dir_all(dir)?;
+    /// Where [`Preset::save`] writes this preset in `dir`: a file named after it.
+    pub fn path_in(&self, dir: &std::path::Path) -> std::path::PathBuf {
         let stem: String = self
             .name
             .chars()
@@ -188,10 +187,30 @@ impl Preset {
             })
             .collect();
         let stem = stem.trim();
-        let path = dir.join(format!(
+        dir.join(format!(
             "{}.json",
             if stem.is_empty() { "preset" } else { stem }
-        ));
+        ))
+    }
+
+    /// Whether `other` sounds the same: every value but the name and the description.
+    pub fn same_sound(&self, other: &Preset) -> bool {
+        Preset {
+            name: String::new(),
+            description: String::new(),
+            ..self.clone()
+        } == Preset {
+            name: String::new(),
+            description: String::new(),
+            ..other.clone()
+        }
+    }
+
+    /// Writes the preset as a pretty JSON file named after it in `dir` (see
+    /// [`Preset::path_in`]); returns its path.
+    pub fn save(&self, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = self.path_in(dir);
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(&path, json + "\n")?;
         Ok(path)

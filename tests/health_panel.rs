@@ -4,6 +4,7 @@
 //! the host: the mode selector and the bypass change their parameters with one complete gesture
 //! each, the meters read a known level, and a bad preset file changes nothing and says why.
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use nice_plug::prelude::Param;
@@ -261,7 +262,9 @@ fn a_bad_preset_file_changes_nothing_and_says_why() {
         .iter()
         .map(|p| p.unmodulated_normalized_value())
         .collect();
-    harness.get_by_label("Preset").click();
+    // The preset menu reads as its current preset: none yet.
+    assert_eq!(preset_title(&harness), "No preset");
+    harness.get_by_role(Role::ComboBox).click();
     harness.run();
     harness.get_by_label("Broken").click();
     harness.run();
@@ -273,7 +276,7 @@ fn a_bad_preset_file_changes_nothing_and_says_why() {
         .collect();
     assert_eq!(before, after);
     // A good factory preset from the same menu does reach the host.
-    harness.get_by_label("Preset").click();
+    harness.get_by_role(Role::ComboBox).click();
     harness.run();
     harness.get_by_label("Warm Tape").click();
     harness.run();
@@ -373,4 +376,156 @@ fn the_meters_read_a_known_level_within_half_a_db() {
         assert!((r - rms).abs() <= 0.5, "{side} RMS {r}");
     }
     assert!(host.calls().is_empty());
+}
+
+/// The preset bar's title: the current preset's name, `*` when edited.
+fn preset_title(harness: &Harness<'_, SalveApp>) -> String {
+    harness
+        .get_by_role(Role::ComboBox)
+        .value()
+        .unwrap_or_default()
+}
+
+/// A valid user preset file named `name` with `drive_db`.
+fn user_preset(dir: &std::path::Path, name: &str, drive_db: f32) -> std::path::PathBuf {
+    let preset = salve::presets::Preset {
+        name: name.into(),
+        description: String::new(),
+        drive_db,
+        curve: "smooth".into(),
+        tone_percent: 0.0,
+        mix_percent: 100.0,
+        output_db: 0.0,
+        oversampling: "auto".into(),
+    };
+    preset.save(dir).unwrap()
+}
+
+#[test]
+fn previous_and_next_walk_the_presets_in_order_and_an_edit_is_marked() {
+    let dir = temp_dir("preset-walk");
+    user_preset(&dir, "Alpha", 3.0);
+    user_preset(&dir, "Beta", 6.0);
+    let (plugin, host, mut harness) = editor(&dir);
+    let mut order: Vec<String> = salve::presets::Preset::factory()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    order.extend(["Alpha".into(), "Beta".into()]);
+    let mut shown = Vec::new();
+    for _ in 0..order.len() + 1 {
+        harness.get_by_label(">").click();
+        harness.run();
+        shown.push(preset_title(&harness));
+    }
+    let mut expected = order.clone();
+    expected.push(order[0].clone());
+    assert_eq!(shown, expected, "next walks the list and wraps");
+    harness.get_by_label("<").click();
+    harness.run();
+    assert_eq!(preset_title(&harness), order[order.len() - 1]);
+    assert_eq!(
+        host.calls().len(),
+        order.len() + 2,
+        "every step loads one state"
+    );
+    // Loaded, it sounds as the preset says; an edit marks it.
+    let params = plugin.editor_shared().params;
+    assert!((params.drive.value() - 10f32.powf(6.0 / 20.0)).abs() < 1e-4);
+    let setter = nice_plug::prelude::ParamSetter::new(host.as_ref());
+    setter.begin_set_parameter(&params.drive);
+    setter.set_parameter(&params.drive, 3.0);
+    setter.end_set_parameter(&params.drive);
+    harness.run();
+    assert_eq!(preset_title(&harness), "Beta *");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn saving_over_a_user_preset_asks_and_cancelling_leaves_the_file_unchanged() {
+    let dir = temp_dir("preset-save");
+    let path = user_preset(&dir, "Mine", 3.0);
+    let before = std::fs::read(&path).unwrap();
+    let (plugin, host, mut harness) = editor(&dir);
+    // Walk back from the start to the last preset: the user's own.
+    harness.get_by_label("<").click();
+    harness.run();
+    assert_eq!(preset_title(&harness), "Mine");
+    let params = plugin.editor_shared().params;
+    let setter = nice_plug::prelude::ParamSetter::new(host.as_ref());
+    setter.begin_set_parameter(&params.drive);
+    setter.set_parameter(&params.drive, 4.0);
+    setter.end_set_parameter(&params.drive);
+    harness.run();
+    harness.get_by_label("Save").click();
+    harness.run();
+    harness.get_by_label_contains("Replace your preset \"Mine\"?");
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "cancelled: unchanged"
+    );
+    assert!(
+        harness
+            .query_by_label_contains("Replace your preset")
+            .is_none()
+    );
+    // Save as under the same name asks too; this time the answer is yes.
+    harness.get_by_label("Name").click();
+    harness.run();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.get_by_label("Name").type_text("Mine");
+    harness.run();
+    harness.get_by_label("Save as").click();
+    harness.run();
+    harness.get_by_label("Replace").click();
+    harness.run();
+    let saved = salve::presets::Preset::load(&path).unwrap();
+    assert!((saved.drive_db - 12.0).abs() < 0.05, "{}", saved.drive_db);
+    assert_eq!(preset_title(&harness), "Mine");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_b_compare_restores_each_slot_exactly() {
+    let dir = temp_dir("a-b");
+    let (plugin, host, mut harness) = editor(&dir);
+    let params = plugin.editor_shared().params;
+    let setter = nice_plug::prelude::ParamSetter::new(host.as_ref());
+    let set = |param: &nice_plug::prelude::FloatParam, v: f32| {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, v);
+        setter.end_set_parameter(param);
+    };
+    let values = || {
+        [
+            params.drive.unmodulated_normalized_value(),
+            params.curve.unmodulated_normalized_value(),
+            params.tone.unmodulated_normalized_value(),
+            params.mix.unmodulated_normalized_value(),
+            params.output.unmodulated_normalized_value(),
+            params.oversampling.unmodulated_normalized_value(),
+        ]
+    };
+    set(&params.drive, 3.3);
+    set(&params.tone, -0.37);
+    let a = values();
+    harness.get_by_label("B").click();
+    harness.run();
+    assert_eq!(values(), a, "B starts as a copy of A");
+    set(&params.drive, 11.7);
+    set(&params.output, 0.61);
+    let b = values();
+    assert_ne!(a, b);
+    for _ in 0..2 {
+        harness.get_by_label("A").click();
+        harness.run();
+        assert_eq!(values(), a);
+        harness.get_by_label("B").click();
+        harness.run();
+        assert_eq!(values(), b);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

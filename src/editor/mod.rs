@@ -5,6 +5,7 @@
 
 pub mod health;
 pub mod meters;
+pub mod preset_bar;
 pub mod report;
 #[doc(hidden)]
 pub mod testing;
@@ -102,14 +103,10 @@ pub struct SalveApp {
     dropouts_seen: u64,
     /// Smoothed frame time, in microseconds.
     frame_us: f32,
-    /// What the last preset load or save said (shown under the preset menu).
-    preset_message: Option<String>,
     /// What the last report export said (shown in the health panel).
     report_message: Option<String>,
-    /// The name typed for "Save preset".
-    preset_name: String,
-    /// Where user presets are listed from and saved to.
-    preset_dir: PathBuf,
+    /// The preset bar (user presets listed from and saved to its folder).
+    presets: preset_bar::PresetBar,
     /// The persisted size still has to be asked for (once per opening).
     restore_layout: bool,
     /// Whether the fleet still ticks this instance while it plays.
@@ -126,10 +123,8 @@ impl SalveApp {
             history: VecDeque::with_capacity(health::GRAPH_FRAMES),
             dropouts_seen: 0,
             frame_us: 0.0,
-            preset_message: None,
             report_message: None,
-            preset_name: String::from("My preset"),
-            preset_dir: crate::presets::user_dir(),
+            presets: preset_bar::PresetBar::new(crate::presets::user_dir()),
             restore_layout: false,
             heartbeat: Default::default(),
             meters: Default::default(),
@@ -147,7 +142,7 @@ impl SalveApp {
 
     /// Lists and saves user presets in `dir` instead of the user's presets folder.
     pub fn with_preset_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.preset_dir = dir.into();
+        self.presets.set_dir(dir.into());
         self
     }
 
@@ -211,7 +206,7 @@ impl SalveApp {
                 }
             });
         });
-        self.preset_menu(ui, gui);
+        self.presets.show(ui, p, gui);
         self.meters.show(ui);
         ui.add_space(4.0);
         egui::Grid::new("sound")
@@ -252,63 +247,6 @@ impl SalveApp {
         analyzer.update(tier);
         let rate = self.shared.sample_rate.load(Ordering::Relaxed);
         visualizer::show(ui, &analyzer, tier, rate);
-    }
-
-    fn preset_menu(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
-        use crate::presets::{Preset, user_files};
-        let mut message = None;
-        ui.horizontal(|ui| {
-            egui::ComboBox::from_label("Preset")
-                .selected_text("Presets")
-                .show_ui(ui, |ui| {
-                    for preset in Preset::factory() {
-                        if ui
-                            .selectable_label(false, &preset.name)
-                            .on_hover_text(&preset.description)
-                            .clicked()
-                        {
-                            gui.set_state(preset.to_state());
-                        }
-                    }
-                    let files = user_files(&self.preset_dir);
-                    if !files.is_empty() {
-                        ui.separator();
-                    }
-                    for path in files {
-                        let name = path.file_stem().unwrap_or_default().to_string_lossy();
-                        if ui.selectable_label(false, name.as_ref()).clicked() {
-                            // A bad file changes nothing and says why.
-                            match Preset::load(&path) {
-                                Ok(p) => gui.set_state(p.to_state()),
-                                Err(e) => message = Some(e.to_string()),
-                            }
-                        }
-                    }
-                });
-        });
-        ui.horizontal(|ui| {
-            let label = ui.label("Name");
-            ui.add(egui::TextEdit::singleline(&mut self.preset_name).desired_width(120.0))
-                .labelled_by(label.id)
-                .on_hover_text("The name of the preset to save.");
-            if ui
-                .button("Save preset")
-                .on_hover_text("Save the current settings to your Salve presets folder.")
-                .clicked()
-            {
-                let preset = Preset::from_params(&self.shared.params, &self.preset_name);
-                message = Some(match preset.save(&self.preset_dir) {
-                    Ok(path) => format!("Preset saved to {}", path.display()),
-                    Err(e) => format!("The preset could not be saved: {e}"),
-                });
-            }
-        });
-        if let Some(m) = message {
-            self.preset_message = Some(m);
-        }
-        if let Some(m) = &self.preset_message {
-            ui.label(m);
-        }
     }
 
     fn health(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
