@@ -209,6 +209,9 @@ pub struct EditorLayout {
     pub width: f32,
     pub height: f32,
     pub zoom: f32,
+    /// Whether the health panel's "Details" section is open.
+    #[serde(default)]
+    pub details_open: bool,
 }
 
 impl Default for EditorLayout {
@@ -217,6 +220,7 @@ impl Default for EditorLayout {
             width: Self::WIDTH,
             height: Self::HEIGHT,
             zoom: 1.0,
+            details_open: false,
         }
     }
 }
@@ -247,6 +251,7 @@ impl EditorLayout {
                 Self::HEIGHT,
             ),
             zoom: fit(self.zoom, 0.5, 3.0, 1.0),
+            details_open: self.details_open,
         }
     }
 }
@@ -261,12 +266,14 @@ mod tests {
             width: 1000.0,
             height: 700.0,
             zoom: 1.25,
+            details_open: true,
         };
         assert_eq!(ok.sanitized(), ok);
         let bad = EditorLayout {
             width: f32::NAN,
             height: 1e9,
             zoom: 0.0,
+            details_open: false,
         }
         .sanitized();
         assert_eq!(bad.width, EditorLayout::WIDTH);

@@ -69,6 +69,9 @@ fn snapshot() -> HealthSnapshot {
                 fill: 0.91,
             }),
         }),
+        bypassed: false,
+        // The engineers' figures are under "Details": open here, so the test sees them all.
+        details_open: true,
     }
 }
 
@@ -91,15 +94,15 @@ fn the_panel_shows_what_it_is_fed() {
         "DSP load 93 % of the budget (worst 127 % at 1:23, sample 96000)",
         "Dropouts: 0.5 per minute",
         "Last checkpoint 10:12:05 UTC",
-        "Quality: High (8x)",
-        "ceiling Ultra (16x)",
         "Display: Reduced",
         "Risk of running out of time: 31 %",
         "Overruns: 3",
         "NaN restarts: 1",
         "Ultra (16x) resting",
         "What you can do: Raise the host buffer to 256 samples.",
-        "Overload: Ultra (16x) to High (8x) (recovered in 2.5 s)",
+        "0:12  The computer ran short of time: Salve went from Ultra (16x) to High (8x). Recovered in 2.5 s.",
+        "Quality heard: High (8x)   (your ceiling Ultra (16x))",
+        "Salve's load: 93 % of its time (scale up to 200 %)",
         "Recovered after an unexpected shutdown",
         "The healer is not responding",
         "Session: 24 Salve instances take 31 % of each cycle; other work before Salve 52 %; time to spare 17 %.",
@@ -527,5 +530,61 @@ fn a_b_compare_restores_each_slot_exactly() {
         harness.run();
         assert_eq!(values(), b);
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_load_graph_scales_to_what_it_shows_so_one_percent_reads_as_well_as_ninety() {
+    let history = |peak: f32| -> VecDeque<GraphPoint> {
+        (0..50)
+            .map(|_| GraphPoint {
+                mean: peak * 0.8,
+                peak,
+                dropout: false,
+            })
+            .collect()
+    };
+    assert_eq!(health::graph_top(&history(0.01)), 0.02);
+    assert_eq!(health::graph_top(&history(0.04)), 0.05);
+    assert_eq!(health::graph_top(&history(0.3)), 0.5);
+    assert_eq!(health::graph_top(&history(0.9)), 1.0);
+    assert_eq!(health::graph_top(&history(1.2)), 1.5);
+    let mut s = snapshot();
+    s.load = 0.012;
+    let quiet = history(0.013);
+    let harness = Harness::new_ui(|ui| {
+        health::show(ui, &s, &quiet);
+    });
+    harness.get_by_label("Salve's load: 1.2 % of its time (scale up to 2.0 %)");
+}
+
+#[test]
+fn the_details_section_stays_as_the_user_left_it_when_the_editor_reopens() {
+    let dir = temp_dir("details");
+    let (plugin, host, mut harness) = editor(&dir);
+    // Closed at first: the engineers' counters are not in view.
+    assert!(harness.query_by_label_contains("Ring drops").is_none());
+    harness.get_by_label("Details").click();
+    harness.run();
+    harness.get_by_label_contains("Ring drops");
+    drop(harness);
+    // The editor closes and opens again (a new app on the same plugin): still open.
+    let reopen = || {
+        let (_, gui) = RecordingHost::new(plugin.editor_shared().params.as_ref());
+        let app = SalveApp::with_context(plugin.editor_shared(), gui).with_preset_dir(&dir);
+        Harness::builder()
+            .with_size(egui::vec2(EDITOR_WIDTH, EDITOR_HEIGHT))
+            .build_ui_state(|ui, app: &mut SalveApp| app.draw(ui), app)
+    };
+    let mut harness = reopen();
+    harness.get_by_label_contains("Ring drops");
+    harness.get_by_label("Details").click();
+    harness.run();
+    assert!(harness.query_by_label_contains("Ring drops").is_none());
+    drop(harness);
+    let harness = reopen();
+    assert!(harness.query_by_label_contains("Ring drops").is_none());
+    // Opening and closing a section is the editor's own state: nothing asked of the host.
+    assert!(host.calls().is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,5 +1,7 @@
 //! The health panel: what the probe and the healer know, in calm words and colours, with the
-//! few controls a musician needs (acknowledge, reset learning, reset counters).
+//! few controls a musician needs. The top lines say how things are in one sentence, show the
+//! load on a scale that reads at 1 % as at 90 %, the quality heard and any advice; the figures
+//! for engineers (p99, breakers, counters) wait under "Details".
 
 use crate::healer::learning::{Action, Incident, Outcome};
 use crate::healer::level::{Level, VisTier};
@@ -57,6 +59,10 @@ pub struct HealthSnapshot {
     pub healer_stale: bool,
     /// The whole session, as the fleet of Salve instances sees it.
     pub session: Option<crate::healer::fleet::SessionView>,
+    /// The host bypasses Salve.
+    pub bypassed: bool,
+    /// Whether the "Details" section is open (the editor remembers it with the plugin state).
+    pub details_open: bool,
 }
 
 impl HealthSnapshot {
@@ -116,6 +122,8 @@ pub struct PanelActions {
     pub export_report: bool,
     /// The healing mode the user picked.
     pub set_healing: Option<Healing>,
+    /// The user opened (`true`) or closed the "Details" section.
+    pub details_open: Option<bool>,
 }
 
 /// Calm unless action is needed.
@@ -139,41 +147,46 @@ fn score_words(score: f32) -> &'static str {
     }
 }
 
-fn action_text(a: &Action) -> String {
-    match a {
-        Action::Observe => "noted".into(),
-        Action::StepDown { from, to } => format!("{} to {}", from.label(), to.label()),
-        Action::SafeMode => "safe mode".into(),
-        Action::ShedVisualizer => "lighter display".into(),
-        Action::Revert { to } => format!("back to {}", to.label()),
-        Action::Recommend => "advice given".into(),
-        Action::WouldStepDown { from, to } => {
-            format!("would go {} to {}", from.label(), to.label())
-        }
-    }
-}
-
 /// `m:ss` for a duration in seconds.
 fn minutes_seconds(s: f32) -> String {
     let s = s.max(0.0) as u64;
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-/// Draws the load graph: mean and peak per frame against the budget line.
-fn load_graph(ui: &mut egui::Ui, history: &VecDeque<GraphPoint>) {
+/// Draws the load graph, mean and peak per frame, on a scale up to `top` (see [`graph_top`]),
+/// with the budget line when the scale reaches it.
+fn load_graph(ui: &mut egui::Ui, history: &VecDeque<GraphPoint>, top: f32) {
     let size = egui::vec2(ui.available_width().max(200.0), 70.0);
     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, Color32::from_gray(28));
-    let y = |load: f32| rect.bottom() - (load.clamp(0.0, 1.5) / 1.5) * rect.height();
-    let budget = y(1.0);
-    painter.line_segment(
-        [
-            egui::pos2(rect.left(), budget),
-            egui::pos2(rect.right(), budget),
-        ],
-        egui::Stroke::new(1.0, Color32::from_rgb(200, 90, 80)),
-    );
+    let y = |load: f32| rect.bottom() - (load.clamp(0.0, top) / top) * rect.height();
+    // Grid: a quarter, half and three quarters of the scale, labelled.
+    let grid = Color32::from_gray(60);
+    for share in [0.25f32, 0.5, 0.75, 1.0] {
+        let at = y(top * share);
+        painter.line_segment(
+            [egui::pos2(rect.left(), at), egui::pos2(rect.right(), at)],
+            egui::Stroke::new(1.0, grid),
+        );
+        painter.text(
+            egui::pos2(rect.right() - 3.0, at + 1.0),
+            egui::Align2::RIGHT_TOP,
+            percent(top * share),
+            egui::FontId::proportional(10.0),
+            Color32::from_gray(150),
+        );
+    }
+    if top >= 1.0 {
+        let budget = y(1.0);
+        painter.line_segment(
+            [
+                egui::pos2(rect.left(), budget),
+                egui::pos2(rect.right(), budget),
+            ],
+            egui::Stroke::new(1.5, Color32::from_rgb(200, 90, 80)),
+        );
+    }
     let dx = rect.width() / GRAPH_FRAMES as f32;
     for (i, point) in history.iter().enumerate() {
         let (mean, peak) = (&point.mean, &point.peak);
@@ -206,7 +219,118 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<GraphPoint>) {
     }
 }
 
-/// The health panel.
+/// What happened, as one sentence with its time: "0:12  The computer ran short of time: Salve
+/// went from Ultra (16x) to High (8x). Recovered in 2.5 s."
+pub fn incident_sentence(i: &Incident) -> String {
+    use crate::healer::learning::IncidentKind as K;
+    let what = match i.kind {
+        K::Overload => "The computer ran short of time",
+        K::OutsideSpike => "Something outside Salve held up the audio",
+        K::Dropout => "The host's audio dropped out",
+        K::NonFinite => "The sound turned invalid (NaN)",
+        K::Panic => "Salve's sound engine failed",
+        K::SlowGui => "The display was slow",
+        K::Crash => "The host shut down unexpectedly",
+        K::HealerFault => "Salve's healer hit a fault",
+        K::Journal => "Salve could not save its crash journal",
+    };
+    let did = match &i.action {
+        Action::Observe => "Salve noted it".to_owned(),
+        Action::StepDown { from, to } => {
+            format!("Salve went from {} to {}", from.label(), to.label())
+        }
+        Action::SafeMode => "Salve played it safe (the clean sound)".to_owned(),
+        Action::ShedVisualizer => "Salve lightened the display".to_owned(),
+        Action::Revert { to } => format!("Salve went back to {}", to.label()),
+        Action::Recommend => "Salve gave advice".to_owned(),
+        Action::WouldStepDown { from, to } => format!(
+            "Salve would have gone from {} to {} (monitor only)",
+            from.label(),
+            to.label()
+        ),
+    };
+    let outcome = match i.outcome {
+        Outcome::Pending => " Still going on.".to_owned(),
+        Outcome::Recovered => format!(
+            " Recovered in {:.1} s.",
+            i.time_to_recover_s.unwrap_or_default()
+        ),
+        Outcome::NotHelping => " That did not help.".to_owned(),
+    };
+    let repeats = match i.repeats {
+        0 => String::new(),
+        n => format!(" ({} times in all)", n + 1),
+    };
+    format!(
+        "{}  {what}: {did}.{outcome}{repeats}",
+        minutes_seconds(i.at_s as f32)
+    )
+}
+
+/// The one calm sentence under the score: what is happening and what Salve did about it.
+pub fn summary(s: &HealthSnapshot) -> String {
+    if s.healer_stale {
+        return "The healer is not responding; the sound keeps its current quality. Reopening \
+                the plugin restarts it."
+            .into();
+    }
+    if s.bypassed {
+        return "Bypassed: the sound passes through untouched.".into();
+    }
+    if !s.healer_available {
+        return "Salve is not processing audio right now.".into();
+    }
+    let (Some(level), Some(ceiling)) = (s.level, s.ceiling) else {
+        return "Salve is starting.".into();
+    };
+    let latest = s.incidents.last().filter(|i| i.outcome == Outcome::Pending);
+    if level == Level::Safe {
+        return "Salve is playing it safe (the clean sound) after a fault; it brings its \
+                saturation back step by step."
+            .into();
+    }
+    if level < ceiling {
+        let why = match latest.map(|i| i.kind) {
+            Some(crate::healer::learning::IncidentKind::Crash) => "after the unexpected shutdown",
+            _ => "to keep the session running",
+        };
+        return format!(
+            "Playing at {} instead of {} {why}; Salve tries higher again when there is room.",
+            level.label(),
+            ceiling.label()
+        );
+    }
+    format!(
+        "Playing at {}, your full quality, using {:.0} % of its time.",
+        level.label(),
+        s.load * 100.0
+    )
+}
+
+/// The graph's scale: the highest load it shows, a round step above what it holds, so that 1 %
+/// fills it as readably as 90 %.
+pub fn graph_top(history: &VecDeque<GraphPoint>) -> f32 {
+    let highest = history
+        .iter()
+        .map(|p| p.peak.max(p.mean))
+        .fold(0.0, f32::max);
+    const TOPS: [f32; 8] = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 2.0];
+    TOPS.into_iter()
+        .find(|&t| highest <= t * 0.9)
+        .unwrap_or(2.0)
+}
+
+/// `12 %`, with a decimal below 10 %.
+fn percent(load: f32) -> String {
+    if load < 0.1 {
+        format!("{:.1} %", load * 100.0)
+    } else {
+        format!("{:.0} %", load * 100.0)
+    }
+}
+
+/// The health panel. The top says how things are in words; what engineers want is under
+/// "Details", which stays open or closed as the user left it.
 pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint>) -> PanelActions {
     let mut actions = PanelActions::default();
     ui.horizontal(|ui| {
@@ -220,11 +344,43 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
         );
         ui.label(RichText::new(score_words(s.score)).size(16.0));
     });
-    if let Some(m) = &s.export_message {
-        ui.label(m);
-    }
+    ui.label(RichText::new(summary(s)).size(13.0));
     if let Some(n) = &s.notice {
         ui.label(RichText::new(n).color(Color32::from_rgb(220, 180, 90)));
+    }
+    let top = graph_top(history);
+    ui.label(format!(
+        "Salve's load: {} of its time (scale up to {})",
+        percent(s.load),
+        percent(top)
+    ))
+    .on_hover_text(
+        "The share of each audio block's time Salve used, frame by frame: blue the average, \
+         white the peak. Red marks a block over its time; amber a host dropout. The red line is \
+         the budget, 100 %, shown when the scale reaches it.",
+    );
+    load_graph(ui, history, top);
+    let heard = if s.bypassed {
+        "Bypassed".to_owned()
+    } else {
+        s.level.map_or("-".to_owned(), |l| l.label().to_owned())
+    };
+    ui.label(format!(
+        "Quality heard: {heard}   (your ceiling {})",
+        s.ceiling.map_or("-", Level::label)
+    ))
+    .on_hover_text("The oversampling playing now, and the highest you allow (Oversampling).");
+    for r in &s.recommendations {
+        ui.label(RichText::new(format!("What you can do: {r}")).strong());
+    }
+    if let Some(view) = &s.session {
+        for line in session_lines(view) {
+            ui.label(line).on_hover_text(
+                "Every Salve instance in this host shares one healer. It sees where its calls \
+                 land in the host's audio cycle: the work before them, their own time, and the \
+                 time left. Work after the last Salve in the cycle shows only as dropouts.",
+            );
+        }
     }
     if let Some(current) = s.healing {
         ui.horizontal(|ui| {
@@ -243,6 +399,44 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
             }
         });
     }
+    if let Some(m) = &s.export_message {
+        ui.label(m);
+    }
+    ui.separator();
+    ui.label(RichText::new("What happened").strong());
+    if s.incidents.is_empty() {
+        ui.label("None. Salve has had nothing to fix.");
+    }
+    for i in s.incidents.iter().rev().take(8) {
+        ui.label(incident_sentence(i));
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .button("Acknowledge")
+            .on_hover_text("Clear the advice shown above.")
+            .clicked()
+        {
+            actions.acknowledge = true;
+        }
+        if ui
+            .button("Export report")
+            .on_hover_text("Write the incidents and statistics to a JSON file.")
+            .clicked()
+        {
+            actions.export_report = true;
+        }
+    });
+    let details = egui::CollapsingHeader::new("Details")
+        .open(Some(s.details_open))
+        .show(ui, |ui| details(ui, s, &mut actions));
+    if details.header_response.clicked() {
+        actions.details_open = Some(!s.details_open);
+    }
+    actions
+}
+
+/// Everything for engineers: load figures, risk, counters, breakers, checkpoints.
+fn details(ui: &mut egui::Ui, s: &HealthSnapshot, actions: &mut PanelActions) {
     let worst_time = if s.worst_load > 0.0 {
         format!(" at {}", minutes_seconds(s.worst_played_s))
     } else {
@@ -260,15 +454,17 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
         "The share of each block's time Salve used. The worst block is timed in audio played \
          since the counters were reset.",
     );
-    load_graph(ui, history);
-    if let Some(view) = &s.session {
-        for line in session_lines(view) {
-            ui.label(line).on_hover_text(
-                "Every Salve instance in this host shares one healer. It sees where its calls \
-                 land in the host's audio cycle: the work before them, their own time, and the \
-                 time left. Work after the last Salve in the cycle shows only as dropouts.",
+    if s.healer_available {
+        ui.label(format!("Display: {}", s.vis.map_or("-", VisTier::label)))
+            .on_hover_text(
+                "How much of the visualizer Salve draws; it lightens it first when time is short.",
             );
-        }
+        ui.label(format!(
+            "Risk of running out of time: {:.0} %   p99 load {:.0} %",
+            s.risk * 100.0,
+            s.p99 * 100.0
+        ))
+        .on_hover_text("Predicted from the recent load, its spread and its trend.");
     }
     ui.horizontal_wrapped(|ui| {
         match s.dropouts_per_min {
@@ -285,31 +481,6 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
              start safe after a crash.",
         );
     });
-    if s.healer_stale {
-        ui.label(
-            RichText::new(
-                "The healer is not responding; the sound keeps its current quality. \
-                 Reopening the plugin restarts it.",
-            )
-            .color(Color32::from_rgb(220, 180, 90)),
-        );
-    }
-    if s.healer_available {
-        ui.label(format!(
-            "Quality: {}   (ceiling {})   Display: {}",
-            s.level.map_or("-", Level::label),
-            s.ceiling.map_or("-", Level::label),
-            s.vis.map_or("-", VisTier::label),
-        ));
-        ui.label(format!(
-            "Risk of running out of time: {:.0} %   p99 load {:.0} %",
-            s.risk * 100.0,
-            s.p99 * 100.0
-        ))
-        .on_hover_text("Predicted from the recent load, its spread and its trend.");
-    } else {
-        ui.label("Healer: not running (the plugin is not processing).");
-    }
     ui.horizontal_wrapped(|ui| {
         for (label, n) in &s.counters {
             // Whole counters move to the next line; a counter never breaks in two.
@@ -337,60 +508,13 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
             }
         });
     }
-    for r in &s.recommendations {
-        ui.label(RichText::new(format!("What you can do: {r}")).strong());
+    if ui
+        .button("Reset learning")
+        .on_hover_text("Forget which quality levels held on this machine and which fixes worked.")
+        .clicked()
+    {
+        actions.reset_learning = true;
     }
-    ui.separator();
-    ui.label(RichText::new("Recent incidents").strong());
-    if s.incidents.is_empty() {
-        ui.label("None. Salve has had nothing to fix.");
-    }
-    for i in &s.incidents {
-        let outcome = match i.outcome {
-            Outcome::Pending => "ongoing".to_owned(),
-            Outcome::Recovered => format!(
-                "recovered in {:.1} s",
-                i.time_to_recover_s.unwrap_or_default()
-            ),
-            Outcome::NotHelping => "did not help".to_owned(),
-        };
-        let repeats = match i.repeats {
-            0 => String::new(),
-            n => format!(", {} times in all", n + 1),
-        };
-        ui.label(format!(
-            "{:>7.1} s  {}: {} ({outcome}{repeats})",
-            i.at_s,
-            i.kind.label(),
-            action_text(&i.action)
-        ));
-    }
-    ui.horizontal(|ui| {
-        if ui
-            .button("Acknowledge")
-            .on_hover_text("Clear the advice shown above.")
-            .clicked()
-        {
-            actions.acknowledge = true;
-        }
-        if ui
-            .button("Export report")
-            .on_hover_text("Write the incidents and statistics to a JSON file.")
-            .clicked()
-        {
-            actions.export_report = true;
-        }
-        if ui
-            .button("Reset learning")
-            .on_hover_text(
-                "Forget which quality levels held on this machine and which fixes worked.",
-            )
-            .clicked()
-        {
-            actions.reset_learning = true;
-        }
-    });
-    actions
 }
 
 /// The session in plain words: who takes how much of each cycle, what quality the instances

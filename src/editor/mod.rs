@@ -278,6 +278,8 @@ impl SalveApp {
         let c = &self.shared.requests;
         let p = &self.shared.params;
         snapshot.healing = Some(p.healing.value());
+        snapshot.bypassed = p.bypass.value();
+        snapshot.details_open = self.layout().details_open;
         snapshot.last_checkpoint_s = c.last_checkpoint_wall_s();
         snapshot
             .counters
@@ -285,11 +287,10 @@ impl SalveApp {
         ui.heading("Health");
         let actions = health::show(ui, &snapshot, &self.history);
         if let Some(mode) = actions.set_healing {
-            // A complete gesture, so the host records one undoable change.
-            let setter = gui.param_setter();
-            setter.begin_set_parameter(&p.healing);
-            setter.set_parameter(&p.healing, mode);
-            setter.end_set_parameter(&p.healing);
+            gesture(&gui.param_setter(), &p.healing, mode);
+        }
+        if let Some(open) = actions.details_open {
+            self.layout().details_open = open;
         }
         if actions.acknowledge {
             c.acknowledge();
