@@ -588,3 +588,12 @@ fn the_details_section_stays_as_the_user_left_it_when_the_editor_reopens() {
     assert!(host.calls().is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_visualizer_says_no_signal_when_there_is_none() {
+    let dir = temp_dir("no-signal");
+    let (_plugin, _host, harness) = editor(&dir);
+    // Nothing played: the spectrum and the scope both say so.
+    assert_eq!(harness.query_all_by_label("No signal").count(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -150,21 +150,76 @@ fn meter(ui: &mut egui::Ui, a: &Analyzer, width: f32) {
     );
 }
 
+/// Below this peak (about -100 dBFS) the display says "No signal" instead of drawing noise.
+const SILENCE: f32 = 1e-5;
+
+/// The frequencies and levels the spectrum's axes mark.
+const FREQ_MARKS_HZ: [(f32, &str); 5] = [
+    (50.0, "50"),
+    (200.0, "200"),
+    (1_000.0, "1k"),
+    (5_000.0, "5k"),
+    (15_000.0, "15k"),
+];
+const DB_MARKS: [f32; 4] = [-24.0, -48.0, -72.0, -96.0];
+
+/// Says so where the display would be (a label, so screen readers and tests see it too).
+fn no_signal(ui: &mut egui::Ui, rect: egui::Rect) {
+    ui.put(
+        rect,
+        egui::Label::new(egui::RichText::new("No signal").color(Color32::from_gray(130))),
+    );
+}
+
 fn spectrum(ui: &mut egui::Ui, a: &Analyzer, width: f32, sample_rate: f32) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 110.0), egui::Sense::hover());
     let p = ui.painter_at(rect);
     p.rect_filled(rect, 2.0, Color32::from_gray(20));
-    if a.db.len() < 2 {
+    let (lo, hi) = (20f32.ln(), (sample_rate / 2.0).max(40.0).ln());
+    let x_of = |f: f32| rect.left() + ((f.max(20.0).ln() - lo) / (hi - lo)) * rect.width();
+    let y_of = |db: f32| rect.top() + (-db / 100.0).clamp(0.0, 1.0) * rect.height();
+    let (grid, text) = (Color32::from_gray(45), Color32::from_gray(140));
+    let font = egui::FontId::proportional(10.0);
+    for (f, label) in FREQ_MARKS_HZ {
+        if f >= sample_rate / 2.0 {
+            continue;
+        }
+        let x = x_of(f);
+        p.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            Stroke::new(1.0, grid),
+        );
+        p.text(
+            Pos2::new(x + 2.0, rect.bottom() - 1.0),
+            egui::Align2::LEFT_BOTTOM,
+            label,
+            font.clone(),
+            text,
+        );
+    }
+    for db in DB_MARKS {
+        let y = y_of(db);
+        p.line_segment(
+            [Pos2::new(rect.left(), y), Pos2::new(rect.right(), y)],
+            Stroke::new(1.0, grid),
+        );
+        p.text(
+            Pos2::new(rect.left() + 2.0, y - 1.0),
+            egui::Align2::LEFT_BOTTOM,
+            format!("{db:.0} dB"),
+            font.clone(),
+            text,
+        );
+    }
+    if a.peak < SILENCE || a.db.len() < 2 {
+        no_signal(ui, rect);
         return;
     }
     let bins = a.db.len();
-    let (lo, hi) = (20f32.ln(), (sample_rate / 2.0).max(40.0).ln());
     let points: Vec<Pos2> = (1..bins)
         .map(|i| {
             let f = i as f32 * sample_rate / (2.0 * (bins - 1) as f32);
-            let x = rect.left() + ((f.max(20.0).ln() - lo) / (hi - lo)) * rect.width();
-            let y = rect.top() + (-a.db[i] / 100.0).clamp(0.0, 1.0) * rect.height();
-            Pos2::new(x, y)
+            Pos2::new(x_of(f), y_of(a.db[i]))
         })
         .collect();
     p.add(egui::Shape::line(
@@ -177,6 +232,10 @@ fn scope(ui: &mut egui::Ui, a: &Analyzer, width: f32) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 60.0), egui::Sense::hover());
     let p = ui.painter_at(rect);
     p.rect_filled(rect, 2.0, Color32::from_gray(20));
+    if a.peak < SILENCE {
+        no_signal(ui, rect);
+        return;
+    }
     let s = a.scope();
     let points: Vec<Pos2> = s
         .iter()
