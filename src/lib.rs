@@ -35,6 +35,8 @@
 //! a wait-free ring.
 
 pub mod checkpoint;
+#[cfg(feature = "demo-tone")]
+mod demo;
 pub mod dsp;
 pub mod editor;
 pub mod healer;
@@ -74,6 +76,8 @@ pub struct Salve {
     engine: Option<Engine>,
     /// Per-sample control values of the chunk being processed, filled from the smoothers.
     controls: Box<Controls>,
+    /// "Match loudness": the output compensation for the drive.
+    loudness: dsp::loudness::LoudnessMatch,
     /// Whether the host renders offline (no deadline: always the best quality).
     offline: bool,
     /// Times and checks every block. It lives as long as the instance, so that it notices a
@@ -121,6 +125,8 @@ pub struct Salve {
     sample_rate: Arc<atomic_float::AtomicF32>,
     hooks: hooks::Hooks,
     chaos: hooks::Chaos,
+    #[cfg(feature = "demo-tone")]
+    demo: demo::DemoTone,
 }
 
 impl Salve {
@@ -165,6 +171,7 @@ impl Default for Salve {
             checkpointer: Arc::new(Mutex::new(checkpointer)),
             engine: None,
             controls: Box::default(),
+            loudness: Default::default(),
             offline: false,
             probe,
             clock,
@@ -184,6 +191,8 @@ impl Default for Salve {
             last_load: 0.0,
             hooks: hooks::Hooks::default(),
             chaos: hooks::Chaos::default(),
+            #[cfg(feature = "demo-tone")]
+            demo: Default::default(),
         }
     }
 }
@@ -229,13 +238,19 @@ impl Salve {
 }
 
 /// Fills `ctl[..n]` from the parameter smoothers, advancing them by `n` samples.
-fn fill_controls(params: &SalveParams, ctl: &mut Controls, n: usize) {
+fn fill_controls(
+    params: &SalveParams,
+    loudness: &dsp::loudness::LoudnessMatch,
+    ctl: &mut Controls,
+    n: usize,
+) {
     params.drive.smoothed.next_block_exact(&mut ctl.drive[..n]);
     params.mix.smoothed.next_block_exact(&mut ctl.mix[..n]);
     params
         .output
         .smoothed
         .next_block_exact(&mut ctl.output[..n]);
+    loudness.apply(&mut ctl.output[..n]);
     if params.tone.smoothed.is_smoothing() {
         for i in 0..n {
             let (lo, hi) = dsp::filters::tilt_gains(params.tone.smoothed.next());
@@ -348,6 +363,7 @@ impl Plugin for Salve {
     }
 
     fn reset(&mut self) {
+        self.loudness.settle();
         let (factor, safe) = self.target();
         let curve = self.params.curve.value();
         if let Some(engine) = &mut self.engine {
@@ -400,11 +416,21 @@ impl Plugin for Salve {
             engine.set_urgent();
         }
         engine.set_curve(self.params.curve.value());
+        #[cfg(feature = "demo-tone")]
+        self.demo.fill(buffer.as_slice(), transport.sample_rate);
         let panic_armed = self.hooks.arm(&self.params.hooks, engine);
         self.chaos
             .before(&self.params.chaos, engine, buffer.as_slice());
 
         let params = &self.params;
+        self.loudness.update(
+            transport.sample_rate,
+            params.match_loudness.value(),
+            params.curve.value(),
+            params.drive.value(),
+            params.mix.value(),
+        );
+        let loudness = &self.loudness;
         let controls = &mut self.controls;
         let mut dsp = || {
             catch_unwind(AssertUnwindSafe(|| {
@@ -418,7 +444,7 @@ impl Plugin for Salve {
                                 Some((left, rest)) => {
                                     let right = rest.first_mut().map(|r| &mut **r);
                                     engine.process(left, right, controls, |ctl, n| {
-                                        fill_controls(params, ctl, n)
+                                        fill_controls(params, loudness, ctl, n)
                                     })
                                 }
                                 None => OutputStats::default(),

@@ -107,6 +107,11 @@ pub struct SalveParams {
     /// Output gain, linear, shown in dB.
     #[id = "output"]
     pub output: FloatParam,
+    /// Turns the output down as the drive turns the sound up (see
+    /// [`crate::dsp::shaper::loudness_match_gain`]), so the drive changes the character, not the
+    /// level. Off by default; smoothed.
+    #[id = "match_loudness"]
+    pub match_loudness: BoolParam,
     #[id = "oversampling"]
     pub oversampling: EnumParam<Oversampling>,
     /// Offline renders use 16x unless this is on, in which case they use the realtime factor, so a
@@ -189,6 +194,8 @@ impl Default for SalveParams {
             bypass: BoolParam::new("Bypass", false)
                 .make_bypass()
                 .with_value_to_string(Arc::new(|on| if on { "Bypassed" } else { "Active" }.into())),
+            match_loudness: BoolParam::new("Match loudness", false)
+                .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),
             render_like_realtime: BoolParam::new("Render like realtime", false)
                 .non_automatable()
                 .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),

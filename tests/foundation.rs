@@ -523,3 +523,28 @@ fn bypass_passes_the_input_unchanged_at_the_same_latency_and_fades_both_ways() {
         assert!(r <= 2.0 * steady, "a click at {at}: {r} against {steady}");
     }
 }
+
+#[test]
+fn match_loudness_keeps_a_driven_sine_at_its_level_and_is_off_by_default() {
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    let db = |x: f32| 20.0 * x.log10();
+    // A sine at -18 dBFS RMS, 18 dB of drive, fully wet.
+    let input = sine(440.0, SR, 0.178, SR as usize);
+    let level = |matched: Option<&str>| {
+        let mut inst = instance();
+        let mut values = vec![inst.value_of("drive", "18 dB"), inst.value_of("mix", "100")];
+        if let Some(on) = matched {
+            values.push(inst.value_of("match_loudness", on));
+        }
+        inst.set_params(&values);
+        let mut p = inst.activate(SR, 256);
+        let out = p.run_mono(&input, 256);
+        inst.deactivate(p);
+        db(rms(&out[4_800..]) / rms(&input[4_800..]))
+    };
+    let (default, off, on) = (level(None), level(Some("Off")), level(Some("On")));
+    println!("level change: default {default:+.1} dB, off {off:+.1} dB, matched {on:+.1} dB");
+    assert_eq!(default, off, "off by default");
+    assert!(off > 6.0, "the drive makes it louder: {off:+.1} dB");
+    assert!(on.abs() < 1.0, "matched: {on:+.1} dB");
+}

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod filters;
 pub mod halfband;
 pub mod limiter;
+pub mod loudness;
 pub mod oversampler;
 pub mod shaper;
 pub mod tap;

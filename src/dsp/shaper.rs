@@ -152,3 +152,51 @@ mod tests {
         assert!(Curve::Tube.shape(2.0) < -Curve::Tube.shape(-2.0));
     }
 }
+
+/// The reference level of [`loudness_match_gain`]: a sine at -18 dBFS RMS, a usual mixing level.
+pub const LOUDNESS_REFERENCE_RMS: f32 = 0.125_9;
+
+/// The gain that brings the reference sine back to its own RMS after `curve` at `drive` (linear),
+/// mixed `mix` wet: what "Match loudness" applies, so that turning the drive up changes the
+/// character, not the level. Bounded to ±24 dB. Cheap enough (64 shaped points) to run when a
+/// control changes, never per sample.
+pub fn loudness_match_gain(curve: Curve, drive: f32, mix: f32) -> f32 {
+    const POINTS: usize = 64;
+    let amp = LOUDNESS_REFERENCE_RMS * std::f32::consts::SQRT_2;
+    let (mut sum_in, mut sum_out) = (0.0f32, 0.0f32);
+    for i in 0..POINTS {
+        let x = amp * (std::f32::consts::TAU * i as f32 / POINTS as f32).sin();
+        let y = x + (curve.shape(drive * x) - x) * mix;
+        sum_in += x * x;
+        sum_out += y * y;
+    }
+    if sum_out <= 0.0 || !sum_out.is_finite() {
+        return 1.0;
+    }
+    (sum_in / sum_out).sqrt().clamp(0.063, 15.85)
+}
+
+#[cfg(test)]
+mod loudness_tests {
+    use super::*;
+
+    fn db(g: f32) -> f32 {
+        20.0 * g.log10()
+    }
+
+    #[test]
+    fn matching_undoes_the_drive_and_nothing_when_dry() {
+        for curve in [Curve::Smooth, Curve::SoftClip, Curve::Tube, Curve::HardClip] {
+            // No drive: the curves are near unity at -18 dBFS, so hardly any change.
+            assert!(
+                db(loudness_match_gain(curve, 1.0, 1.0)).abs() < 1.0,
+                "{curve:?}"
+            );
+            // +24 dB of drive on a fully wet signal: most of it comes back off.
+            let g = db(loudness_match_gain(curve, 10f32.powf(24.0 / 20.0), 1.0));
+            assert!((-24.0..-10.0).contains(&g), "{curve:?}: {g}");
+            // Dry: the drive is not heard, so nothing to match.
+            assert_eq!(loudness_match_gain(curve, 15.0, 0.0), 1.0);
+        }
+    }
+}

@@ -129,11 +129,11 @@ pub struct PanelActions {
 /// Calm unless action is needed.
 fn score_colour(score: f32) -> Color32 {
     if score >= 0.8 {
-        Color32::from_rgb(110, 190, 130)
+        super::style::SAGE
     } else if score >= 0.5 {
-        Color32::from_rgb(220, 180, 90)
+        super::style::AMBER
     } else {
-        Color32::from_rgb(220, 110, 100)
+        super::style::CORAL
     }
 }
 
@@ -203,7 +203,7 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<GraphPoint>, top: f32) {
             // An overrun: a red tick at the top.
             painter.line_segment(
                 [egui::pos2(x, rect.top()), egui::pos2(x, rect.top() + 6.0)],
-                egui::Stroke::new(2.0, Color32::from_rgb(220, 110, 100)),
+                egui::Stroke::new(2.0, super::style::CORAL),
             );
         }
         if point.dropout {
@@ -213,7 +213,7 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<GraphPoint>, top: f32) {
                     egui::pos2(x, rect.bottom() - 6.0),
                     egui::pos2(x, rect.bottom()),
                 ],
-                egui::Stroke::new(2.0, Color32::from_rgb(220, 180, 90)),
+                egui::Stroke::new(2.0, super::style::AMBER),
             );
         }
     }
@@ -346,7 +346,7 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
     });
     ui.label(RichText::new(summary(s)).size(13.0));
     if let Some(n) = &s.notice {
-        ui.label(RichText::new(n).color(Color32::from_rgb(220, 180, 90)));
+        ui.label(RichText::new(n).color(super::style::AMBER));
     }
     let top = graph_top(history);
     ui.label(format!(
@@ -497,7 +497,7 @@ fn details(ui: &mut egui::Ui, s: &HealthSnapshot, actions: &mut PanelActions) {
                 let (text, colour) = if *closed {
                     ("ok", Color32::from_gray(160))
                 } else {
-                    ("resting", Color32::from_rgb(220, 180, 90))
+                    ("resting", super::style::AMBER)
                 };
                 ui.add(
                     egui::Label::new(

@@ -3,7 +3,7 @@
 //! editor takes them once a frame and gives the peaks their fall.
 
 use crate::probe::telemetry::Level;
-use egui::{Color32, Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
+use egui::{Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
 
 /// The scale, in dBFS.
 pub const FLOOR_DB: f32 = -60.0;
@@ -115,11 +115,11 @@ fn bar(ui: &mut Ui, m: &Meter) {
     let x = |db: f32| rect.left() + rect.width() * position(db);
     // The RMS bar: calm below -6 dBFS, warm up to 0, red above.
     let colour = if m.rms_db > 0.0 {
-        Color32::from_rgb(0xe0, 0x5a, 0x47)
+        super::style::CORAL
     } else if m.rms_db > -6.0 {
-        Color32::from_rgb(0xe0, 0xb0, 0x4a)
+        super::style::AMBER
     } else {
-        Color32::from_rgb(0x5f, 0xb3, 0x8f)
+        super::style::SAGE
     };
     if m.rms_db > FLOOR_DB {
         painter.rect_filled(

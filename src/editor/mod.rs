@@ -7,6 +7,7 @@ pub mod health;
 pub mod meters;
 pub mod preset_bar;
 pub mod report;
+pub mod style;
 #[doc(hidden)]
 pub mod testing;
 pub mod visualizer;
@@ -230,7 +231,31 @@ impl SalveApp {
                 ui.add(ParamSlider::for_param(&p.mix, &setter));
                 ui.end_row();
                 row(ui, "Output", &format!("Output level (-24 to +24 dB). {slider}"));
-                ui.add(ParamSlider::for_param(&p.output, &setter));
+                ui.horizontal(|ui| {
+                    ui.add(ParamSlider::for_param(&p.output, &setter));
+                    let on = p.match_loudness.value();
+                    let text = if on {
+                        let g = crate::dsp::shaper::loudness_match_gain(
+                            p.curve.value(),
+                            p.drive.value(),
+                            p.mix.value(),
+                        );
+                        format!("Match loudness {:+.1} dB", 20.0 * g.log10())
+                    } else {
+                        "Match loudness".to_owned()
+                    };
+                    if ui
+                        .selectable_label(on, text)
+                        .on_hover_text(
+                            "Turns the output down as the drive turns the sound up, so you hear \
+                             the character change, not the level. The figure is the gain it \
+                             applies now.",
+                        )
+                        .clicked()
+                    {
+                        gesture(&setter, &p.match_loudness, !on);
+                    }
+                });
                 ui.end_row();
                 row(ui, "Oversampling", "The highest quality Salve may use. Auto lets it choose up to 16x; a fixed value is its ceiling. Higher is cleaner and costs more.");
                 choice(ui, &p.oversampling, &setter);
@@ -318,6 +343,7 @@ impl NiceEguiApp for SalveApp {
         _frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(nice_gui_ctx);
+        style::apply(&egui_ctx);
         egui_ctx.set_zoom_factor(self.layout().sanitized().zoom);
         self.restore_layout = true;
         Ok(())

@@ -1,9 +1,13 @@
 //! Salve's heavier developer commands, started by `cargo xtask` (the `xtask` crate) once the
 //! system set-up is done:
 //! - `bundle salve --release`: nice-plug's bundler.
-//! - `screenshot [PNG]`: bundles Salve, runs the standalone under Xvfb with the dummy audio
-//!   backend and writes a PNG of its editor (default `docs/health-panel.png`; needs `Xvfb` and
-//!   ImageMagick's `import` and `convert`, Debian: xvfb, imagemagick).
+//! - `screenshot [PNG] [LOAD-PNG]`: bundles a Salve that plays a test tone where its input is
+//!   silent (the `demo-tone` feature, in its own target directory `target/screenshot`, so the
+//!   user's bundle never has it), runs the standalone under Xvfb with the dummy audio backend and
+//!   writes two PNGs of its editor: playing (default `docs/health-panel.png`), and at 64-sample
+//!   periods with every core kept busy by other work (default `docs/health-panel-load.png`),
+//!   where the panel shows what Salve did about it. Needs `Xvfb` and ImageMagick's `import` and
+//!   `convert` (Debian: xvfb, imagemagick).
 //! - `chaos`: the real-time fault-injection runner (see `chaos/mod.rs`, or
 //!   `cargo xtask chaos --help`).
 
@@ -35,6 +39,9 @@ fn run_command() -> Result<()> {
             args.get(1)
                 .map(String::as_str)
                 .unwrap_or("docs/health-panel.png"),
+            args.get(2)
+                .map(String::as_str)
+                .unwrap_or("docs/health-panel-load.png"),
         ),
         _ => nice_plug_xtask::main_with_args("cargo xtask", args),
     }
@@ -71,25 +78,68 @@ fn anyhow_ok(ok: bool, why: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
-fn screenshot(out: &str) -> Result<()> {
-    nice_plug_xtask::main_with_args(
-        "cargo xtask",
-        ["bundle", "salve", "--release"].map(String::from),
-    )?;
+fn screenshot(out: &str, out_load: &str) -> Result<()> {
+    let target = workspace_root().join("target").join("screenshot");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "xtask",
+            "bundle",
+            "salve",
+            "--release",
+            "--features",
+            "demo-tone",
+        ])
+        .status()?;
+    anyhow_ok(status.success(), || {
+        "bundling the screenshot build failed".into()
+    })?;
+    let salve = target.join("bundled").join("Salve");
     let _xvfb = Running(
         Command::new("Xvfb")
             .args([DISPLAY, "-screen", "0", "1280x800x24"])
             .spawn()?,
     );
     sleep(Duration::from_secs(2));
+    // Playing: a few seconds of the tone fill the meters, the graph and the spectrum.
+    shot(&salve, &[], Duration::from_secs(6), out)?;
+    // Under load: short periods, and a busy loop on every core (other work in the session).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hogs: Vec<_> = (0..cores)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let result = shot(
+        &salve,
+        &["--period-size", "64"],
+        Duration::from_secs(15),
+        out_load,
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hogs {
+        let _ = h.join();
+    }
+    result
+}
+
+/// Runs the standalone with `args` for `wait`, then writes a PNG of its editor to `out`.
+fn shot(salve: &std::path::Path, args: &[&str], wait: Duration, out: &str) -> Result<()> {
     let _salve = Running(
-        Command::new("target/bundled/Salve")
+        Command::new(salve)
             .args(["--backend", "dummy"])
+            .args(args)
             .env("DISPLAY", DISPLAY)
             .spawn()?,
     );
-    // Let the editor open and the panel fill with a few seconds of telemetry.
-    sleep(Duration::from_secs(6));
+    sleep(wait);
     let full = std::env::temp_dir().join("salve-screen.png");
     run(Command::new("import")
         .args(["-display", DISPLAY, "-window", "root"])
