@@ -311,17 +311,20 @@ fn the_bypass_button_sends_one_gesture_each_way() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The figures a meter's label shows: `(peak, rms)` in dB.
-fn meter_figures(harness: &Harness<'_, SalveApp>, side: &str) -> (f32, f32) {
-    let wanted = format!("{side}: peak");
-    let node = harness.get_by_label_contains(&wanted);
-    let text = node.value().unwrap_or_default();
-    let numbers: Vec<f32> = text
-        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    assert_eq!(numbers.len(), 2, "{text}");
-    (numbers[0], numbers[1])
+/// The figures the meters' labels show, input then output: `(peak, rms)` in dB.
+fn meter_figures(harness: &Harness<'_, SalveApp>) -> Vec<(f32, f32)> {
+    harness
+        .query_all_by_label_contains("peak ")
+        .map(|node| {
+            let text = node.value().unwrap_or_default();
+            let numbers: Vec<f32> = text
+                .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            assert_eq!(numbers.len(), 2, "{text}");
+            (numbers[0], numbers[1])
+        })
+        .collect()
 }
 
 #[test]
@@ -373,8 +376,9 @@ fn the_meters_read_a_known_level_within_half_a_db() {
         }
     }
     let rms = -12.0 - 3.01;
-    for side in ["In", "Out"] {
-        let (p, r) = meter_figures(&harness, side);
+    let figures = meter_figures(&harness);
+    assert_eq!(figures.len(), 2);
+    for (side, (p, r)) in ["In", "Out"].into_iter().zip(figures) {
         assert!((p - -12.0).abs() <= 0.5, "{side} peak {p}");
         assert!((r - rms).abs() <= 0.5, "{side} RMS {r}");
     }
@@ -596,4 +600,35 @@ fn the_visualizer_says_no_signal_when_there_is_none() {
     // Nothing played: the spectrum and the scope both say so.
     assert_eq!(harness.query_all_by_label("No signal").count(), 2);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_burst_of_the_same_incident_reads_as_one_line_with_its_count() {
+    use salve::healer::learning::{Action, IncidentKind, Outcome};
+    let dropout = |at_s: f64| Incident {
+        at_s,
+        kind: IncidentKind::Dropout,
+        action: Action::Observe,
+        outcome: Outcome::Pending,
+        repeats: 0,
+        ..Incident::example(0)
+    };
+    let mut incidents: Vec<Incident> = (0..5).map(|i| dropout(10.0 + i as f64)).collect();
+    incidents.push(Incident {
+        at_s: 75.0,
+        time_to_recover_s: Some(1.5),
+        outcome: Outcome::Recovered,
+        ..Incident::example(1)
+    });
+    let lines = health::incident_lines(&incidents, 8);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("1:15  The computer ran short of time"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[1],
+        "0:14  The host's audio dropped out: Salve noted it. Still going on. (5 times since 0:10)"
+    );
 }

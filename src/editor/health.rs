@@ -267,6 +267,41 @@ pub fn incident_sentence(i: &Incident) -> String {
     )
 }
 
+/// The incidents as sentences, newest first, at most `max` lines: a run of the same thing
+/// (a burst of host dropouts) is one line that says how many and since when.
+pub fn incident_lines(incidents: &[Incident], max: usize) -> Vec<String> {
+    let same = |a: &Incident, b: &Incident| {
+        a.kind == b.kind && a.action == b.action && a.outcome == b.outcome
+    };
+    let mut lines = Vec::new();
+    let mut newest = incidents.iter().rev().peekable();
+    while let Some(first) = newest.next() {
+        if lines.len() == max {
+            break;
+        }
+        let mut count = 1 + first.repeats;
+        let mut oldest = first;
+        while let Some(next) = newest.next_if(|n| same(n, first)) {
+            count += 1 + next.repeats;
+            oldest = next;
+        }
+        lines.push(if count > 1 {
+            let one = Incident {
+                repeats: 0,
+                ..*first
+            };
+            format!(
+                "{} ({count} times since {})",
+                incident_sentence(&one),
+                minutes_seconds(oldest.at_s as f32)
+            )
+        } else {
+            incident_sentence(first)
+        });
+    }
+    lines
+}
+
 /// The one calm sentence under the score: what is happening and what Salve did about it.
 pub fn summary(s: &HealthSnapshot) -> String {
     if s.healer_stale {
@@ -284,6 +319,13 @@ pub fn summary(s: &HealthSnapshot) -> String {
         return "Salve is starting.".into();
     };
     let latest = s.incidents.last().filter(|i| i.outcome == Outcome::Pending);
+    if latest.is_some_and(|i| i.kind == crate::healer::learning::IncidentKind::Dropout) {
+        return format!(
+            "The host's audio is dropping out. Salve plays at {} and takes little of the time, so \
+             lowering its quality would not help; see what you can do below.",
+            level.label()
+        );
+    }
     if level == Level::Safe {
         return "Salve is playing it safe (the clean sound) after a fault; it brings its \
                 saturation back step by step."
@@ -407,8 +449,8 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
     if s.incidents.is_empty() {
         ui.label("None. Salve has had nothing to fix.");
     }
-    for i in s.incidents.iter().rev().take(8) {
-        ui.label(incident_sentence(i));
+    for line in incident_lines(&s.incidents, 8) {
+        ui.label(line);
     }
     ui.horizontal(|ui| {
         if ui

@@ -88,17 +88,29 @@ impl Meters {
                     bar(ui, m);
                     ui.label(
                         RichText::new(format!(
-                            "{name}: peak {}, RMS {}",
-                            db_text(m.peak_db),
+                            "peak {}  RMS {}",
+                            number(m.peak_db),
                             db_text(m.rms_db)
                         ))
                         .monospace()
                         .size(11.0),
                     )
-                    .on_hover_text("Peak: the highest sample lately (held, then falling). RMS: the average level over the last 0.3 s.");
+                    .on_hover_text(
+                        "Peak: the highest sample lately (held, then falling). RMS: the average \
+                         level over the last 0.3 s.",
+                    );
                     ui.end_row();
                 }
             });
+    }
+}
+
+/// `-12.9`, or `-inf` at the floor (the unit follows once, after the RMS).
+fn number(db: f32) -> String {
+    if db <= FLOOR_DB {
+        "-inf".into()
+    } else {
+        format!("{db:.1}")
     }
 }
 
@@ -108,7 +120,7 @@ fn position(db: f32) -> f32 {
 }
 
 fn bar(ui: &mut Ui, m: &Meter) {
-    let (rect, _) = ui.allocate_exact_size(vec2(180.0, 12.0), Sense::hover());
+    let (rect, _) = ui.allocate_exact_size(vec2(150.0, 12.0), Sense::hover());
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals();
     painter.rect_filled(rect, 2.0, visuals.extreme_bg_color);

@@ -418,12 +418,9 @@ fn auto_tick(h: &mut Healer, tick: u64, batch: &[BlockRecord]) -> Decision {
     )
 }
 
-#[test]
-fn scheduling_jitter_in_the_tail_does_not_keep_the_quality_down() {
-    // A session learned at 1x on a machine whose scheduler now and then delays a block: Salve's
-    // own load is 5 % at 1x (doubling per factor step), and one block in 40 takes 35 % more of
-    // its budget, whatever the factor. The tail does not grow with the factor, so trials up
-    // must go ahead (the old prediction scaled the whole p99 and never tried).
+/// A healer whose session learned, at 48 kHz and 64-sample blocks under a 16x ceiling, that 1x
+/// held: it starts there.
+fn learned_at_1x() -> Healer {
     let fp = learning::Fingerprint {
         sample_rate: 48_000,
         block_size: 64,
@@ -433,24 +430,42 @@ fn scheduling_jitter_in_the_tail_does_not_keep_the_quality_down() {
     learned.learn_level(fp, Level::Minimal);
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, learned);
     assert_eq!(h.start_session(48_000, 64, Level::Ultra), Level::Minimal);
+    h
+}
+
+/// One tick's 15 realtime blocks of 64 samples at 48 kHz, heard at `ratio`, numbered on from
+/// `block`; `load` gives each block's load from its number.
+fn ticks_blocks(block: &mut u64, ratio: u8, load: impl Fn(u64) -> f32) -> Vec<BlockRecord> {
+    (0..15)
+        .map(|_| {
+            *block += 1;
+            BlockRecord {
+                seq: *block,
+                deadline_ns: 1_333_333,
+                samples: 64,
+                sample_rate: 48_000.0,
+                load: load(*block),
+                ratio,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn scheduling_jitter_in_the_tail_does_not_keep_the_quality_down() {
+    // A session learned at 1x on a machine whose scheduler now and then delays a block: Salve's
+    // own load is 5 % at 1x (doubling per factor step), and one block in 40 takes 35 % more of
+    // its budget, whatever the factor. The tail does not grow with the factor, so trials up
+    // must go ahead (the old prediction scaled the whole p99 and never tried).
+    let mut h = learned_at_1x();
     let mut block = 0u64;
     for tick in 1..=1500 {
         let factor = h.level().ratio() as u8;
         let own = 0.05 * factor as f32;
-        let batch: Vec<BlockRecord> = (0..15)
-            .map(|_| {
-                block += 1;
-                BlockRecord {
-                    seq: block,
-                    deadline_ns: 1_333_333,
-                    samples: 64,
-                    sample_rate: 48_000.0,
-                    load: own + if block.is_multiple_of(40) { 0.35 } else { 0.0 },
-                    ratio: factor,
-                    ..Default::default()
-                }
-            })
-            .collect();
+        let batch = ticks_blocks(&mut block, factor, |b| {
+            own + if b.is_multiple_of(40) { 0.35 } else { 0.0 }
+        });
         auto_tick(&mut h, tick, &batch);
     }
     // 30 s later the quality has climbed to 4x (own load 20 %, with the jitter 55 %); 8x would
@@ -511,32 +526,8 @@ fn a_spike_a_step_down_could_absorb_is_tried_one_that_it_cannot_is_not() {
 fn a_bypassed_instance_holds_its_level_and_learns_nothing_until_it_plays_again() {
     // A session that learned 1x; the host bypasses it for 30 s: the engine plays the safe path
     // (heard ratio 0, almost free). Cheap blocks must not pass for a calm 1x and trigger trials.
-    let fp = learning::Fingerprint {
-        sample_rate: 48_000,
-        block_size: 64,
-        ceiling: Level::Ultra,
-    };
-    let mut learned = Learned::default();
-    learned.learn_level(fp, Level::Minimal);
-    let mut h = Healer::new(HealerConfig::default(), Level::Ultra, learned);
-    assert_eq!(h.start_session(48_000, 64, Level::Ultra), Level::Minimal);
+    let mut h = learned_at_1x();
     let mut block = 0u64;
-    let mut batch = |ratio: u8, load: f32| -> Vec<BlockRecord> {
-        (0..15)
-            .map(|_| {
-                block += 1;
-                BlockRecord {
-                    seq: block,
-                    deadline_ns: 1_333_333,
-                    samples: 64,
-                    sample_rate: 48_000.0,
-                    load,
-                    ratio,
-                    ..Default::default()
-                }
-            })
-            .collect()
-    };
     let inputs = |bypassed| TickInputs {
         mode: Mode::Auto,
         ceiling: Level::Ultra,
@@ -546,16 +537,21 @@ fn a_bypassed_instance_holds_its_level_and_learns_nothing_until_it_plays_again()
         bypassed,
     };
     for tick in 1..=1500 {
-        let d = h.tick(tick * 20_000_000, &batch(0, 0.01), inputs(true));
+        let d = h.tick(
+            tick * 20_000_000,
+            &ticks_blocks(&mut block, 0, |_| 0.01),
+            inputs(true),
+        );
         assert_eq!(d.level, Level::Minimal, "tick {tick}");
     }
     assert_eq!((h.tier_changes, h.log.total()), (0, 0));
     // Playing again at 1x with room to spare: the healer acts again and climbs.
     for tick in 1501..=3000 {
         let ratio = h.level().ratio() as u8;
+        let load = 0.02 * ratio as f32;
         h.tick(
             tick * 20_000_000,
-            &batch(ratio, 0.02 * ratio as f32),
+            &ticks_blocks(&mut block, ratio, |_| load),
             inputs(false),
         );
     }
