@@ -280,20 +280,22 @@ pub fn incident_lines(incidents: &[Incident], max: usize) -> Vec<String> {
             break;
         }
         let mut count = 1 + first.repeats;
-        let mut oldest = first;
+        let (mut since, mut last) = (first.at_s, first.at_s);
         while let Some(next) = newest.next_if(|n| same(n, first)) {
             count += 1 + next.repeats;
-            oldest = next;
+            since = since.min(next.at_s);
+            last = last.max(next.at_s);
         }
         lines.push(if count > 1 {
             let one = Incident {
                 repeats: 0,
+                at_s: last,
                 ..*first
             };
             format!(
                 "{} ({count} times since {})",
                 incident_sentence(&one),
-                minutes_seconds(oldest.at_s as f32)
+                minutes_seconds(since as f32)
             )
         } else {
             incident_sentence(first)
