@@ -94,6 +94,8 @@ struct Timing {
     duration_ns: f64,
     /// The score memory's decay over one block.
     score_keep: f32,
+    /// How far the meters' RMS moves toward a block's power (see [`telemetry::meter_step`]).
+    meter_step: f32,
 }
 
 impl Timing {
@@ -110,6 +112,7 @@ impl Timing {
             duration_s,
             duration_ns: samples as f64 / sample_rate.max(1.0) as f64 * 1e9,
             score_keep: score::keep(duration_s),
+            meter_step: telemetry::meter_step(duration_s),
         }
     }
 }
@@ -322,7 +325,7 @@ impl<C: Clock> Probe<C> {
                 peak: output.peak,
                 power: output.power,
             },
-            duration_s,
+            self.timing.meter_step,
         );
         record
     }

@@ -56,6 +56,13 @@ pub struct Telemetry {
 /// slow enough to read, quick enough to follow a phrase.
 pub const METER_RMS_S: f64 = 0.3;
 
+/// How far the meters' mean square moves toward a block `seconds` long: 1 - exp(-x) for a block
+/// much shorter than [`METER_RMS_S`], without the exp. Worked out once per block size (the
+/// probe keeps it), not per block.
+pub fn meter_step(seconds: f64) -> f32 {
+    (seconds / (seconds + METER_RMS_S)) as f32
+}
+
 /// One side of the meters: its peak and its mean square, both linear.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Level {
@@ -154,13 +161,12 @@ impl Writer {
         t.last_block_ns.store(end_ns, Ordering::Relaxed);
     }
 
-    /// Publishes the meters of one block `seconds` long: the peaks are held until the editor
-    /// takes them, the mean squares follow with the time constant [`METER_RMS_S`].
+    /// Publishes the meters of one block: the peaks are held until the editor takes them, the
+    /// mean squares move by `step` (the block's [`meter_step`]) toward the block's.
     #[inline]
-    pub fn levels(&self, input: Level, output: Level, seconds: f64) {
+    pub fn levels(&self, input: Level, output: Level, step: f32) {
         let t = &*self.0;
-        // 1 - exp(-x) for a block much shorter than the time constant, without the exp.
-        let a = (seconds / (seconds + METER_RMS_S)) as f32;
+        let a = step;
         for (peak, power, level) in [
             (&t.input_peak, &t.input_power, input),
             (&t.output_peak, &t.output_power, output),
@@ -349,9 +355,9 @@ mod tests {
             power: peak * peak / 2.0,
         };
         // One second of 64-sample blocks at 48 kHz of a -12 dBFS sine in, -6 dBFS out.
-        let block_s = 64.0 / 48_000.0;
+        let step = meter_step(64.0 / 48_000.0);
         for _ in 0..750 {
-            w.levels(sine(0.251), sine(0.501), block_s);
+            w.levels(sine(0.251), sine(0.501), step);
         }
         let (input, output) = r.take_levels();
         assert_eq!((input.peak, output.peak), (0.251, 0.501));
