@@ -552,7 +552,7 @@ fn the_load_graph_scales_to_what_it_shows_so_one_percent_reads_as_well_as_ninety
     assert_eq!(health::graph_top(&history(0.04)), 0.05);
     assert_eq!(health::graph_top(&history(0.3)), 0.5);
     assert_eq!(health::graph_top(&history(0.9)), 1.0);
-    assert_eq!(health::graph_top(&history(1.2)), 1.5);
+    assert_eq!(health::graph_top(&history(1.2)), 2.0);
     let mut s = snapshot();
     s.load = 0.012;
     let quiet = history(0.013);

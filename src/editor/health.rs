@@ -358,7 +358,8 @@ pub fn graph_top(history: &VecDeque<GraphPoint>) -> f32 {
         .iter()
         .map(|p| p.peak.max(p.mean))
         .fold(0.0, f32::max);
-    const TOPS: [f32; 8] = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 2.0];
+    // Round tops; the grid marks their quarters.
+    const TOPS: [f32; 7] = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
     TOPS.into_iter()
         .find(|&t| highest <= t * 0.9)
         .unwrap_or(2.0)
