@@ -193,7 +193,12 @@ impl Default for SalveParams {
             oversampling: EnumParam::new("Oversampling", Oversampling::Auto),
             bypass: BoolParam::new("Bypass", false)
                 .make_bypass()
-                .with_value_to_string(Arc::new(|on| if on { "Bypassed" } else { "Active" }.into())),
+                .with_value_to_string(Arc::new(|on| if on { "Bypassed" } else { "Active" }.into()))
+                .with_string_to_value(Arc::new(|text| match text.trim().to_lowercase().as_str() {
+                    "bypassed" | "on" | "true" | "1" => Some(true),
+                    "active" | "off" | "false" | "0" => Some(false),
+                    _ => None,
+                })),
             match_loudness: BoolParam::new("Match loudness", false)
                 .with_value_to_string(Arc::new(|on| if on { "On" } else { "Off" }.into())),
             render_like_realtime: BoolParam::new("Render like realtime", false)

@@ -467,6 +467,9 @@ fn bypass_passes_the_input_unchanged_at_the_same_latency_and_fades_both_ways() {
         .map(|p| p.clap_id)
         .collect();
     assert_eq!(flagged, [bypass]);
+    // Its words read back (the host's text entry, and the CLAP validator's round trip).
+    assert_eq!(inst.text_to_value(bypass, "Bypassed"), 1.0);
+    assert_eq!(inst.text_to_value(bypass, "Active"), 0.0);
     let os = inst.value_of("oversampling", "16x");
     let drive = inst.value_of("drive", "24 dB");
     let out_gain = inst.value_of("output", "-6 dB");
