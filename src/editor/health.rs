@@ -172,7 +172,7 @@ fn load_graph(ui: &mut egui::Ui, history: &VecDeque<GraphPoint>, top: f32) {
         painter.text(
             egui::pos2(rect.right() - 3.0, at + 1.0),
             egui::Align2::RIGHT_TOP,
-            percent(top * share),
+            grid_label(top * share),
             egui::FontId::proportional(10.0),
             Color32::from_gray(150),
         );
@@ -363,6 +363,12 @@ pub fn graph_top(history: &VecDeque<GraphPoint>) -> f32 {
     TOPS.into_iter()
         .find(|&t| highest <= t * 0.9)
         .unwrap_or(2.0)
+}
+
+/// A grid mark: `12.5 %`, `25 %`, `0.5 %` (a decimal only where the mark has one).
+fn grid_label(load: f32) -> String {
+    let text = format!("{:.1}", load * 100.0);
+    format!("{} %", text.strip_suffix(".0").unwrap_or(&text))
 }
 
 /// `12 %`, with a decimal below 10 %.
