@@ -241,7 +241,7 @@ fn run() {
             measured,
             cap: Some(policy.cap),
             levels,
-            last: policy.last,
+            last: policy.news(now_s),
         };
         #[cfg(feature = "chaos")]
         if let Some(log) = &mut fleet_log {

@@ -294,6 +294,9 @@ const SURGE_MEMORY_S: f64 = 10.0;
 /// How long a learned cost at a level is trusted (the session changes).
 const LEARNED_COST_S: f64 = 60.0;
 
+/// How long advice or a raise stays news for the panel, in seconds.
+pub const NEWS_S: f64 = 30.0;
+
 /// The fleet's quality cap: the highest level any instance may play (its own healer and ceiling
 /// may keep it lower). One level at a time, the same for every instance.
 #[derive(Debug, Clone)]
@@ -330,7 +333,9 @@ pub struct ShedPolicy {
     /// per call over its average at the cap; 1 when steady): a machine that slows down now and then (other
     /// programs, a virtual machine's neighbours) needs that much room before a level up.
     pub surge: f32,
+    /// The last thing the fleet did or advised, and when.
     pub last: Option<Shed>,
+    last_at_s: f64,
 }
 
 impl Default for ShedPolicy {
@@ -363,6 +368,7 @@ impl ShedPolicy {
             call_share: [(0.0, f64::NEG_INFINITY); 6],
             surge: 1.0,
             last: None,
+            last_at_s: f64::NEG_INFINITY,
         }
     }
 
@@ -479,8 +485,20 @@ impl ShedPolicy {
         };
         if action.is_some() {
             self.last = action;
+            self.last_at_s = now_s;
         }
         action
+    }
+
+    /// The last action while it still says something true: a cap below 16x stands until it is
+    /// raised; advice and a raise are news for [`NEWS_S`] (a panel should not keep telling of a
+    /// moment long past).
+    pub fn news(&self, now_s: f64) -> Option<Shed> {
+        match self.last {
+            Some(Shed::Down { .. }) if self.cap < Level::Ultra => self.last,
+            Some(_) if now_s - self.last_at_s <= NEWS_S => self.last,
+            _ => None,
+        }
     }
 
     fn step_down(&mut self, now_s: f64, predicted: f32, dropping: bool) -> Option<Shed> {
@@ -582,6 +600,25 @@ impl ShedPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advice_is_news_for_a_while_and_a_lowered_cap_while_it_stands() {
+        let mut p = ShedPolicy {
+            last: Some(Shed::Advise { dropouts: true }),
+            last_at_s: 100.0,
+            ..Default::default()
+        };
+        assert_eq!(p.news(100.0 + NEWS_S), p.last);
+        assert_eq!(p.news(100.0 + NEWS_S + 1.0), None);
+        p.last = Some(Shed::Down {
+            to: Level::High,
+            fill: 0.9,
+        });
+        p.cap = Level::High;
+        assert_eq!(p.news(1e6), p.last, "the cap still stands");
+        p.cap = Level::Ultra;
+        assert_eq!(p.news(1e6), None);
+    }
 
     proptest::proptest! {
         #[test]
