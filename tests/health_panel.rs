@@ -632,3 +632,38 @@ fn a_burst_of_the_same_incident_reads_as_one_line_with_its_count() {
         "0:14  The host's audio dropped out: Salve noted it. Still going on. (5 times since 0:10)"
     );
 }
+
+#[test]
+fn deleting_a_user_preset_asks_first_and_factory_presets_cannot_be_deleted() {
+    let dir = temp_dir("preset-delete");
+    let path = user_preset(&dir, "Old", 3.0);
+    let (_plugin, _host, mut harness) = editor(&dir);
+    // A factory preset: Delete is there but does nothing.
+    harness.get_by_label(">").click();
+    harness.run();
+    harness.get_by_label("Delete").click();
+    harness.run();
+    assert!(
+        harness
+            .query_by_label_contains("Delete your preset")
+            .is_none()
+    );
+    // Back from the first preset to the last: the user's own. It asks, and Cancel keeps the file.
+    harness.get_by_label("<").click();
+    harness.run();
+    assert_eq!(preset_title(&harness), "Old");
+    harness.get_by_label("Delete").click();
+    harness.run();
+    harness.get_by_label_contains("Delete your preset \"Old\"?");
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    assert!(path.exists());
+    harness.get_by_label("Delete").click();
+    harness.run();
+    harness.get_by_label("Delete it").click();
+    harness.run();
+    assert!(!path.exists());
+    assert_eq!(preset_title(&harness), "No preset");
+    harness.get_by_label_contains("Deleted \"Old\".");
+    let _ = std::fs::remove_dir_all(&dir);
+}
