@@ -26,6 +26,7 @@ fn snapshot() -> HealthSnapshot {
         score: 0.42,
         load: 0.93,
         level: Some(Level::High),
+        heard: Some(Level::High),
         ceiling: Some(Level::Ultra),
         vis: Some(VisTier::Reduced),
         risk: 0.31,
@@ -666,4 +667,34 @@ fn deleting_a_user_preset_asks_first_and_factory_presets_cannot_be_deleted() {
     assert_eq!(preset_title(&harness), "No preset");
     harness.get_by_label_contains("Deleted \"Old\".");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_summary_says_what_is_heard_and_why_in_one_sentence() {
+    let mut s = snapshot();
+    s.healer_stale = false;
+    // The fleet's cap: the healer would play 16x, the session plays 8x.
+    s.level = Some(Level::Ultra);
+    s.heard = Some(Level::High);
+    let text = health::summary(&s);
+    assert!(
+        text.starts_with(
+            "Playing at High (8x) instead of Ultra (16x): the session's audio cycle is nearly full"
+        ),
+        "{text}"
+    );
+    // All well at the ceiling.
+    s.session = None;
+    s.heard = Some(Level::Ultra);
+    s.incidents.clear();
+    s.load = 0.12;
+    assert_eq!(
+        health::summary(&s),
+        "Playing at Ultra (16x), your full quality, using 12 % of its time."
+    );
+    s.bypassed = true;
+    assert_eq!(
+        health::summary(&s),
+        "Bypassed: the sound passes through untouched."
+    );
 }

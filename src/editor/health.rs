@@ -32,7 +32,12 @@ pub struct GraphPoint {
 pub struct HealthSnapshot {
     pub score: f32,
     pub load: f32,
+    /// The level the instance's healer chose...
     pub level: Option<Level>,
+    /// ...the level heard (the engine's, from the probe: under the fleet's cap, or safe mode),
+    /// once blocks have played...
+    pub heard: Option<Level>,
+    /// ...and the user's ceiling.
     pub ceiling: Option<Level>,
     pub vis: Option<VisTier>,
     pub risk: f32,
@@ -93,6 +98,7 @@ impl HealthSnapshot {
             ceiling: Some(ceiling),
             worst_load: worst.load,
             worst_pos: worst.position,
+            heard: (telemetry.blocks() > 0).then(|| Level::from_ratio(telemetry.ratio())),
             worst_played_s: worst.played_s,
             dropouts_per_min: telemetry.dropouts_per_minute(),
             counters,
@@ -317,10 +323,23 @@ pub fn summary(s: &HealthSnapshot) -> String {
     if !s.healer_available {
         return "Salve is not processing audio right now.".into();
     }
-    let (Some(level), Some(ceiling)) = (s.level, s.ceiling) else {
+    let (Some(chosen), Some(ceiling)) = (s.level, s.ceiling) else {
         return "Salve is starting.".into();
     };
+    let level = s.heard.unwrap_or(chosen);
     let latest = s.incidents.last().filter(|i| i.outcome == Outcome::Pending);
+    let capped = matches!(
+        s.session.as_ref().and_then(|v| v.last),
+        Some(crate::healer::session::Shed::Down { .. })
+    );
+    if level < ceiling && level > Level::Safe && capped {
+        return format!(
+            "Playing at {} instead of {}: the session's audio cycle is nearly full, so every \
+             Salve plays lower to make room. Salve tries higher again when there is room.",
+            level.label(),
+            ceiling.label()
+        );
+    }
     if latest.is_some_and(|i| i.kind == crate::healer::learning::IncidentKind::Dropout) {
         return format!(
             "The host's audio is dropping out. Salve plays at {} and takes little of the time, so \
@@ -414,7 +433,9 @@ pub fn show(ui: &mut egui::Ui, s: &HealthSnapshot, history: &VecDeque<GraphPoint
     let heard = if s.bypassed {
         "Bypassed".to_owned()
     } else {
-        s.level.map_or("-".to_owned(), |l| l.label().to_owned())
+        s.heard
+            .or(s.level)
+            .map_or("-".to_owned(), |l| l.label().to_owned())
     };
     ui.label(format!(
         "Quality heard: {heard}   (your ceiling {})",
