@@ -102,8 +102,9 @@ fn screenshot(out: &str, out_load: &str) -> Result<()> {
             .spawn()?,
     );
     sleep(Duration::from_secs(2));
-    // Playing: a few seconds of the tone fill the meters, the graph and the spectrum.
-    shot(&salve, &[], Duration::from_secs(6), out)?;
+    // Playing: long enough for the meters, the graph and the spectrum to fill, and for the
+    // start-up (the fleet's first look at a cycle it does not know yet) to be over.
+    shot(&salve, &[], Duration::from_secs(40), out)?;
     // Under load: a session whose audio cycle fills up. At 768 kHz and 256-sample periods each
     // cycle is a third of a millisecond, and the host's own work and Salve's at 16x fill most
     // of it: the fleet lowers the quality to make room, and the panel says so.
