@@ -646,8 +646,8 @@ pub fn session_lines(view: &crate::healer::fleet::SessionView) -> Vec<String> {
                 .into(),
         ),
         Some(Shed::Advise { dropouts: false }) => lines.push(
-            "The host's cycle is nearly full with other work; Salve takes too little of it to \
-             make room. A larger host buffer would give everything more time."
+            "At moments the host's cycle was nearly full with other work; Salve takes too \
+             little of it to make room. A larger host buffer would give everything more time."
                 .into(),
         ),
         Some(Shed::Helpless) => lines.push(
