@@ -424,7 +424,8 @@ impl Plugin for Salve {
 
         let params = &self.params;
         self.loudness.update(
-            transport.sample_rate,
+            // The rate of this activation (the one the engine was built for).
+            self.sample_rate.load(Ordering::Relaxed),
             params.match_loudness.value(),
             params.curve.value(),
             params.drive.value(),

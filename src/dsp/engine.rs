@@ -366,10 +366,9 @@ pub struct Engine {
     safe_mode: bool,
     /// The host's bypass: the safe path at unity gain.
     bypass: bool,
-    /// How far the safe path's gain has moved from the output control to unity (0..=1), and
-    /// how far it moves per sample.
+    /// How far the safe path's gain has moved from the output control to unity (0..=1); it
+    /// moves over the tier crossfade's length.
     bypass_amount: f32,
-    bypass_step: f32,
     switch: Switch,
     tier_fade_len: usize,
     /// The next switch is urgent (see [`Engine::set_urgent`]).
@@ -408,7 +407,6 @@ impl Engine {
             safe_mode: false,
             bypass: false,
             bypass_amount: 0.0,
-            bypass_step: 1.0 / ((TIER_CROSSFADE_SECONDS * sample_rate) as usize).max(1) as f32,
             switch: Switch::Steady,
             tier_fade_len: ((TIER_CROSSFADE_SECONDS * sample_rate) as usize).max(1),
             urgent: false,
@@ -750,9 +748,10 @@ impl Engine {
         let safe_heard = self.active == Path::Safe || next == Some(Path::Safe);
         if safe_heard || self.bypass_amount > 0.0 {
             let target = if self.bypass { 1.0 } else { 0.0 };
+            let step = 1.0 / self.tier_fade_len as f32;
             for (i, g) in safe_gain[..n].iter_mut().enumerate() {
                 let b = &mut self.bypass_amount;
-                *b += (target - *b).clamp(-self.bypass_step, self.bypass_step);
+                *b += (target - *b).clamp(-step, step);
                 *g = ctl.output[i] + (1.0 - ctl.output[i]) * *b;
             }
         }

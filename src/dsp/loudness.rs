@@ -2,7 +2,7 @@
 //! worked out again only when the curve, the drive or the mix is set anew (not per sample), and
 //! glided to over 50 ms so that a change never clicks.
 
-use super::shaper::{Curve, loudness_match_gain};
+use super::shaper::{Curve, LoudnessReference, loudness_match_gain, loudness_reference};
 use nice_plug::prelude::{Smoother, SmoothingStyle};
 
 /// How long the compensation takes to follow a change, in milliseconds.
@@ -12,13 +12,19 @@ pub struct LoudnessMatch {
     /// What the gain was worked out for: on, curve, drive and mix (their targets).
     key: Option<(bool, Curve, f32, f32)>,
     gain: Smoother<f32>,
+    /// The reference sine, worked out at creation (not on the audio thread).
+    reference: LoudnessReference,
 }
 
 impl Default for LoudnessMatch {
     fn default() -> Self {
         let gain = Smoother::new(SmoothingStyle::Linear(GLIDE_MS));
         gain.reset(1.0);
-        Self { key: None, gain }
+        Self {
+            key: None,
+            gain,
+            reference: loudness_reference(),
+        }
     }
 }
 
@@ -33,7 +39,7 @@ impl LoudnessMatch {
         let first = self.key.is_none();
         self.key = key;
         let target = if on {
-            loudness_match_gain(curve, drive, mix)
+            loudness_match_gain(&self.reference, curve, drive, mix)
         } else {
             1.0
         };
@@ -73,7 +79,7 @@ mod tests {
     fn the_gain_glides_to_a_new_target_and_is_unity_when_off() {
         let mut m = LoudnessMatch::default();
         m.update(48_000.0, true, Curve::Smooth, 8.0, 1.0);
-        let target = loudness_match_gain(Curve::Smooth, 8.0, 1.0);
+        let target = loudness_match_gain(&loudness_reference(), Curve::Smooth, 8.0, 1.0);
         let mut g = [1.0f32; 64];
         m.apply(&mut g);
         assert!(

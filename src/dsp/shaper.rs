@@ -156,16 +156,28 @@ mod tests {
 /// The reference level of [`loudness_match_gain`]: a sine at -18 dBFS RMS, a usual mixing level.
 pub const LOUDNESS_REFERENCE_RMS: f32 = 0.125_9;
 
+/// One period of the reference sine, in 64 points.
+pub type LoudnessReference = [f32; 64];
+
+/// The reference sine of [`loudness_match_gain`]. Work it out once, off the audio thread (64
+/// `sin` calls), and keep it.
+pub fn loudness_reference() -> LoudnessReference {
+    let amp = LOUDNESS_REFERENCE_RMS * std::f32::consts::SQRT_2;
+    std::array::from_fn(|i| amp * (std::f32::consts::TAU * i as f32 / 64.0).sin())
+}
+
 /// The gain that brings the reference sine back to its own RMS after `curve` at `drive` (linear),
 /// mixed `mix` wet: what "Match loudness" applies, so that turning the drive up changes the
-/// character, not the level. Bounded to ±24 dB. Cheap enough (64 shaped points) to run when a
-/// control changes, never per sample.
-pub fn loudness_match_gain(curve: Curve, drive: f32, mix: f32) -> f32 {
-    const POINTS: usize = 64;
-    let amp = LOUDNESS_REFERENCE_RMS * std::f32::consts::SQRT_2;
+/// character, not the level. Bounded to ±24 dB. Cheap enough (64 shaped points of the kept
+/// `reference`) to run when a control changes, never per sample.
+pub fn loudness_match_gain(
+    reference: &LoudnessReference,
+    curve: Curve,
+    drive: f32,
+    mix: f32,
+) -> f32 {
     let (mut sum_in, mut sum_out) = (0.0f32, 0.0f32);
-    for i in 0..POINTS {
-        let x = amp * (std::f32::consts::TAU * i as f32 / POINTS as f32).sin();
+    for &x in reference {
         let y = x + (curve.shape(drive * x) - x) * mix;
         sum_in += x * x;
         sum_out += y * y;
@@ -186,17 +198,18 @@ mod loudness_tests {
 
     #[test]
     fn matching_undoes_the_drive_and_nothing_when_dry() {
+        let r = loudness_reference();
         for curve in [Curve::Smooth, Curve::SoftClip, Curve::Tube, Curve::HardClip] {
             // No drive: the curves are near unity at -18 dBFS, so hardly any change.
             assert!(
-                db(loudness_match_gain(curve, 1.0, 1.0)).abs() < 1.0,
+                db(loudness_match_gain(&r, curve, 1.0, 1.0)).abs() < 1.0,
                 "{curve:?}"
             );
             // +24 dB of drive on a fully wet signal: most of it comes back off.
-            let g = db(loudness_match_gain(curve, 10f32.powf(24.0 / 20.0), 1.0));
+            let g = db(loudness_match_gain(&r, curve, 10f32.powf(24.0 / 20.0), 1.0));
             assert!((-24.0..-10.0).contains(&g), "{curve:?}: {g}");
             // Dry: the drive is not heard, so nothing to match.
-            assert_eq!(loudness_match_gain(curve, 15.0, 0.0), 1.0);
+            assert_eq!(loudness_match_gain(&r, curve, 15.0, 0.0), 1.0);
         }
     }
 }

@@ -114,6 +114,8 @@ pub struct SalveApp {
     heartbeat: crate::healer::shared::HeartbeatWatch,
     /// The input and output meters.
     meters: meters::Meters,
+    /// The reference of "Match loudness", to show the gain it applies.
+    loudness_reference: crate::dsp::shaper::LoudnessReference,
 }
 
 impl SalveApp {
@@ -129,6 +131,7 @@ impl SalveApp {
             restore_layout: false,
             heartbeat: Default::default(),
             meters: Default::default(),
+            loudness_reference: crate::dsp::shaper::loudness_reference(),
         }
     }
 
@@ -236,6 +239,7 @@ impl SalveApp {
                     let on = p.match_loudness.value();
                     let text = if on {
                         let g = crate::dsp::shaper::loudness_match_gain(
+                            &self.loudness_reference,
                             p.curve.value(),
                             p.drive.value(),
                             p.mix.value(),
