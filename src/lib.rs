@@ -333,6 +333,7 @@ impl Plugin for Salve {
         let (factor, safe) = self.target();
         let mut engine = Engine::new(sr, factor);
         engine.set_safe_mode(safe);
+        engine.set_bypass(self.params.bypass.value());
         engine.reset();
         context.set_latency_samples(engine.latency());
         self.engine = Some(engine);
@@ -369,6 +370,7 @@ impl Plugin for Salve {
         if let Some(engine) = &mut self.engine {
             engine.set_factor(factor);
             engine.set_safe_mode(safe);
+            engine.set_bypass(self.params.bypass.value());
             engine.set_curve(curve);
             engine.reset();
         }

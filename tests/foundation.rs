@@ -525,6 +525,20 @@ fn bypass_passes_the_input_unchanged_at_the_same_latency_and_fades_both_ways() {
         let r = roughness(&out[at - 256..at + 4_800]);
         assert!(r <= 2.0 * steady, "a click at {at}: {r} against {steady}");
     }
+
+    // Activated again while bypassed (every bounce, buffer or rate change): dry from the first
+    // sample the latency lets through, not the saturated sound fading out.
+    inst.set_params(&[(bypass, 1.0)]);
+    let mut p = inst.activate(SR, block as u32);
+    let out = p.run_mono(&input[..SR as usize / 10], block);
+    inst.deactivate(p);
+    let worst = (latency..out.len())
+        .map(|i| (out[i] - input[i - latency]).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < 1e-6,
+        "re-activated while bypassed: {worst} from the dry input"
+    );
 }
 
 #[test]

@@ -571,6 +571,8 @@ impl Engine {
         }
         self.limiter.reset();
         self.restart_fade = Declicker::SETTLED;
+        // Straight to the requested path, and to its gain: a bypass starts dry.
+        self.bypass_amount = if self.bypass { 1.0 } else { 0.0 };
         self.active = self.requested();
         self.switch = Switch::Steady;
         self.curve.previous = self.curve.current;
