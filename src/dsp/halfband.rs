@@ -9,6 +9,8 @@
 //! Samples are processed as [`Lanes`]: the left and right channel side by side, so that both
 //! channels share one pass over the coefficients and the compiler can keep them in one register.
 
+use super::simd::madd;
+
 /// One sample of every channel Salve processes (left, right).
 pub type Lanes = [f32; 2];
 
@@ -125,14 +127,17 @@ impl<const N: usize> TwoPaths<N> {
 
     /// Runs `even` through the even-indexed chain and `odd` through the odd-indexed one.
     #[inline(always)]
-    fn tick(&mut self, even: Lanes, odd: Lanes) -> (Lanes, Lanes) {
+    fn tick<const FMA: bool>(&mut self, even: Lanes, odd: Lanes) -> (Lanes, Lanes) {
         let mut v = [even[0], even[1], odd[0], odd[1]];
         for k in 0..Self::PAIRS {
             let (a, x1, y1) = (self.coefs[k], self.x[k], self.y[k]);
             let mut out = [0.0f32; 4];
             for j in 0..4 {
-                // y[n] = a (x[n] - y[n-1]) + x[n-1]: the allpass (a + z^-1) / (1 + a z^-1).
-                out[j] = (v[j] - y1[j]) * a[j] + x1[j];
+                // y[n] = (a x[n] + x[n-1]) - a y[n-1]: the allpass (a + z^-1) / (1 + a z^-1).
+                // Only the last multiply-add waits for the previous sample's output: each
+                // section costs one (fused) operation's latency per sample, which is what limits
+                // a cascade of recursive filters.
+                out[j] = madd::<FMA>(-a[j], y1[j], madd::<FMA>(a[j], v[j], x1[j]));
             }
             self.x[k] = v;
             self.y[k] = out;
@@ -168,14 +173,17 @@ impl<const N: usize> Upsampler2x<N> {
     }
 
     /// Upsamples `input` into `output`, which must be twice as long.
-    #[inline]
-    pub fn process(&mut self, input: &[Lanes], output: &mut [Lanes]) {
+    #[inline(always)]
+    pub fn process<const FMA: bool>(&mut self, input: &[Lanes], output: &mut [Lanes]) {
         debug_assert_eq!(output.len(), input.len() * 2);
+        // The state lives in registers for the loop, not in memory the next tick reads back.
+        let mut paths = self.paths;
         for (x, out) in input.iter().zip(output.chunks_exact_mut(2)) {
-            let (even, odd) = self.paths.tick(*x, *x);
+            let (even, odd) = paths.tick::<FMA>(*x, *x);
             out[0] = even;
             out[1] = odd;
         }
+        self.paths = paths;
     }
 
     /// Clears the filter memory.
@@ -199,15 +207,17 @@ impl<const N: usize> Downsampler2x<N> {
     }
 
     /// Downsamples `input` into `output`, which must be half as long.
-    #[inline]
-    pub fn process(&mut self, input: &[Lanes], output: &mut [Lanes]) {
+    #[inline(always)]
+    pub fn process<const FMA: bool>(&mut self, input: &[Lanes], output: &mut [Lanes]) {
         debug_assert_eq!(input.len(), output.len() * 2);
+        let mut paths = self.paths;
         for (pair, out) in input.chunks_exact(2).zip(output.iter_mut()) {
-            let (a, b) = self.paths.tick(pair[1], pair[0]);
+            let (a, b) = paths.tick::<FMA>(pair[1], pair[0]);
             for c in 0..2 {
                 out[c] = 0.5 * (a[c] + b[c]);
             }
         }
+        self.paths = paths;
     }
 
     /// Clears the filter memory.
@@ -304,7 +314,7 @@ mod tests {
                 })
                 .collect();
             let mut output = vec![[0.0; 2]; n * 2];
-            up.process(&input, &mut output);
+            up.process::<false>(&input, &mut output);
             let tail: Vec<f64> = output[n * 2 - 4096..].iter().map(|s| s[0] as f64).collect();
             let bin = |k: f64| {
                 let (mut re, mut im) = (0.0, 0.0);
@@ -334,8 +344,8 @@ mod tests {
                 .collect();
             let mut hi = vec![[0.0; 2]; n * 2];
             let mut out = vec![[0.0; 2]; n];
-            up.process(&input, &mut hi);
-            down.process(&hi, &mut out);
+            up.process::<false>(&input, &mut hi);
+            down.process::<false>(&hi, &mut out);
             let rms = |s: &[Lanes]| {
                 (s.iter().map(|x| (x[0] as f64).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
             };
@@ -348,9 +358,9 @@ mod tests {
             let coefs = design_f32::<4>(0.1);
             let mut up = Upsampler2x::new(coefs);
             let mut out = [[0.0; 2]; 2];
-            up.process(&[[1.0, 1.0]], &mut out);
+            up.process::<false>(&[[1.0, 1.0]], &mut out);
             up.reset();
-            up.process(&[[0.0, 0.0]], &mut out);
+            up.process::<false>(&[[0.0, 0.0]], &mut out);
             assert_eq!(out, [[0.0; 2]; 2]);
         }
     }

@@ -10,6 +10,7 @@ pub mod limiter;
 pub mod loudness;
 pub mod oversampler;
 pub mod shaper;
+pub mod simd;
 pub mod tap;
 
 #[cfg(any(test, feature = "fault-injection"))]
@@ -17,3 +18,4 @@ pub use engine::InjectedFault;
 pub use engine::{CHUNK, Controls, Engine, OutputStats, Path};
 pub use oversampler::Factor;
 pub use shaper::Curve;
+pub use simd::Simd;

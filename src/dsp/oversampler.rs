@@ -7,6 +7,7 @@
 //! least [`STOPBAND_DB`] of stop-band attenuation (see the designer's test).
 
 use super::halfband::{Downsampler2x, Lanes, Upsampler2x, design_f32};
+use super::simd::Simd;
 
 /// The stop-band attenuation every stage must reach, in dB.
 pub const STOPBAND_DB: f64 = 96.0;
@@ -129,7 +130,8 @@ impl Oversampler {
 
     /// Upsamples the first `n` samples of `a` by the factor. `a` and `b` are scratch buffers of
     /// at least `n * factor` samples; the result is in the returned one, `n * factor` long.
-    pub fn upsample<'a>(
+    #[inline(always)]
+    pub fn upsample<'a, const FMA: bool>(
         &mut self,
         n: usize,
         a: &'a mut [Lanes],
@@ -137,16 +139,16 @@ impl Oversampler {
     ) -> &'a mut [Lanes] {
         let stages = self.factor.stages();
         if stages >= 1 {
-            self.up1.process(&a[..n], &mut b[..2 * n]);
+            self.up1.process::<FMA>(&a[..n], &mut b[..2 * n]);
         }
         if stages >= 2 {
-            self.up2.process(&b[..2 * n], &mut a[..4 * n]);
+            self.up2.process::<FMA>(&b[..2 * n], &mut a[..4 * n]);
         }
         if stages >= 3 {
-            self.up3.process(&a[..4 * n], &mut b[..8 * n]);
+            self.up3.process::<FMA>(&a[..4 * n], &mut b[..8 * n]);
         }
         if stages >= 4 {
-            self.up4.process(&b[..8 * n], &mut a[..16 * n]);
+            self.up4.process::<FMA>(&b[..8 * n], &mut a[..16 * n]);
         }
         let len = n << stages;
         if stages % 2 == 1 {
@@ -159,20 +161,45 @@ impl Oversampler {
     /// The inverse of [`Oversampler::upsample`]: takes `n * factor` samples from the buffer
     /// `upsample` returned (`a` for an even number of stages, `b` for an odd one) down to `n`
     /// samples in `a`.
-    pub fn downsample(&mut self, n: usize, a: &mut [Lanes], b: &mut [Lanes]) {
+    #[inline(always)]
+    pub fn downsample<const FMA: bool>(&mut self, n: usize, a: &mut [Lanes], b: &mut [Lanes]) {
         let stages = self.factor.stages();
         if stages >= 4 {
-            self.down4.process(&a[..16 * n], &mut b[..8 * n]);
+            self.down4.process::<FMA>(&a[..16 * n], &mut b[..8 * n]);
         }
         if stages >= 3 {
-            self.down3.process(&b[..8 * n], &mut a[..4 * n]);
+            self.down3.process::<FMA>(&b[..8 * n], &mut a[..4 * n]);
         }
         if stages >= 2 {
-            self.down2.process(&a[..4 * n], &mut b[..2 * n]);
+            self.down2.process::<FMA>(&a[..4 * n], &mut b[..2 * n]);
         }
         if stages >= 1 {
-            self.down1.process(&b[..2 * n], &mut a[..n]);
+            self.down1.process::<FMA>(&b[..2 * n], &mut a[..n]);
         }
+    }
+}
+
+impl Oversampler {
+    /// Takes `n` samples up by the factor and straight back down, in `a` (the cascade alone,
+    /// with nothing in between: what the anchor benchmark measures), on `simd`'s instructions.
+    pub fn round_trip(&mut self, simd: Simd, n: usize, a: &mut [Lanes], b: &mut [Lanes]) {
+        #[cfg(target_arch = "x86_64")]
+        if simd.supported() == Simd::Avx2Fma {
+            // SAFETY: `supported` checked that the CPU has AVX2 and FMA.
+            unsafe { self.round_trip_avx2_fma(n, a, b) };
+            return;
+        }
+        self.upsample::<false>(n, a, b);
+        self.downsample::<false>(n, a, b);
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn round_trip_avx2_fma(&mut self, n: usize, a: &mut [Lanes], b: &mut [Lanes]) {
+        self.upsample::<true>(n, a, b);
+        self.downsample::<true>(n, a, b);
     }
 }
 
@@ -196,9 +223,9 @@ mod tests {
                     *lanes = [s, s];
                     input.push(s);
                 }
-                let hi = os.upsample(n, &mut a, &mut b);
+                let hi = os.upsample::<false>(n, &mut a, &mut b);
                 assert_eq!(hi.len(), n * factor.ratio());
-                os.downsample(n, &mut a, &mut b);
+                os.downsample::<false>(n, &mut a, &mut b);
                 out.extend(a[..n].iter().map(|l| l[0]));
             }
             let rms = |s: &[f32]| (s.iter().map(|x| x * x).sum::<f32>() / s.len() as f32).sqrt();
