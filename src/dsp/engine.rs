@@ -262,7 +262,7 @@ impl Tier {
         hi_rate.a[..n].copy_from_slice(input);
         let ratio = self.os.factor().ratio();
         let hi = self.os.upsample::<FMA>(n, &mut hi_rate.a, &mut hi_rate.b);
-        let flat = |g: &[f32]| g[..n].iter().all(|&g| g == 1.0);
+        let flat = |g: &[f32]| g[..n].iter().fold(true, |flat, &g| flat & (g == 1.0));
         if !curve.fade.is_settled() {
             kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
         } else if flat(&ctl.tilt_low) && flat(&ctl.tilt_high) {
@@ -279,9 +279,7 @@ impl Tier {
         out.copy_from_slice(&hi_rate.a[..n]);
         self.base_pad.process(out);
         if self.dc_enabled {
-            for y in out.iter_mut() {
-                *y = self.dc.tick(*y);
-            }
+            self.dc.process::<FMA>(out);
         }
     }
 }
@@ -299,6 +297,19 @@ fn kernel<S: Shape, const TILT: bool>(
     tilt: &mut Tilt,
 ) {
     let mut last = [0.0; 2];
+    if !TILT && constant(&ctl.drive[..hi.len() / ratio]) && constant(&ctl.mix[..hi.len() / ratio]) {
+        // The usual case, no knob moving: one loop over every sample of both channels, which
+        // the compiler spreads over full SIMD registers whatever the factor.
+        let (drive, mix) = (ctl.drive[0], ctl.mix[0]);
+        for x in hi.as_flattened_mut() {
+            let dry = *x;
+            *x = dry + (S::shape(dry * drive) - dry) * mix;
+        }
+        if let Some(&l) = hi.last() {
+            tilt.follow([S::shape(l[0] * drive), S::shape(l[1] * drive)]);
+        }
+        return;
+    }
     for (i, frame) in hi.chunks_exact_mut(ratio).enumerate() {
         let (drive, mix) = (ctl.drive[i], ctl.mix[i]);
         let (lo, hg) = (ctl.tilt_low[i], ctl.tilt_high[i]);
@@ -319,6 +330,13 @@ fn kernel<S: Shape, const TILT: bool>(
     if !TILT {
         tilt.follow(last);
     }
+}
+
+/// Whether every value is the first (a fold, not a short-circuit, so that it vectorises).
+#[inline(always)]
+fn constant(values: &[f32]) -> bool {
+    let first = values.first().copied().unwrap_or(0.0);
+    values.iter().fold(true, |same, &v| same & (v == first))
 }
 
 /// Runs [`kernel`] for the curve's type.
@@ -644,6 +662,39 @@ impl Engine {
     pub fn process(
         &mut self,
         left: &mut [f32],
+        right: Option<&mut [f32]>,
+        ctl: &mut Controls,
+        next_controls: impl FnMut(&mut Controls, usize),
+    ) -> OutputStats {
+        #[cfg(target_arch = "x86_64")]
+        if self.hi_rate.simd == Simd::Avx2Fma {
+            // SAFETY: `Simd::supported` only gives `Avx2Fma` on a CPU that has both.
+            return unsafe { self.process_avx2_fma(left, right, ctl, next_controls) };
+        }
+        self.process_on::<false>(left, right, ctl, next_controls)
+    }
+
+    /// [`Engine::process`] compiled for AVX2 and FMA: every pass over the block, not only the
+    /// tiers, gets the wider registers.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn process_avx2_fma(
+        &mut self,
+        left: &mut [f32],
+        right: Option<&mut [f32]>,
+        ctl: &mut Controls,
+        next_controls: impl FnMut(&mut Controls, usize),
+    ) -> OutputStats {
+        self.process_on::<true>(left, right, ctl, next_controls)
+    }
+
+    #[inline(always)]
+    fn process_on<const FMA: bool>(
+        &mut self,
+        left: &mut [f32],
         mut right: Option<&mut [f32]>,
         ctl: &mut Controls,
         mut next_controls: impl FnMut(&mut Controls, usize),
@@ -678,7 +729,7 @@ impl Engine {
                 self.hi_rate.fault = None;
                 panic!("fault injected into Salve's DSP");
             }
-            self.process_chunk(n, ctl);
+            self.process_chunk::<FMA>(n, ctl);
             let out = &mut self.chunk.out_active[..n];
             let mut magnitude = max_magnitude_bits(out);
             if magnitude > CEILING.to_bits() || !self.limiter.is_idle() {
@@ -733,7 +784,8 @@ impl Engine {
     }
 
     /// Processes `chunk.input[..n]` into `chunk.out_active[..n]`.
-    fn process_chunk(&mut self, n: usize, ctl: &Controls) {
+    #[inline(always)]
+    fn process_chunk<const FMA: bool>(&mut self, n: usize, ctl: &Controls) {
         let requested = self.requested();
         if self.switch == Switch::Steady && requested != self.active {
             let to = requested;
@@ -755,7 +807,7 @@ impl Engine {
             // started from rest would add a slowly decaying offset).
             let chunk = &mut *self.chunk;
             if down {
-                self.tiers[to.index()].process(
+                self.tiers[to.index()].process_on::<FMA>(
                     &chunk.history,
                     &mut chunk.out_next[..HISTORY],
                     ctl,
@@ -780,7 +832,7 @@ impl Engine {
             history,
         } = &mut *self.chunk;
         let curve = self.curve;
-        self.tiers[self.active.index()].process(
+        self.tiers[self.active.index()].process_on::<FMA>(
             &input[..n],
             &mut out_active[..n],
             ctl,
@@ -812,7 +864,7 @@ impl Engine {
         };
 
         if let Switch::Switching { to, mut fade } = self.switch {
-            self.tiers[to.index()].process(
+            self.tiers[to.index()].process_on::<FMA>(
                 &input[..n],
                 &mut out_next[..n],
                 ctl,
