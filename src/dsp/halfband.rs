@@ -172,6 +172,13 @@ impl<const N: usize> Upsampler2x<N> {
         }
     }
 
+    /// One input sample in, its two output samples out (in time order).
+    #[inline(always)]
+    pub fn tick<const FMA: bool>(&mut self, x: Lanes) -> [Lanes; 2] {
+        let (even, odd) = self.paths.tick::<FMA>(x, x);
+        [even, odd]
+    }
+
     /// Upsamples `input` into `output`, which must be twice as long.
     #[inline(always)]
     pub fn process<const FMA: bool>(&mut self, input: &[Lanes], output: &mut [Lanes]) {
@@ -204,6 +211,13 @@ impl<const N: usize> Downsampler2x<N> {
         Self {
             paths: TwoPaths::new(coefs),
         }
+    }
+
+    /// Two input samples (in time order) in, one output sample out.
+    #[inline(always)]
+    pub fn tick<const FMA: bool>(&mut self, pair: [Lanes; 2]) -> Lanes {
+        let (a, b) = self.paths.tick::<FMA>(pair[1], pair[0]);
+        [0.5 * (a[0] + b[0]), 0.5 * (a[1] + b[1])]
     }
 
     /// Downsamples `input` into `output`, which must be half as long.

@@ -137,44 +137,106 @@ impl Oversampler {
         a: &'a mut [Lanes],
         b: &'a mut [Lanes],
     ) -> &'a mut [Lanes] {
-        let stages = self.factor.stages();
-        if stages >= 1 {
-            self.up1.process::<FMA>(&a[..n], &mut b[..2 * n]);
+        match self.factor {
+            Factor::X1 => {}
+            Factor::X2 => self.upsample_frames::<1, FMA>(&a[..n], &mut b[..2 * n]),
+            Factor::X4 => self.upsample_frames::<2, FMA>(&a[..n], &mut b[..4 * n]),
+            Factor::X8 => self.upsample_frames::<3, FMA>(&a[..n], &mut b[..8 * n]),
+            Factor::X16 => self.upsample_frames::<4, FMA>(&a[..n], &mut b[..16 * n]),
         }
-        if stages >= 2 {
-            self.up2.process::<FMA>(&b[..2 * n], &mut a[..4 * n]);
-        }
-        if stages >= 3 {
-            self.up3.process::<FMA>(&a[..4 * n], &mut b[..8 * n]);
-        }
-        if stages >= 4 {
-            self.up4.process::<FMA>(&b[..8 * n], &mut a[..16 * n]);
-        }
-        let len = n << stages;
-        if stages % 2 == 1 {
-            &mut b[..len]
-        } else {
+        let len = n << self.factor.stages();
+        if self.factor == Factor::X1 {
             &mut a[..len]
+        } else {
+            &mut b[..len]
         }
     }
 
     /// The inverse of [`Oversampler::upsample`]: takes `n * factor` samples from the buffer
-    /// `upsample` returned (`a` for an even number of stages, `b` for an odd one) down to `n`
-    /// samples in `a`.
+    /// `upsample` returned (`a` at 1x, else `b`) down to `n` samples in `a`.
     #[inline(always)]
     pub fn downsample<const FMA: bool>(&mut self, n: usize, a: &mut [Lanes], b: &mut [Lanes]) {
-        let stages = self.factor.stages();
-        if stages >= 4 {
-            self.down4.process::<FMA>(&a[..16 * n], &mut b[..8 * n]);
+        match self.factor {
+            Factor::X1 => {}
+            Factor::X2 => self.downsample_frames::<1, FMA>(&b[..2 * n], &mut a[..n]),
+            Factor::X4 => self.downsample_frames::<2, FMA>(&b[..4 * n], &mut a[..n]),
+            Factor::X8 => self.downsample_frames::<3, FMA>(&b[..8 * n], &mut a[..n]),
+            Factor::X16 => self.downsample_frames::<4, FMA>(&b[..16 * n], &mut a[..n]),
         }
-        if stages >= 3 {
-            self.down3.process::<FMA>(&b[..8 * n], &mut a[..4 * n]);
+    }
+
+    /// Runs every stage frame by frame: one base-rate sample through all `STAGES` stages, then
+    /// the next. Each stage is a recursion that waits on its own last output, so a stage run over
+    /// a whole block before the next one starts costs the sum of the stages' waits; interleaved
+    /// like this, the stages' waits overlap and the dearest (the last stage's) sets the pace.
+    /// Each stage still sees its samples in the same order, so the output is the same bit for bit.
+    #[inline(always)]
+    fn upsample_frames<const STAGES: usize, const FMA: bool>(
+        &mut self,
+        input: &[Lanes],
+        output: &mut [Lanes],
+    ) {
+        for (x, out) in input.iter().zip(output.chunks_exact_mut(1 << STAGES)) {
+            let mut s2 = [[0.0f32; 2]; 4];
+            let mut s3 = [[0.0f32; 2]; 8];
+            let s1 = self.up1.tick::<FMA>(*x);
+            if STAGES == 1 {
+                out.copy_from_slice(&s1);
+                continue;
+            }
+            for (i, &x) in s1.iter().enumerate() {
+                [s2[2 * i], s2[2 * i + 1]] = self.up2.tick::<FMA>(x);
+            }
+            if STAGES == 2 {
+                out.copy_from_slice(&s2);
+                continue;
+            }
+            for (i, &x) in s2.iter().enumerate() {
+                [s3[2 * i], s3[2 * i + 1]] = self.up3.tick::<FMA>(x);
+            }
+            if STAGES == 3 {
+                out.copy_from_slice(&s3);
+                continue;
+            }
+            for (i, &x) in s3.iter().enumerate() {
+                [out[2 * i], out[2 * i + 1]] = self.up4.tick::<FMA>(x);
+            }
         }
-        if stages >= 2 {
-            self.down2.process::<FMA>(&a[..4 * n], &mut b[..2 * n]);
-        }
-        if stages >= 1 {
-            self.down1.process::<FMA>(&b[..2 * n], &mut a[..n]);
+    }
+
+    /// [`Oversampler::upsample_frames`] the other way.
+    #[inline(always)]
+    fn downsample_frames<const STAGES: usize, const FMA: bool>(
+        &mut self,
+        input: &[Lanes],
+        output: &mut [Lanes],
+    ) {
+        for (frame, out) in input.chunks_exact(1 << STAGES).zip(output.iter_mut()) {
+            let mut s3 = [[0.0f32; 2]; 8];
+            let mut s2 = [[0.0f32; 2]; 4];
+            let mut s1 = [[0.0f32; 2]; 2];
+            if STAGES == 4 {
+                for (i, y) in s3.iter_mut().enumerate() {
+                    *y = self.down4.tick::<FMA>([frame[2 * i], frame[2 * i + 1]]);
+                }
+            } else if STAGES == 3 {
+                s3.copy_from_slice(frame);
+            }
+            if STAGES >= 3 {
+                for (i, y) in s2.iter_mut().enumerate() {
+                    *y = self.down3.tick::<FMA>([s3[2 * i], s3[2 * i + 1]]);
+                }
+            } else if STAGES == 2 {
+                s2.copy_from_slice(frame);
+            }
+            if STAGES >= 2 {
+                for (i, y) in s1.iter_mut().enumerate() {
+                    *y = self.down2.tick::<FMA>([s2[2 * i], s2[2 * i + 1]]);
+                }
+            } else {
+                s1.copy_from_slice(frame);
+            }
+            *out = self.down1.tick::<FMA>(s1);
         }
     }
 }
@@ -206,6 +268,62 @@ impl Oversampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The frame-by-frame cascade gives exactly what running each stage over the whole block,
+    /// one stage after the other, gives.
+    #[test]
+    fn frame_by_frame_equals_stage_by_stage_bit_for_bit() {
+        let n = 64;
+        let input: Vec<Lanes> = (0..n)
+            .map(|i| [(i as f32 * 0.3).sin(), (i as f32 * 0.11).cos()])
+            .collect();
+        for factor in Factor::ALL {
+            let mut fused = Oversampler::new(factor);
+            let mut staged = Oversampler::new(factor);
+            let (mut a, mut b) = (
+                vec![[0.0; 2]; n * MAX_FACTOR],
+                vec![[0.0; 2]; n * MAX_FACTOR],
+            );
+            for _block in 0..3 {
+                a[..n].copy_from_slice(&input);
+                let hi = fused.upsample::<false>(n, &mut a, &mut b).to_vec();
+
+                // Stage by stage over the whole block.
+                let mut x = input.clone();
+                let s = factor.stages();
+                let ups: [&mut dyn FnMut(&[Lanes], &mut [Lanes]); 4] = [
+                    &mut |i, o| staged.up1.process::<false>(i, o),
+                    &mut |i, o| staged.up2.process::<false>(i, o),
+                    &mut |i, o| staged.up3.process::<false>(i, o),
+                    &mut |i, o| staged.up4.process::<false>(i, o),
+                ];
+                for up in ups.into_iter().take(s) {
+                    let mut y = vec![[0.0; 2]; x.len() * 2];
+                    up(&x, &mut y);
+                    x = y;
+                }
+                assert_eq!(hi, x, "{factor:?} up");
+
+                let shaped: Vec<Lanes> = hi.iter().map(|v| [v[0].tanh(), v[1] * 0.5]).collect();
+                let hi_buf = if factor == Factor::X1 { &mut a } else { &mut b };
+                hi_buf[..shaped.len()].copy_from_slice(&shaped);
+                fused.downsample::<false>(n, &mut a, &mut b);
+                let downs: [&mut dyn FnMut(&[Lanes], &mut [Lanes]); 4] = [
+                    &mut |i, o| staged.down1.process::<false>(i, o),
+                    &mut |i, o| staged.down2.process::<false>(i, o),
+                    &mut |i, o| staged.down3.process::<false>(i, o),
+                    &mut |i, o| staged.down4.process::<false>(i, o),
+                ];
+                let mut x = shaped;
+                for down in downs.into_iter().take(s).rev() {
+                    let mut y = vec![[0.0; 2]; x.len() / 2];
+                    down(&x, &mut y);
+                    x = y;
+                }
+                assert_eq!(a[..n], x[..], "{factor:?} down");
+            }
+        }
+    }
 
     #[test]
     fn round_trip_keeps_a_low_sine_for_every_factor() {
