@@ -269,6 +269,9 @@ impl Oversampler {
 mod tests {
     use super::*;
 
+    /// One stage run over a whole block.
+    type Stage<'a> = &'a mut dyn FnMut(&[Lanes], &mut [Lanes]);
+
     /// The frame-by-frame cascade gives exactly what running each stage over the whole block,
     /// one stage after the other, gives.
     #[test]
@@ -291,7 +294,7 @@ mod tests {
                 // Stage by stage over the whole block.
                 let mut x = input.clone();
                 let s = factor.stages();
-                let ups: [&mut dyn FnMut(&[Lanes], &mut [Lanes]); 4] = [
+                let ups: [Stage; 4] = [
                     &mut |i, o| staged.up1.process::<false>(i, o),
                     &mut |i, o| staged.up2.process::<false>(i, o),
                     &mut |i, o| staged.up3.process::<false>(i, o),
@@ -308,7 +311,7 @@ mod tests {
                 let hi_buf = if factor == Factor::X1 { &mut a } else { &mut b };
                 hi_buf[..shaped.len()].copy_from_slice(&shaped);
                 fused.downsample::<false>(n, &mut a, &mut b);
-                let downs: [&mut dyn FnMut(&[Lanes], &mut [Lanes]); 4] = [
+                let downs: [Stage; 4] = [
                     &mut |i, o| staged.down1.process::<false>(i, o),
                     &mut |i, o| staged.down2.process::<false>(i, o),
                     &mut |i, o| staged.down3.process::<false>(i, o),
