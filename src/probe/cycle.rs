@@ -237,7 +237,9 @@ impl CycleEstimator {
             self.period = period_ns.max(1.0) * (1.0 + self.rise);
             self.per_period = 1.0 / self.period;
         }
-        let gap = start_ns.saturating_sub(previous) as f64;
+        // Through i64: one instruction each way, where u64 takes several (times stay far below
+        // 2^63 ns).
+        let gap = start_ns.saturating_sub(previous) as i64 as f64;
         let gap_ratio = (gap * self.per_block) as f32;
         if self.last_snap_ns > 0.0 {
             if gap < (1.0 - EARLY_SHARE) * self.period && self.regular() {
@@ -255,11 +257,11 @@ impl CycleEstimator {
         // between its wake-up and the next one, so whole periods since that wake-up tell (a
         // call a little before the predicted wake-up belongs to it: the edge then snaps down).
         let period = self.period;
-        let since_wake = start_ns as f64 - self.wake_ns;
+        let start = start_ns as i64 as f64;
+        let since_wake = start - self.wake_ns;
         // Whole periods, none if negative (a conversion, cheaper than `floor`).
-        let cycles = (since_wake * self.per_period + EARLY_SHARE) as u64 as f64;
+        let cycles = ((since_wake * self.per_period + EARLY_SHARE) as i64).max(0) as f64;
         self.wake_ns += cycles * period;
-        let start = start_ns as f64;
         self.open_cycles += cycles as u32;
         self.open_rise += cycles * self.rise;
         if self.settling < DRIFT_WINDOW {
@@ -285,7 +287,7 @@ impl CycleEstimator {
             self.filled = (self.filled + 1).min(RHYTHM_LEN);
         }
         CyclePosition {
-            wait_ns: (start - self.wake_ns) as u64,
+            wait_ns: ((start - self.wake_ns) as i64).max(0) as u64,
             cycles: cycles.min(u32::MAX as f64) as u32,
             gap_ratio,
         }

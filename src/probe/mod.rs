@@ -92,6 +92,10 @@ struct Timing {
     duration_s: f64,
     /// The duration as the previous block keeps it (at the host's rate, at least 1 Hz).
     duration_ns: f64,
+    /// The deadline (the duration at a sane rate, in whole ns, at least 1) and its reciprocal:
+    /// a block's load is a multiplication, not a division.
+    deadline_ns: u64,
+    per_deadline: f32,
     /// The score memory's decay over one block.
     score_keep: f32,
     /// How far the meters' RMS moves toward a block's power (see [`telemetry::meter_step`]).
@@ -106,7 +110,10 @@ impl Timing {
             48_000.0
         };
         let duration_s = samples as f64 / rate as f64;
+        let deadline_ns = ((duration_s * 1e9) as u64).max(1);
         Self {
+            deadline_ns,
+            per_deadline: 1.0 / deadline_ns as f32,
             samples,
             sample_rate,
             duration_s,
@@ -230,8 +237,8 @@ impl<C: Clock> Probe<C> {
         }
         let duration_s = self.timing.duration_s;
         let (deadline_ns, load) = if info.realtime && info.samples > 0 {
-            let deadline = (duration_s * 1e9) as u64;
-            (deadline, elapsed_ns as f32 / deadline.max(1) as f32)
+            let t = &self.timing;
+            (t.deadline_ns, elapsed_ns as f32 * t.per_deadline)
         } else {
             (0, 0.0)
         };
