@@ -1,6 +1,8 @@
-//! The worst block around a tier switch, against the steady blocks of the tiers it crossfades:
-//! a switch runs both tiers (and a step down primes the new one), so its blocks cost more, and
-//! they must not cost several blocks' work at once.
+//! The worst block, not only the mean: around a tier switch, against the steady blocks of the
+//! tiers it crossfades (a switch runs both tiers, and a step down primes the new one, so its
+//! blocks cost more, and they must not cost several blocks' work at once); the first blocks after
+//! an activation (the engine reset, its filters from rest); and blocks with the safety limiter
+//! engaged (a hot signal at +12 dB of output gain).
 //!
 //! Each measurement runs 24 blocks of 64 samples at 48 kHz and reports the dearest of them:
 //! `steady/<n>x` with no switch, `<kind>/<from>x-<to>x` with the switch asked for before the
@@ -22,6 +24,8 @@ enum Kind {
     Down,
     Urgent,
     Up,
+    /// The engine reset (as at every activation) just before the first block.
+    Activated,
 }
 
 /// The dearest of [`BLOCKS`] blocks, starting at `from` and switching to `to` as `kind` says.
@@ -45,6 +49,7 @@ fn worst_block(
             engine.set_factor(to);
             engine.set_urgent();
         }
+        Kind::Activated => engine.reset(),
     }
     let mut worst = Duration::ZERO;
     for _ in 0..BLOCKS {
@@ -62,16 +67,24 @@ fn switches(c: &mut Criterion) {
     let input: Vec<f32> = (0..BLOCK).map(|i| (i as f32 * 0.06).sin() * 0.7).collect();
     let mut ctl = Controls::default();
     ctl.fill(4.0, 1.0, 0.0, 0.5);
+    // The limiter engaged: the same signal at +12 dB of output gain peaks near +12 dBFS.
+    let mut hot = Controls::default();
+    hot.fill(4.0, 1.0, 0.0, 4.0);
     let mut group = c.benchmark_group("worst_block");
     let mut bench = |name: &str, from: Factor, to: Factor, kind: Kind| {
         let id = match kind {
-            Kind::Steady => BenchmarkId::new(name, format!("{}x", from.ratio())),
+            Kind::Steady | Kind::Activated => BenchmarkId::new(name, format!("{}x", from.ratio())),
             _ => BenchmarkId::new(name, format!("{}x-{}x", from.ratio(), to.ratio())),
+        };
+        let ctl = if name == "limiting" {
+            &mut hot
+        } else {
+            &mut ctl
         };
         group.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| worst_block(from, to, kind, &input, &mut ctl))
+                    .map(|_| worst_block(from, to, kind, &input, ctl))
                     .sum()
             })
         });
@@ -83,6 +96,10 @@ fn switches(c: &mut Criterion) {
     bench("urgent", Factor::X16, Factor::X8, Kind::Urgent);
     bench("urgent", Factor::X2, Factor::X1, Kind::Urgent);
     bench("up", Factor::X8, Factor::X16, Kind::Up);
+    bench("activated", Factor::X16, Factor::X16, Kind::Activated);
+    bench("activated", Factor::X1, Factor::X1, Kind::Activated);
+    bench("limiting", Factor::X16, Factor::X16, Kind::Steady);
+    bench("limiting", Factor::X1, Factor::X1, Kind::Steady);
     group.finish();
 }
 
