@@ -266,9 +266,9 @@ impl Tier {
         if !curve.fade.is_settled() {
             kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
         } else if flat(&ctl.tilt_low) && flat(&ctl.tilt_high) {
-            kernel_for::<false>(curve.current, hi, ratio, ctl, &mut self.tilt);
+            kernel_for::<false, FMA>(curve.current, hi, ratio, ctl, &mut self.tilt);
         } else {
-            kernel_for::<true>(curve.current, hi, ratio, ctl, &mut self.tilt);
+            kernel_for::<true, FMA>(curve.current, hi, ratio, ctl, &mut self.tilt);
         }
         #[cfg(any(test, feature = "fault-injection"))]
         if let Some(InjectedFault::Nan) = hi_rate.fault.take() {
@@ -290,7 +290,7 @@ impl Tier {
 /// starts without a transient (its output depends on the state only through `low - high` gain,
 /// which starts at zero).
 #[inline(always)]
-fn kernel<S: Shape, const TILT: bool>(
+fn kernel<S: Shape, const TILT: bool, const FMA: bool>(
     hi: &mut [Lanes],
     ratio: usize,
     ctl: &Controls,
@@ -317,7 +317,7 @@ fn kernel<S: Shape, const TILT: bool>(
             let dry = *s;
             let shaped = [S::shape(dry[0] * drive), S::shape(dry[1] * drive)];
             let wet = if TILT {
-                tilt.tick(shaped, lo, hg)
+                tilt.tick_on::<FMA>(shaped, lo, hg)
             } else {
                 last = shaped;
                 shaped
@@ -341,7 +341,7 @@ fn constant(values: &[f32]) -> bool {
 
 /// Runs [`kernel`] for the curve's type.
 #[inline(always)]
-fn kernel_for<const TILT: bool>(
+fn kernel_for<const TILT: bool, const FMA: bool>(
     curve: Curve,
     hi: &mut [Lanes],
     ratio: usize,
@@ -349,10 +349,10 @@ fn kernel_for<const TILT: bool>(
     tilt: &mut Tilt,
 ) {
     match curve {
-        Curve::Smooth => kernel::<Smooth, TILT>(hi, ratio, ctl, tilt),
-        Curve::SoftClip => kernel::<SoftClip, TILT>(hi, ratio, ctl, tilt),
-        Curve::Tube => kernel::<Tube, TILT>(hi, ratio, ctl, tilt),
-        Curve::HardClip => kernel::<HardClip, TILT>(hi, ratio, ctl, tilt),
+        Curve::Smooth => kernel::<Smooth, TILT, FMA>(hi, ratio, ctl, tilt),
+        Curve::SoftClip => kernel::<SoftClip, TILT, FMA>(hi, ratio, ctl, tilt),
+        Curve::Tube => kernel::<Tube, TILT, FMA>(hi, ratio, ctl, tilt),
+        Curve::HardClip => kernel::<HardClip, TILT, FMA>(hi, ratio, ctl, tilt),
     }
 }
 

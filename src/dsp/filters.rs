@@ -37,10 +37,17 @@ impl Tilt {
 
     #[inline(always)]
     pub fn tick(&mut self, x: Lanes, low_gain: f32, high_gain: f32) -> Lanes {
+        self.tick_on::<false>(x, low_gain, high_gain)
+    }
+
+    /// [`Tilt::tick`], with fused multiply-adds in the engine's FMA copy (the low-pass's
+    /// recursion is then a subtraction and one fused operation).
+    #[inline(always)]
+    pub fn tick_on<const FMA: bool>(&mut self, x: Lanes, low_gain: f32, high_gain: f32) -> Lanes {
         let mut out = [0.0; 2];
         for c in 0..2 {
-            self.low[c] += (x[c] - self.low[c]) * self.coef;
-            out[c] = self.low[c] * low_gain + (x[c] - self.low[c]) * high_gain;
+            self.low[c] = madd::<FMA>(x[c] - self.low[c], self.coef, self.low[c]);
+            out[c] = madd::<FMA>(self.low[c], low_gain, (x[c] - self.low[c]) * high_gain);
         }
         out
     }
