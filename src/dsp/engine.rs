@@ -208,42 +208,8 @@ impl Tier {
         self.dc.reset();
     }
 
-    /// Processes `input` into `out` (both `n` long) with the oversampled scratch memory, on the
-    /// instruction set the engine chose.
-    fn process(
-        &mut self,
-        input: &[Lanes],
-        out: &mut [Lanes],
-        ctl: &Controls,
-        curve: CurveState,
-        hi_rate: &mut HiRate,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if hi_rate.simd == Simd::Avx2Fma {
-            // SAFETY: `Simd::supported` only gives `Avx2Fma` on a CPU that has both.
-            unsafe { self.process_avx2_fma(input, out, ctl, curve, hi_rate) };
-            return;
-        }
-        self.process_on::<false>(input, out, ctl, curve, hi_rate);
-    }
-
-    /// [`Tier::process`] compiled for AVX2 and FMA.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn process_avx2_fma(
-        &mut self,
-        input: &[Lanes],
-        out: &mut [Lanes],
-        ctl: &Controls,
-        curve: CurveState,
-        hi_rate: &mut HiRate,
-    ) {
-        self.process_on::<true>(input, out, ctl, curve, hi_rate);
-    }
-
+    /// Processes `input` into `out` (both `n` long) with the oversampled scratch memory; `FMA`
+    /// in the engine's AVX2 copy (see [`Engine::process`]).
     #[inline(always)]
     fn process_on<const FMA: bool>(
         &mut self,
@@ -538,7 +504,8 @@ impl Engine {
                 input[0] = [1.0, 1.0];
             }
             let mut out = [[0.0f32; 2]; CHUNK];
-            tier.process(&input, &mut out, &ctl, curve, &mut self.hi_rate);
+            // The baseline's arithmetic: the delay is the same on every instruction set.
+            tier.process_on::<false>(&input, &mut out, &ctl, curve, &mut self.hi_rate);
             for (i, s) in out.iter().enumerate() {
                 let n = (chunk * CHUNK + i) as f64;
                 moment += n * s[0] as f64;
