@@ -17,7 +17,7 @@ use super::halfband::Lanes;
 use super::limiter::{CEILING, SafetyLimiter};
 use super::oversampler::{Factor, MAX_FACTOR, Oversampler};
 use super::shaper::{Curve, HardClip, Shape, Smooth, SoftClip, Tube};
-use super::simd::Simd;
+use super::simd::{Simd, madd};
 
 /// The engine processes long blocks in chunks of this many samples, so its scratch memory is
 /// fixed whatever block size a host sends.
@@ -269,10 +269,13 @@ fn kernel<S: Shape, const TILT: bool, const FMA: bool>(
         let (drive, mix) = (ctl.drive[0], ctl.mix[0]);
         for x in hi.as_flattened_mut() {
             let dry = *x;
-            *x = dry + (S::shape(dry * drive) - dry) * mix;
+            *x = madd::<FMA>(S::shape_on::<FMA>(dry * drive) - dry, mix, dry);
         }
         if let Some(&l) = hi.last() {
-            tilt.follow([S::shape(l[0] * drive), S::shape(l[1] * drive)]);
+            tilt.follow([
+                S::shape_on::<FMA>(l[0] * drive),
+                S::shape_on::<FMA>(l[1] * drive),
+            ]);
         }
         return;
     }
@@ -281,7 +284,10 @@ fn kernel<S: Shape, const TILT: bool, const FMA: bool>(
         let (lo, hg) = (ctl.tilt_low[i], ctl.tilt_high[i]);
         for s in frame {
             let dry = *s;
-            let shaped = [S::shape(dry[0] * drive), S::shape(dry[1] * drive)];
+            let shaped = [
+                S::shape_on::<FMA>(dry[0] * drive),
+                S::shape_on::<FMA>(dry[1] * drive),
+            ];
             let wet = if TILT {
                 tilt.tick_on::<FMA>(shaped, lo, hg)
             } else {
@@ -289,7 +295,7 @@ fn kernel<S: Shape, const TILT: bool, const FMA: bool>(
                 shaped
             };
             for c in 0..2 {
-                s[c] = dry[c] + (wet[c] - dry[c]) * mix;
+                s[c] = madd::<FMA>(wet[c] - dry[c], mix, dry[c]);
             }
         }
     }

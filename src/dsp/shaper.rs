@@ -1,6 +1,7 @@
 //! The waveshaping curves: the nonlinearity at the heart of the saturator, run at the oversampled
 //! rate.
 
+use super::simd::madd;
 use nice_plug::prelude::Enum;
 
 /// The shape of the saturation. Every curve has unity gain for small signals, so changing the
@@ -42,7 +43,15 @@ impl Curve {
 
 /// A curve as a type, so that the inner loop is compiled once per curve without a branch.
 pub trait Shape {
-    fn shape(x: f32) -> f32;
+    /// Shapes one sample, with fused multiply-adds in the engine's FMA copy (see
+    /// [`super::simd`]).
+    fn shape_on<const FMA: bool>(x: f32) -> f32;
+
+    /// Shapes one sample.
+    #[inline(always)]
+    fn shape(x: f32) -> f32 {
+        Self::shape_on::<false>(x)
+    }
 }
 
 pub struct Smooth;
@@ -58,23 +67,33 @@ const TANH_CLAMP: f32 = 4.97;
 /// no branches, so loops over it vectorise.
 #[inline(always)]
 pub fn fast_tanh(x: f32) -> f32 {
+    fast_tanh_on::<false>(x)
+}
+
+/// [`fast_tanh`], its polynomials in fused multiply-adds when `FMA`.
+#[inline(always)]
+fn fast_tanh_on<const FMA: bool>(x: f32) -> f32 {
     let x = x.clamp(-TANH_CLAMP, TANH_CLAMP);
     let x2 = x * x;
-    let num = x * (135_135.0 + x2 * (17_325.0 + x2 * (378.0 + x2)));
-    let den = 135_135.0 + x2 * (62_370.0 + x2 * (3_150.0 + x2 * 28.0));
+    let num = x * madd::<FMA>(x2, madd::<FMA>(x2, 378.0 + x2, 17_325.0), 135_135.0);
+    let den = madd::<FMA>(
+        x2,
+        madd::<FMA>(x2, madd::<FMA>(x2, 28.0, 3_150.0), 62_370.0),
+        135_135.0,
+    );
     (num / den).clamp(-1.0, 1.0)
 }
 
 impl Shape for Smooth {
     #[inline(always)]
-    fn shape(x: f32) -> f32 {
-        fast_tanh(x)
+    fn shape_on<const FMA: bool>(x: f32) -> f32 {
+        fast_tanh_on::<FMA>(x)
     }
 }
 
 impl Shape for SoftClip {
     #[inline(always)]
-    fn shape(x: f32) -> f32 {
+    fn shape_on<const FMA: bool>(x: f32) -> f32 {
         // 1.5 u - 0.5 u^3 has slope 1.5 at 0 and reaches 1 at u = 1; scaling the input by 2/3
         // gives unity small-signal gain.
         let u = (x * (2.0 / 3.0)).clamp(-1.0, 1.0);
@@ -91,14 +110,14 @@ const TUBE_GAIN: f32 = 1.127_584_5;
 
 impl Shape for Tube {
     #[inline(always)]
-    fn shape(x: f32) -> f32 {
-        (fast_tanh(x + TUBE_BIAS) - TUBE_TANH_BIAS) * TUBE_GAIN
+    fn shape_on<const FMA: bool>(x: f32) -> f32 {
+        (fast_tanh_on::<FMA>(x + TUBE_BIAS) - TUBE_TANH_BIAS) * TUBE_GAIN
     }
 }
 
 impl Shape for HardClip {
     #[inline(always)]
-    fn shape(x: f32) -> f32 {
+    fn shape_on<const FMA: bool>(x: f32) -> f32 {
         x.clamp(-1.0, 1.0)
     }
 }
