@@ -34,6 +34,12 @@ impl Declicker {
         }
     }
 
+    /// Samples still to pass at gain 0.
+    #[inline]
+    pub fn waiting(&self) -> usize {
+        self.wait
+    }
+
     /// Whether the fade is over (gain 1 from now on).
     #[inline]
     pub fn is_settled(&self) -> bool {

@@ -31,18 +31,18 @@ pub const TIER_CROSSFADE_SECONDS: f32 = 0.010;
 /// How long a curve change crossfades, in seconds.
 pub const CURVE_CROSSFADE_SECONDS: f32 = 0.005;
 /// How many samples a newly started tier runs silently before it fades in, beyond its latency, so
-/// that its filters have settled (when there is time: switching up).
+/// that its filters have settled (unless the switch is urgent).
 pub(crate) const WARM_UP_EXTRA: usize = 128;
 /// How much signal a new tier has run on before it is heard: long enough for the steepest
 /// half-band stage's start-up transient to decay (its slowest pole has a time constant of tens of
 /// samples). A tier started from rest clicks under a short fade.
 pub(crate) const SETTLE: usize = 4 * CHUNK;
-/// Switching down, the new tier is primed with the last [`PRIME`] input samples (see
-/// `Chunk::history`) in the chunk the switch starts, then runs unheard on the live input for the
-/// rest of [`SETTLE`]. One chunk of the cheaper tier keeps that chunk within about 1.5x the two
-/// tiers' steady cost (priming all of [`SETTLE`] at once cost several blocks' work in one, just
-/// when blocks were late). Switching up, the (dearer) new tier only runs unheard on the live
-/// input: no chunk costs more than the two tiers do.
+/// An urgent switch (the reflex: blocks are already late) primes the new tier with the last
+/// [`PRIME`] input samples (see `Chunk::history`) in the chunk the switch starts, so that it is
+/// heard one block sooner: its first block runs the cheaper tier twice, which costs about 1.5x
+/// the dearer tier's steady block but saves a block of both tiers (`a_step_slowdown_costs_at_most_
+/// four_overruns_and_three_periods_and_recovers`). Every other switch runs the new tier unheard on
+/// the live input while it settles, so no block runs more than the two tiers' work.
 pub(crate) const PRIME: usize = CHUNK;
 /// An urgent switch (the reflex, already overrunning) settles on one more chunk of live input
 /// after its priming (two chunks of signal are the least that does not click under the short
@@ -402,6 +402,8 @@ pub struct Engine {
     tier_fade_len: usize,
     /// The next switch is urgent (see [`Engine::set_urgent`]).
     urgent: bool,
+    /// The switch under way still has to hand the heard tier's DC-blocker state to the new tier.
+    dc_pending: bool,
     curve: CurveState,
     /// The length of a curve change's crossfade, in samples.
     curve_fade_len: usize,
@@ -445,6 +447,7 @@ impl Engine {
             switch: Switch::Steady,
             tier_fade_len: ((TIER_CROSSFADE_SECONDS * sample_rate) as usize).max(1),
             urgent: false,
+            dc_pending: false,
             curve: CurveState {
                 current: Curve::Smooth,
                 previous: Curve::Smooth,
@@ -764,22 +767,22 @@ impl Engine {
             let to = requested;
             self.tiers[to.index()].reset();
             let down = rank(to) < rank(self.active);
-            let (warm, len) = if down && self.urgent {
+            let urgent = down && self.urgent;
+            let (warm, len) = if urgent {
                 (URGENT_WARM, URGENT_FADE)
-            } else if down {
-                (SETTLE - PRIME, self.tier_fade_len)
             } else {
                 (
                     (self.latency + WARM_UP_EXTRA).max(SETTLE),
                     self.tier_fade_len,
                 )
             };
-            // A step down primes the new tier with the recent input, so its filters and padding
-            // hold the signal (not silence) when it starts to be heard. Either way it gets the
+            // An urgent step down primes the new tier with the recent input, so its filters and
+            // padding hold the signal (not silence) when it starts to be heard, and gives it the
             // heard tier's DC-blocker state, which is at the same point in time (a DC blocker
-            // started from rest would add a slowly decaying offset).
+            // started from rest would add a slowly decaying offset). Other switches take that
+            // state when the new tier's fade begins (below).
             let chunk = &mut *self.chunk;
-            if down {
+            if urgent {
                 self.tiers[to.index()].process_on::<FMA>(
                     &chunk.history,
                     &mut chunk.out_next[..HISTORY],
@@ -787,9 +790,10 @@ impl Engine {
                     self.curve,
                     &mut self.hi_rate,
                 );
+                let dc = self.tiers[self.active.index()].dc;
+                self.tiers[to.index()].dc = dc;
             }
-            let dc = self.tiers[self.active.index()].dc;
-            self.tiers[to.index()].dc = dc;
+            self.dc_pending = !urgent;
             self.urgent = false;
             self.switch = Switch::Switching {
                 to,
@@ -837,6 +841,15 @@ impl Engine {
         };
 
         if let Switch::Switching { to, mut fade } = self.switch {
+            if self.dc_pending && fade.waiting() <= n {
+                // The new tier is heard from within this chunk: its DC blocker goes on from the
+                // heard tier's state, at the same point in time and on the same (now settled)
+                // signal. Through the tier's start-up it would have picked up an offset that
+                // decays only slowly.
+                let dc = self.tiers[self.active.index()].dc;
+                self.tiers[to.index()].dc = dc;
+                self.dc_pending = false;
+            }
             self.tiers[to.index()].process_on::<FMA>(
                 &input[..n],
                 &mut out_next[..n],

@@ -102,7 +102,7 @@ pub struct Sim {
     reflex_fired_last: bool,
     /// The last block's load: a step down after a near miss is urgent too.
     last_load: f32,
-    /// The next block primes the tier being switched down to.
+    /// The next block primes the tier being switched down to (urgently).
     priming: bool,
     offline: bool,
 }
@@ -180,24 +180,22 @@ impl Sim {
             let wanted = self.decisions.level();
             if self.switching.is_none() && wanted != self.heard {
                 // The engine's switch lengths (latency 6): urgent (after the reflex, or a step
-                // down after a near miss), a short warm-up and fade; down, the rest of the
-                // settling time, then a 10 ms fade (480); up, a warm-up, then 10 ms. Both tiers
-                // cost throughout, and a step down first primes the new tier with one chunk of
-                // recent input (charged to the switch's first block).
-                use crate::dsp::engine::{PRIME, SETTLE, URGENT_FADE, URGENT_WARM, WARM_UP_EXTRA};
+                // down after a near miss), a short warm-up and fade; otherwise a warm-up, then a
+                // 10 ms fade (480). Both tiers cost throughout, and an urgent step down first
+                // primes the new tier with one chunk of recent input (charged to the switch's
+                // first block).
+                use crate::dsp::engine::{SETTLE, URGENT_FADE, URGENT_WARM, WARM_UP_EXTRA};
                 let down = wanted < self.heard;
                 let urgent =
                     down && (self.reflex_fired_last || self.last_load > crate::URGENT_LOAD);
                 let samples = if urgent {
                     URGENT_WARM + URGENT_FADE
-                } else if down {
-                    SETTLE - PRIME + 480
                 } else {
                     (6 + WARM_UP_EXTRA).max(SETTLE) + 480
                 } as u32;
                 let blocks = samples.div_ceil(BLOCK);
                 self.switching = Some((wanted, blocks));
-                self.priming = wanted < self.heard;
+                self.priming = urgent;
             }
             let mut load = self.cost(self.heard, t);
             if self.priming {
