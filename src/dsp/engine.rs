@@ -686,17 +686,12 @@ impl Engine {
         while start < total {
             let n = (total - start).min(CHUNK);
             next_controls(ctl, n);
-            let mut subnormal = 0;
-            for i in 0..n {
-                let (l, sl) = sanitize(left[start + i]);
-                let (r, sr) = match right.as_deref() {
-                    Some(r) => sanitize(r[start + i]),
-                    None => (l, false),
-                };
-                subnormal += sl as u32 + sr as u32;
-                self.chunk.input[i] = [l, r];
-            }
-            stats.subnormal_inputs += subnormal;
+            let l = &left[start..start + n];
+            stats.subnormal_inputs += match right.as_deref() {
+                Some(r) => sanitize_into(&mut self.chunk.input[..n], l, &r[start..start + n], 1),
+                // Mono: the one channel on both lanes, its subnormals counted once.
+                None => sanitize_into(&mut self.chunk.input[..n], l, l, 0),
+            };
             let input = &self.chunk.input[..n];
             in_peak_bits = in_peak_bits.max(max_magnitude_bits(input));
             in_sum_sq += lane_sum_sq(input);
@@ -949,18 +944,32 @@ fn lane_sum_sq(frames: &[Lanes]) -> f32 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// Replaces NaN and infinities by silence, flushes subnormals (reported by the flag) and clamps
-/// absurd levels, so nothing downstream ever sees them. Subnormals are recognised by their bits,
-/// which works whatever the CPU's denormals-are-zero mode.
+/// Interleaves `left` and `right` into `frames`, replacing NaN and infinities by silence,
+/// flushing subnormals and clamping absurd levels, so nothing downstream ever sees them; returns
+/// how many subnormals were flushed (the right channel's counted `right_counts` times: 0 when it
+/// is the left one again). Subnormals are recognised by their bits, which works whatever the
+/// CPU's denormals-are-zero mode; the loop has no branch, so it runs in SIMD registers.
+#[inline(always)]
+fn sanitize_into(frames: &mut [Lanes], left: &[f32], right: &[f32], right_counts: u32) -> u32 {
+    let mut subnormal = 0u32;
+    for ((frame, &l), &r) in frames.iter_mut().zip(left).zip(right) {
+        let (l, sl) = sanitize(l);
+        let (r, sr) = sanitize(r);
+        subnormal += sl as u32 + sr as u32 * right_counts;
+        *frame = [l, r];
+    }
+    subnormal
+}
+
+/// One sample of [`sanitize_into`]: the clean value, and whether it was subnormal.
 #[inline(always)]
 fn sanitize(x: f32) -> (f32, bool) {
     let magnitude = x.to_bits() & 0x7fff_ffff;
-    let subnormal = magnitude != 0 && magnitude < 0x0080_0000;
-    if x.is_finite() && !subnormal {
-        (x.clamp(-MAX_INPUT, MAX_INPUT), false)
-    } else {
-        (0.0, subnormal)
-    }
+    let subnormal = (magnitude != 0) & (magnitude < 0x0080_0000);
+    // Finite (below infinity's bits) and not subnormal.
+    let keep = (magnitude < 0x7f80_0000) & !subnormal;
+    let clamped = x.max(-MAX_INPUT).min(MAX_INPUT);
+    (if keep { clamped } else { 0.0 }, subnormal)
 }
 
 #[cfg(test)]
