@@ -716,12 +716,17 @@ impl Engine {
             stats.peak = stats.peak.max(f32::from_bits(magnitude));
             sum += lane_sum(out);
             sum_sq += lane_sum_sq(out);
-            for (i, y) in out.iter().enumerate() {
-                left[start + i] = y[0];
-            }
-            if let Some(r) = right.as_deref_mut() {
-                for (i, y) in out.iter().enumerate() {
-                    r[start + i] = y[1];
+            let l = &mut left[start..start + n];
+            match right.as_deref_mut() {
+                Some(r) => {
+                    for ((y, l), r) in out.iter().zip(l).zip(&mut r[start..start + n]) {
+                        (*l, *r) = (y[0], y[1]);
+                    }
+                }
+                None => {
+                    for (y, l) in out.iter().zip(l) {
+                        *l = y[0];
+                    }
                 }
             }
             start += n;
