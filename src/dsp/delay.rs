@@ -55,6 +55,22 @@ impl<const CAP: usize> Delay<CAP> {
         }
     }
 
+    /// Delays the `len` samples at `buf[start..]` without moving them: the samples held from the
+    /// last call go just before them, and the delayed block is `buf[start - delay..]`, `len`
+    /// long. Two copies of `delay` samples, where [`Delay::process`] moves the whole block.
+    /// Needs `start` and `len` of at least the delay.
+    #[inline]
+    pub fn process_in_front(&mut self, buf: &mut [Lanes], start: usize, len: usize) {
+        let d = self.delay;
+        if d == 0 {
+            return;
+        }
+        let mut last = [[0.0f32; 2]; CAP];
+        last[..d].copy_from_slice(&buf[start + len - d..start + len]);
+        buf[start - d..start].copy_from_slice(&self.held[..d]);
+        self.held[..d].copy_from_slice(&last[..d]);
+    }
+
     pub fn reset(&mut self) {
         self.held = [[0.0; 2]; CAP];
     }
@@ -100,6 +116,20 @@ mod tests {
                 })
                 .collect();
             assert_eq!(out, expected, "delay {delay}");
+        }
+    }
+
+    #[test]
+    fn delaying_in_front_agrees_with_moving_the_block() {
+        let input: Vec<Lanes> = (1..=300).map(|i| [i as f32, -(i as f32)]).collect();
+        let (mut moved, mut fronted) = (Delay::<16>::new(13), Delay::<16>::new(13));
+        for block in input.chunks(30) {
+            let mut a = block.to_vec();
+            moved.process(&mut a);
+            let mut buf = vec![[0.0; 2]; 16 + block.len()];
+            buf[16..].copy_from_slice(block);
+            fronted.process_in_front(&mut buf, 16, block.len());
+            assert_eq!(a[..], buf[3..3 + block.len()]);
         }
     }
 

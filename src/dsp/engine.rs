@@ -227,7 +227,11 @@ impl Tier {
         }
         hi_rate.a[..n].copy_from_slice(input);
         let ratio = self.os.factor().ratio();
-        let hi = self.os.upsample::<FMA>(n, &mut hi_rate.a, &mut hi_rate.b);
+        // Above 1x the oversampled signal lands in `b` after room for the padding finer than a
+        // base-rate sample, which goes in front of it (see below) instead of moving it.
+        let hi = self
+            .os
+            .upsample::<FMA>(n, &mut hi_rate.a, &mut hi_rate.b[MAX_FACTOR..]);
         let flat = |g: &[f32]| g[..n].iter().fold(true, |flat, &g| flat & (g == 1.0));
         if !curve.fade.is_settled() {
             kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
@@ -240,8 +244,13 @@ impl Tier {
         if let Some(InjectedFault::Nan) = hi_rate.fault.take() {
             hi[0] = [f32::NAN; 2];
         }
-        self.hi_pad.process(hi);
-        self.os.downsample::<FMA>(n, &mut hi_rate.a, &mut hi_rate.b);
+        let d = self.hi_pad.delay();
+        if ratio > 1 {
+            self.hi_pad
+                .process_in_front(&mut hi_rate.b, MAX_FACTOR, n * ratio);
+        }
+        self.os
+            .downsample::<FMA>(n, &mut hi_rate.a, &mut hi_rate.b[MAX_FACTOR - d..]);
         out.copy_from_slice(&hi_rate.a[..n]);
         self.base_pad.process(out);
         if self.dc_enabled {
@@ -353,6 +362,7 @@ struct HiRate {
     /// The instruction set the tiers run on.
     simd: Simd,
     a: Box<[Lanes]>,
+    /// [`MAX_FACTOR`] samples longer than `a`: room for the fine padding in front.
     b: Box<[Lanes]>,
     /// A fault to inject into the next tier that runs (tests and chaos runs only).
     #[cfg(any(test, feature = "fault-injection"))]
@@ -460,7 +470,7 @@ impl Engine {
             hi_rate: HiRate {
                 simd: simd.supported(),
                 a: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
-                b: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
+                b: vec![[0.0; 2]; CHUNK * MAX_FACTOR + MAX_FACTOR].into_boxed_slice(),
                 #[cfg(any(test, feature = "fault-injection"))]
                 fault: None,
             },
