@@ -977,7 +977,7 @@ fn sanitize(x: f32) -> (f32, bool) {
     let subnormal = (magnitude != 0) & (magnitude < 0x0080_0000);
     // Finite (below infinity's bits) and not subnormal.
     let keep = (magnitude < 0x7f80_0000) & !subnormal;
-    let clamped = x.max(-MAX_INPUT).min(MAX_INPUT);
+    let clamped = x.clamp(-MAX_INPUT, MAX_INPUT);
     (if keep { clamped } else { 0.0 }, subnormal)
 }
 
