@@ -276,11 +276,13 @@ fn kernel<S: Shape, const TILT: bool, const FMA: bool>(
         // The usual case, no knob moving: one loop over every sample of both channels, which
         // the compiler spreads over full SIMD registers whatever the factor.
         let (drive, mix) = (ctl.drive[0], ctl.mix[0]);
+        // The tilt follows the last shaped sample, from the dry one (the loop overwrites it).
+        let last_dry = hi.last().copied();
         for x in hi.as_flattened_mut() {
             let dry = *x;
             *x = madd::<FMA>(S::shape_on::<FMA>(dry * drive) - dry, mix, dry);
         }
-        if let Some(&l) = hi.last() {
+        if let Some(l) = last_dry {
             tilt.follow([
                 S::shape_on::<FMA>(l[0] * drive),
                 S::shape_on::<FMA>(l[1] * drive),
@@ -984,6 +986,31 @@ fn sanitize(x: f32) -> (f32, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With the tone centred the tilt is skipped but follows the shaped signal, so that turning
+    /// the tone starts without a jump; the flat loop (no knob moving) must leave it where the
+    /// frame-by-frame loop (a knob moving) does.
+    #[test]
+    fn the_skipped_tilt_follows_the_shaped_signal_in_either_loop() {
+        let dry: Vec<Lanes> = (0..128)
+            .map(|i| [(i as f32 * 0.3).sin() * 0.9, (i as f32 * 0.2).cos() * 0.7])
+            .collect();
+        let mut ctl = Controls::default();
+        ctl.fill(3.0, 0.5, 0.0, 1.0);
+        let mut flat = Tilt::new(96_000.0);
+        kernel::<Smooth, false, false>(&mut dry.clone(), 2, &ctl, &mut flat);
+        // A drive that differs in the first frame takes the frame-by-frame loop; the last
+        // frame's shaped sample is what the tilt must follow either way.
+        let mut moving = Tilt::new(96_000.0);
+        let mut ctl_moving = ctl.clone();
+        ctl_moving.drive[0] = 2.9;
+        kernel::<Smooth, false, false>(&mut dry.clone(), 2, &ctl_moving, &mut moving);
+        let (lo, hi) = crate::dsp::filters::tilt_gains(1.0);
+        assert_eq!(
+            flat.tick([0.1, -0.1], lo, hi),
+            moving.tick([0.1, -0.1], lo, hi)
+        );
+    }
 
     fn run(engine: &mut Engine, input: &[f32], ctl: &mut Controls) -> Vec<f32> {
         let mut l = input.to_vec();
