@@ -183,14 +183,9 @@ impl<const N: usize> Upsampler2x<N> {
     #[inline(always)]
     pub fn process<const FMA: bool>(&mut self, input: &[Lanes], output: &mut [Lanes]) {
         debug_assert_eq!(output.len(), input.len() * 2);
-        // The state lives in registers for the loop, not in memory the next tick reads back.
-        let mut paths = self.paths;
         for (x, out) in input.iter().zip(output.chunks_exact_mut(2)) {
-            let (even, odd) = paths.tick::<FMA>(*x, *x);
-            out[0] = even;
-            out[1] = odd;
+            [out[0], out[1]] = self.tick::<FMA>(*x);
         }
-        self.paths = paths;
     }
 
     /// Clears the filter memory.
@@ -224,14 +219,9 @@ impl<const N: usize> Downsampler2x<N> {
     #[inline(always)]
     pub fn process<const FMA: bool>(&mut self, input: &[Lanes], output: &mut [Lanes]) {
         debug_assert_eq!(input.len(), output.len() * 2);
-        let mut paths = self.paths;
         for (pair, out) in input.chunks_exact(2).zip(output.iter_mut()) {
-            let (a, b) = paths.tick::<FMA>(pair[1], pair[0]);
-            for c in 0..2 {
-                out[c] = 0.5 * (a[c] + b[c]);
-            }
+            *out = self.tick::<FMA>([pair[0], pair[1]]);
         }
-        self.paths = paths;
     }
 
     /// Clears the filter memory.
