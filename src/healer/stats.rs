@@ -27,6 +27,32 @@ pub struct LoadStats {
     ph_min: f32,
     /// Seconds of audio observed.
     pub seconds: f64,
+    /// The per-block factors for blocks of `coefs.0` seconds: they take divisions, and the
+    /// block duration seldom changes (the fleet thread observes thousands of blocks a tick).
+    coefs: (f32, Coefs),
+}
+
+/// What a block of a given duration weighs in the averages and the histogram.
+#[derive(Debug, Clone, Copy, Default)]
+struct Coefs {
+    a_fast: f32,
+    a_slow: f32,
+    /// How much more a new block weighs than the previous one (1 / the histogram's keep)...
+    grow: f32,
+    /// ...unless it is so long that the histogram starts over.
+    forget_all: bool,
+}
+
+impl Coefs {
+    fn for_block(seconds: f32) -> Self {
+        let keep = 1.0 - (seconds / LoadStats::HIST_S).min(1.0);
+        Self {
+            a_fast: (seconds / LoadStats::FAST_S).min(1.0),
+            a_slow: (seconds / LoadStats::SLOW_S).min(1.0),
+            grow: keep.recip(),
+            forget_all: keep < LoadStats::RESCALE.recip(),
+        }
+    }
 }
 
 impl Default for LoadStats {
@@ -41,6 +67,7 @@ impl Default for LoadStats {
             ph_sum: 0.0,
             ph_min: 0.0,
             seconds: 0.0,
+            coefs: (f32::NAN, Coefs::default()),
         }
     }
 }
@@ -69,22 +96,28 @@ impl LoadStats {
             self.slow = load;
         }
         self.seconds += seconds as f64;
-        let a_fast = (seconds / Self::FAST_S).min(1.0);
-        let a_slow = (seconds / Self::SLOW_S).min(1.0);
+        if self.coefs.0 != seconds {
+            self.coefs = (seconds, Coefs::for_block(seconds));
+        }
+        let Coefs {
+            a_fast,
+            a_slow,
+            grow,
+            forget_all,
+        } = self.coefs.1;
         let d = load - self.fast;
         self.fast += a_fast * d;
         self.var = (1.0 - a_fast) * (self.var + a_fast * d * d);
         self.slow += a_slow * (load - self.slow);
 
-        let keep = 1.0 - (seconds / Self::HIST_S).min(1.0);
         // Decay lazily: the new block's weight goes up instead of every bin's down; the bins are
         // brought back to scale once the weight is large (every few thousand blocks).
-        if keep < Self::RESCALE.recip() {
+        if forget_all {
             self.hist = [0.0; BINS];
             self.hist_total = 0.0;
             self.weight = 1.0;
         } else {
-            self.weight /= keep;
+            self.weight *= grow;
         }
         if self.weight > Self::RESCALE {
             let scale = self.weight.recip();
