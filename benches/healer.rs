@@ -1,9 +1,10 @@
 //! Cost of the healer: one tick at 50 Hz with the 15 records of 64-sample blocks at 48 kHz that
 //! arrive between two ticks, and the cost per record (a tick with 4096 records, the ring's
-//! capacity, divided by 4096).
+//! capacity, divided by 4096); and the fleet's measure of a tick of the session at 128 instances.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use salve::healer::level::Level;
+use salve::healer::session::{Measurer, Sample};
 use salve::healer::{Healer, HealerConfig, Mode, TickInputs};
 use salve::probe::record::BlockRecord;
 use std::hint::black_box;
@@ -49,5 +50,34 @@ fn healer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, healer);
+/// The fleet's measure of one tick of the session: 128 instances on one host thread, each
+/// playing the 30 cycles of a 40 ms tick (64-sample blocks at 48 kHz), one after another in
+/// every cycle, handed over instance by instance as the fleet gathers them.
+fn session(c: &mut Criterion) {
+    let (instances, cycles, period) = (128u32, 30u64, 1_333_333u64);
+    let mut samples = Vec::new();
+    for instance in 0..instances {
+        for cycle in 0..cycles {
+            let wake = 1_000_000_000 + cycle * period + (cycle * 7919) % 5_000;
+            samples.push(Sample {
+                thread: 1,
+                instance,
+                wake_ns: wake,
+                period_ns: period,
+                wait_ns: 400_000 + instance as u64 * 3_000,
+                busy_ns: 2_500,
+                dropout: false,
+            });
+        }
+    }
+    let mut measurer = Measurer::default();
+    let mut group = c.benchmark_group("session");
+    group.throughput(Throughput::Elements(samples.len() as u64));
+    group.bench_function(format!("measure/{}", samples.len()), |b| {
+        b.iter(|| black_box(measurer.measure(black_box(&samples))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, healer, session);
 criterion_main!(benches);

@@ -99,7 +99,10 @@ fn order_by_thread_and_start(samples: &[Sample], scratch: &mut Scratch) {
         let rank = threads.iter().position(|&t| t == s.thread).unwrap_or(0) as u64;
         rank << (INDEX_BITS + START_BITS) | (s.start_ns() - first) << INDEX_BITS | i as u64
     }));
-    order.sort_unstable();
+    // Each instance's samples come in a run, in the order of their starts. The stable sort
+    // takes 20-25 % less time than the unstable one on such keys (`cargo bench --bench healer
+    // -- session`; a radix sort took as long as the stable one).
+    order.sort();
     for k in order.iter_mut() {
         *k &= (1 << INDEX_BITS) - 1;
     }
