@@ -39,6 +39,10 @@
 //! - Hosts that render ahead of real time or call in bursts (ASIO-Guard style) have no wake-up
 //!   per call: several calls land in one "cycle" and `wait` includes Salve's own earlier calls.
 //!   [`CycleEstimator::regular`] says whether the host calls once a period.
+//! - A host with no audio clock (a standalone app without an audio device, sleeping for a period
+//!   after each cycle's start) calls a little later than one period every time. No wake-up
+//!   follows that: `regular` is false once the cadence check has seen it, and before the first
+//!   check (after [`CADENCE_WINDOW`] calls) for every host.
 //! - A host that runs plugins on several threads has one cycle per thread; the record carries a
 //!   tag of the calling thread so that they are told apart.
 //!
@@ -83,6 +87,18 @@ const SNAP_CAP: f64 = 0.02;
 /// A call this share of a period before the predicted wake-up still belongs to that cycle (the
 /// estimate had drifted late); waits up to `1 - EARLY_SHARE` of a period are told exactly.
 const EARLY_SHARE: f64 = 0.1;
+/// How many ordinary gaps (half a period to a period and a half) make one check of the host's
+/// cadence against the block's duration (see [`CycleEstimator::regular`]): 0.7 s at 64 samples
+/// and 48 kHz, 5.5 s at 512.
+pub const CADENCE_WINDOW: u32 = 512;
+/// How much the host's mean gap may differ from the block's duration beyond the clocks' drift
+/// ([`DRIFT_MAX`]) and still be an audio clock's: 0.1 % of a period. A host that sleeps for a
+/// period after each cycle's start, as a standalone without an audio device does, oversleeps by
+/// the timer's slack (50 us or more on Linux: 0.5 % of a 512-sample period at 48 kHz).
+const CADENCE_MARGIN: f64 = 1e-3;
+/// The same over every ordinary gap since the stream started, checked with each window: a host
+/// that oversleeps by less (0.03 % to 0.1 % of a period) is told after a few windows.
+const CADENCE_MARGIN_LONG: f64 = 3e-4;
 /// How many recent gaps make the host's rhythm.
 pub const RHYTHM_LEN: usize = 64;
 /// A gap this short (in periods) is a call back to back with the previous one: a burst.
@@ -154,6 +170,17 @@ pub struct CycleEstimator {
     filled: usize,
     /// How many of them are bursts (shorter than [`BURST_GAP`]).
     bursts: usize,
+    /// The ordinary gaps of the cadence check under way: their sum (periods) and number, and
+    /// the gaps that broke their runs (missed cycles, bursts).
+    cadence_sum: f64,
+    cadence_gaps: u32,
+    cadence_breaks: u32,
+    /// The same since the stream started (the sum less the gaps: periods).
+    cadence_total_excess: f64,
+    cadence_total_gaps: f64,
+    cadence_total_breaks: f64,
+    /// The last check's verdict: the host follows an audio clock (`None` before the first).
+    clocked: Option<bool>,
 }
 
 impl Default for CycleEstimator {
@@ -183,6 +210,13 @@ impl Default for CycleEstimator {
             next: 0,
             filled: 0,
             bursts: 0,
+            cadence_sum: 0.0,
+            cadence_gaps: 0,
+            cadence_breaks: 0,
+            cadence_total_excess: 0.0,
+            cadence_total_gaps: 0.0,
+            cadence_total_breaks: 0.0,
+            clocked: None,
         }
     }
 }
@@ -205,9 +239,19 @@ impl CycleEstimator {
         longer * 20 > earlier
     }
 
-    /// Whether the host calls about once a period (at most 5 % of its recent calls come back to
-    /// back): only then is `wait` a position in a cycle.
+    /// Whether `wait` is a position in a cycle of an audio clock: the host calls about once a
+    /// period (at most 5 % of its recent calls come back to back) and its cadence was checked
+    /// and found to be the block's duration. A host that sleeps for a period after each cycle's
+    /// start (a standalone app without an audio device) calls a little later every cycle: read
+    /// against a clock it never follows, its calls would seem to wait longer and longer, most
+    /// of a cycle, with nothing before them. Until the first check (after [`CADENCE_WINDOW`]
+    /// ordinary gaps) the cycle is not trusted either.
     pub fn regular(&self) -> bool {
+        self.once_a_period() && self.clocked == Some(true)
+    }
+
+    /// At most 5 % of the recent calls came back to back.
+    fn once_a_period(&self) -> bool {
         self.bursts * 20 <= self.filled
     }
 
@@ -242,7 +286,7 @@ impl CycleEstimator {
         let gap = start_ns.saturating_sub(previous) as i64 as f64;
         let gap_ratio = (gap * self.per_block) as f32;
         if self.last_snap_ns > 0.0 {
-            if gap < (1.0 - EARLY_SHARE) * self.period && self.regular() {
+            if gap < (1.0 - EARLY_SHARE) * self.period && self.once_a_period() {
                 // The call that snapped the edge down was the previous cycle's, late, not this
                 // cycle's, early: a host that calls once a cycle does not call again this
                 // soon. The edge goes back, and nothing is learned from it (else every late
@@ -285,6 +329,15 @@ impl CycleEstimator {
             self.bursts += (gap_ratio < BURST_GAP) as usize;
             self.next = (self.next + 1) % RHYTHM_LEN;
             self.filled = (self.filled + 1).min(RHYTHM_LEN);
+            if (BURST_GAP..1.5).contains(&gap_ratio) {
+                self.cadence_sum += gap_ratio as f64;
+                self.cadence_gaps += 1;
+                if self.cadence_gaps >= CADENCE_WINDOW {
+                    self.judge_cadence();
+                }
+            } else {
+                self.cadence_breaks += 1;
+            }
         }
         CyclePosition {
             wait_ns: ((start - self.wake_ns) as i64).max(0) as u64,
@@ -336,6 +389,28 @@ impl CycleEstimator {
         let margin = DRIFT_MARGIN + self.floor_noise / self.learned_cycles;
         self.rise = (drift + margin).min(DRIFT_MAX);
         (self.span_cycles, self.span_rise, self.span_snap) = (0, 0.0, 0.0);
+    }
+
+    /// One check of the cadence. Within a run of ordinary gaps the gaps of a clocked host add up
+    /// to the run's periods (each is a period plus the change of the wait) but for the first
+    /// wait less the last, less than a period: so over the window they add up to its gaps
+    /// within a period per run, plus the clocks' drift. More (or less) is a host that does not
+    /// follow a clock. The same holds since the stream started, with a closer margin.
+    #[cold]
+    fn judge_cadence(&mut self) {
+        let gaps = self.cadence_gaps as f64;
+        let runs = (self.cadence_breaks + 1) as f64;
+        let excess = self.cadence_sum - gaps;
+        self.cadence_total_excess += excess;
+        self.cadence_total_gaps += gaps;
+        self.cadence_total_breaks += self.cadence_breaks as f64;
+        let window = excess.abs() <= runs + gaps * (DRIFT_MAX + CADENCE_MARGIN);
+        let long = self.cadence_total_excess.abs()
+            <= self.cadence_total_breaks
+                + 1.0
+                + self.cadence_total_gaps * (DRIFT_MAX + CADENCE_MARGIN_LONG);
+        self.clocked = Some(window && long);
+        (self.cadence_sum, self.cadence_gaps, self.cadence_breaks) = (0.0, 0, 0);
     }
 
     /// No snap for a long while: the load before Salve grew, or the drift did. The edge may
