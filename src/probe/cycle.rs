@@ -84,8 +84,9 @@ const FLOOR_NOISE_MIN: f64 = 1e-3;
 /// The learned drift stays within this (200 ppm either way).
 const DRIFT_MAX: f64 = 2e-4;
 /// A snap down larger than this (a share of the period) is the other plugins' load falling, not
-/// drift: it counts only this much towards learning the drift. Once the stream has settled, such
-/// a snap counts at all only when the next call confirms it: a call that lands in the last tenth
+/// drift: it counts only this much towards learning the drift. Such a snap counts at all only
+/// when the next call confirms it (from the stream's start: a late call taken for the floor while
+/// the edge settles has its climb back learned as drift): a call that lands in the last tenth
 /// before the expected wake-up may be the next cycle's, early, or this cycle's, late. The gap to
 /// the next call tells them apart unless the host missed the cycle in between (a late call is
 /// often why it did); then the next call tells, landing below the old edge too (the load before
@@ -406,7 +407,7 @@ impl CycleEstimator {
     /// lands at or above the edge as it was before it.
     #[inline]
     fn unconfirmed(&self, start_ns: u64) -> bool {
-        if self.settling < DRIFT_WINDOW || self.last_snap_ns <= SNAP_CAP * self.period {
+        if self.last_snap_ns <= SNAP_CAP * self.period {
             return false;
         }
         let old_wake = self.wake_ns + self.last_snap_ns;

@@ -550,6 +550,45 @@ mod cycle_sensing {
     }
 
     #[test]
+    fn a_stall_while_the_edge_settles_teaches_no_drift() {
+        // The runner's session-step: 5 s of a stopped transport (others at 3 %), 5 s at 26 %,
+        // 12 s at 72 %, then 26 % again, each cycle within 5 % of that. Once, in the first
+        // seconds, the thread is held up: Salve's call starts at 93 % of its cycle, which then
+        // misses. That call looks like an early one of the next cycle; taken as the floor, the
+        // edge's climb back up to the real one was learned as 68 ppm of drift, the edge then
+        // rose through the load, and at the fall back to 26 % the estimate wrapped: 55.6 % off.
+        for stall_at in [100, 300, 555, 800, 1_500] {
+            let mut session = Session::new(0.0);
+            let jitter = shares(70, 40_000, 0.95, 1.05);
+            let mut worst = 0.0f64;
+            for (i, j) in jitter.into_iter().enumerate() {
+                if i == stall_at {
+                    session.cycle(0.93);
+                    session.miss(1);
+                    continue;
+                }
+                let t = i as f64 * session.period_ns * 1e-9;
+                let load = match t {
+                    t if t < 5.0 => 0.03,
+                    t if t < 10.0 => 0.26,
+                    t if t < 22.0 => 0.72,
+                    _ => 0.26,
+                };
+                let r = session.cycle(load * j);
+                if i > 4_000 {
+                    let error = (r.wait_ns as f64 / session.period_ns - load * j).abs();
+                    worst = worst.max(error);
+                }
+            }
+            println!(
+                "a stall at cycle {stall_at}: worst wait error {:.2} % of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.06, "stall at {stall_at}: {worst}");
+        }
+    }
+
+    #[test]
     fn a_session_that_fills_up_is_seen_in_wait_and_slack() {
         let mut session = Session::new(30.0);
         // (Past the first cadence check: before it the cycle is not trusted.)
