@@ -57,7 +57,6 @@ fn snapshot() -> HealthSnapshot {
             instances: 24,
             measured: Measured {
                 cycles: 15,
-                periods: 15.0,
                 salve_share: 0.31,
                 fill_mean: 0.83,
                 fill_peak: 0.91,

@@ -39,14 +39,7 @@ impl Sample {
 pub struct Measured {
     /// Cycles seen (summed over host threads).
     pub cycles: u32,
-    /// The periods those cycles span, from each thread's first cycle to its last (summed over
-    /// host threads). Equal to `cycles` while every thread calls each instance once a period;
-    /// more when the host skipped cycles; fewer when a thread played blocks back to back, which
-    /// the grouping (a cycle ends where an instance comes again) splits into more cycles than
-    /// there were periods.
-    pub periods: f32,
-    /// Salve's share of a cycle (all its instances on the thread): its time over the cycles, or
-    /// over the periods when those are fewer (a period is one host cycle, however it was split).
+    /// Salve's share of a cycle (all its instances on the thread), the mean over the cycles.
     pub salve_share: f32,
     /// The cycle filled up to the end of the last Salve instance: the mean and the largest.
     pub fill_mean: f32,
@@ -161,9 +154,6 @@ impl Measurer {
         let instances = samples.iter().map(|s| s.instance as usize + 1).max();
         seen_in.clear();
         seen_in.resize(instances.unwrap_or(0), 0);
-        // The thread being grouped: its first cycle's start, its last's, its period.
-        let mut thread: Option<(u64, u64, u64, f64)> = None;
-        let mut periods = 0.0f64;
         let mut i = 0;
         while i < samples.len() {
             let first = at(i);
@@ -185,15 +175,6 @@ impl Measurer {
                 dropout |= s.dropout;
                 j += 1;
             }
-            match &mut thread {
-                Some((tag, _, last, _)) if *tag == first.thread => *last = first.start_ns(),
-                _ => {
-                    if let Some((_, from, to, p)) = thread {
-                        periods += (to - from) as f64 / p + 1.0;
-                    }
-                    thread = Some((first.thread, first.start_ns(), first.start_ns(), period));
-                }
-            }
             let fill = end as f64 / period;
             salve_sum += busy as f64 / period;
             fill_sum += fill;
@@ -207,13 +188,9 @@ impl Measurer {
             m.blocks += (j - i) as u32;
             i = j;
         }
-        if let Some((_, from, to, p)) = thread {
-            periods += (to - from) as f64 / p + 1.0;
-        }
         m.fill_peak = fullest[(m.cycles as usize).clamp(1, 3) - 1];
         if m.cycles > 0 {
-            m.periods = periods as f32;
-            m.salve_share = (salve_sum / periods.min(m.cycles as f64)) as f32;
+            m.salve_share = (salve_sum / m.cycles as f64) as f32;
             m.fill_mean = (fill_sum / m.cycles as f64) as f32;
         }
         m
@@ -430,7 +407,7 @@ impl ShedPolicy {
             (self.fast, self.slow, self.share) = (m.fill_peak, m.fill_peak, m.salve_share);
         }
         // What one call cost this tick (share of the cycle).
-        let call = m.salve_share * m.periods.min(m.cycles as f32) / m.blocks.max(1) as f32;
+        let call = m.salve_share * m.cycles as f32 / m.blocks.max(1) as f32;
         let usual = self.call_share[self.cap as usize].0;
         if self.last_tick_s.is_finite()
             && usual > 0.0
@@ -818,36 +795,6 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_that_plays_blocks_back_to_back_keeps_salves_share() {
-        // 4 instances one after another for 10 periods, 20 % of each. Then a thread catching up
-        // plays two blocks of each instance a period (2.5 % each): the grouping sees 20 cycles
-        // of 10 %, but each period still holds 20 % of Salve's. And a host that skips every
-        // other cycle: 10 cycles of 20 % in 19 periods.
-        let play = |blocks: u64, busy: u64, stride: u64| -> Vec<Sample> {
-            (0..10u64)
-                .flat_map(|c| {
-                    (0..4 * blocks).map(move |k| {
-                        let wait = PERIOD_NS / 2 + k * busy;
-                        call(k % 4, c * stride * PERIOD_NS, wait, busy)
-                    })
-                })
-                .collect()
-        };
-        let m = measure(&play(1, PERIOD_NS / 20, 1));
-        assert_eq!((m.cycles, m.periods), (10, 10.0));
-        assert!((m.salve_share - 0.2).abs() < 0.01, "{m:?}");
-        let m = measure(&play(2, PERIOD_NS / 40, 1));
-        // (From the first cycle's start to the last's: the last period's second cycle starts a
-        // tenth of a period into it.)
-        assert_eq!(m.cycles, 20);
-        assert!((m.periods - 10.1).abs() < 1e-3, "{m:?}");
-        assert!((m.salve_share - 0.2).abs() < 0.01, "{m:?}");
-        let m = measure(&play(1, PERIOD_NS / 20, 2));
-        assert_eq!((m.cycles, m.periods), (10, 19.0));
-        assert!((m.salve_share - 0.2).abs() < 0.01, "{m:?}");
-    }
-
-    #[test]
     fn instances_late_in_the_chain_are_measured_from_the_first_instances_edge() {
         // Each instance only knows the lightest cycles it saw: the work always before it (here
         // 30 % of other plugins' and 5 % per instance before it) is part of its own edge, so
@@ -1094,7 +1041,6 @@ mod tests {
         let tick = |policy: &mut ShedPolicy, t: f64, share: f32, instances: u32| {
             let m = Measured {
                 cycles: 15,
-                periods: 15.0,
                 salve_share: share,
                 fill_mean: 0.3 + share,
                 fill_peak: 0.3 + share,
