@@ -204,8 +204,12 @@ pub struct ShedConfig {
     pub fill_high: f32,
     /// Raise again only if the peak fill predicted at the next level stays below this.
     pub fill_up: f32,
-    /// Below this share of the cycle, Salve cannot give enough back: advise, do not shed.
+    /// From this share of the cycle up, Salve can always give enough back to be worth shedding;
+    /// below it, only if the predicted cycle less Salve's share fits (a cycle at 99 % fits
+    /// again without Salve's 4 %; one at 105 % does not); below `least_share`, never: advise,
+    /// do not shed.
     pub min_share: f32,
+    pub least_share: f32,
     /// Host dropouts within [`ShedConfig::dropout_window_s`] that count as overload when the
     /// cycle is at least [`ShedConfig::fill_dropouts`] full up to Salve's end (at least this
     /// many, and at least [`ShedConfig::dropout_share`] of the cycles); twice as many count
@@ -248,6 +252,7 @@ impl Default for ShedConfig {
             fill_high: 0.85,
             fill_up: 0.7,
             min_share: 0.05,
+            least_share: 0.01,
             dropouts_overload: 2,
             dropout_share: 0.01,
             fill_dropouts: 0.5,
@@ -519,7 +524,8 @@ impl ShedPolicy {
         // What Salve could give back in all: its share at full quality (each level down
         // roughly halved it).
         let full_share = self.share * (1u32 << (Level::Ultra as u32 - self.cap as u32)) as f32;
-        if full_share < c.min_share {
+        let excess = predicted - 1.0;
+        if full_share < c.least_share || full_share < c.min_share && full_share < excess {
             let advice = Shed::Advise { dropouts: dropping };
             return (self.last != Some(advice)).then_some(advice);
         }
@@ -1059,6 +1065,22 @@ mod tests {
         assert!(policy.surge < 1.1, "{}", policy.surge);
         tick(&mut policy, t + 0.02, 0.3, 10);
         assert!(policy.surge > 2.5, "{}", policy.surge);
+    }
+
+    #[test]
+    fn a_small_share_is_shed_when_the_cycle_fits_without_it() {
+        // 15 instances taking 4.5 % in all, other plugins climbing to 95 %: at 16x the cycle
+        // overruns, with every instance at 1x it fits.
+        let mut sim = SessionSim::new(15, 0.003);
+        sim.run(10.0, |t| 0.6 + 0.035 * t as f32);
+        assert!(sim.policy.cap < Level::Medium, "{:?}", sim.policy.cap);
+        let late = sim
+            .log
+            .iter()
+            .filter(|l| l.0 >= 8.0)
+            .map(|l| l.3)
+            .sum::<u32>();
+        assert_eq!(late, 0, "{:?}", &sim.log[sim.log.len() - 5..]);
     }
 
     #[test]
