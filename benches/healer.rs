@@ -67,6 +67,7 @@ fn session(c: &mut Criterion) {
                 wait_ns: 400_000 + instance as u64 * 3_000,
                 busy_ns: 2_500,
                 dropout: false,
+                placed: true,
             });
         }
     }

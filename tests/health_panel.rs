@@ -62,6 +62,7 @@ fn snapshot() -> HealthSnapshot {
                 fill_peak: 0.91,
                 dropouts: 0,
                 blocks: 15 * 24,
+                blind: 0,
             },
             cap: Some(Level::High),
             levels: [0, 0, 0, 0, 20, 4],
@@ -112,6 +113,18 @@ fn the_panel_shows_what_it_is_fed() {
     ] {
         harness.get_by_label_contains(text);
     }
+}
+
+#[test]
+fn a_host_without_a_steady_cycle_shows_salves_share_but_not_the_work_before_it() {
+    let mut view = snapshot().session.unwrap();
+    view.measured.blind = 12;
+    let lines = health::session_lines(&view);
+    assert_eq!(
+        lines[0],
+        "Session: 24 Salve instances take 31 % of each cycle (the host does not call in a \
+         steady cycle, so the work before Salve cannot be measured)."
+    );
 }
 
 #[test]

@@ -599,7 +599,13 @@ pub fn session_lines(view: &crate::healer::fleet::SessionView) -> Vec<String> {
         1 => "1 Salve instance takes".to_string(),
         n => format!("{n} Salve instances take"),
     };
-    if m.cycles > 0 {
+    if m.cycles > 0 && m.blind * 2 > m.cycles {
+        lines.push(format!(
+            "Session: {instances} {:.0} % of each cycle (the host does not call in a steady \
+             cycle, so the work before Salve cannot be measured).",
+            m.salve_share * 100.0
+        ));
+    } else if m.cycles > 0 {
         lines.push(format!(
             "Session: {instances} {:.0} % of each cycle; other work before Salve {:.0} %; time \
              to spare {:.0} %.",

@@ -116,9 +116,10 @@ impl FleetLog {
         let action = view.last.map(|a| format!("{a:?}")).unwrap_or_default();
         let _ = writeln!(
             self.out,
-            r#"{{"fleet_ns":{now_ns},"instances":{},"cycles":{},"salve_share":{},"fill_mean":{},"fill_peak":{},"dropouts":{},"cap":{},"last":{}}}"#,
+            r#"{{"fleet_ns":{now_ns},"instances":{},"cycles":{},"blind":{},"salve_share":{},"fill_mean":{},"fill_peak":{},"dropouts":{},"cap":{},"last":{}}}"#,
             view.instances,
             m.cycles,
+            m.blind,
             m.salve_share,
             m.fill_mean,
             m.fill_peak,

@@ -370,8 +370,8 @@ impl MemberState {
 }
 
 /// A member's realtime blocks of this tick, placed in their host's cycles on the process time
-/// line (blocks of hosts that call in bursts have no cycle and are left out); `heard` takes the
-/// factor of the last.
+/// line (blocks of hosts that do not call once a period have no known wake-up: they go in as
+/// they started, `placed: false`); `heard` takes the factor of the last.
 fn place(
     heard: &mut Option<u8>,
     offset_ns: u64,
@@ -385,18 +385,20 @@ fn place(
             continue;
         }
         *heard = Some(r.ratio);
-        if !r.regular || samples.len() == samples.capacity() {
+        if samples.len() == samples.capacity() {
             continue;
         }
+        let wait_ns = if r.regular { r.wait_ns } else { 0 };
         samples.push(Sample {
             thread: r.thread,
             instance,
-            wake_ns: (offset_ns + r.start_ns).saturating_sub(r.wait_ns),
+            wake_ns: (offset_ns + r.start_ns).saturating_sub(wait_ns),
             period_ns: r.deadline_ns,
-            wait_ns: r.wait_ns,
+            wait_ns,
             busy_ns: r.elapsed_ns,
             dropout: r.events.contains(EventKind::CallbackGap)
                 || r.events.contains(EventKind::TransportJump),
+            placed: r.regular,
         });
     }
 }
@@ -434,6 +436,36 @@ fn drain(records: &mut rtrb::Consumer<BlockRecord>, batch: &mut Vec<BlockRecord>
 mod tests {
     use super::*;
     use crate::healer::shared::Decisions;
+
+    #[test]
+    fn blocks_of_a_host_without_a_steady_cycle_still_count() {
+        // Salve's busy time is known however the host calls; the wake-up only when it calls
+        // once a period of an audio clock.
+        let record = |regular: bool, start_ns: u64| BlockRecord {
+            ratio: 16,
+            deadline_ns: 1_333_333,
+            start_ns,
+            wait_ns: 400_000,
+            elapsed_ns: 9_000,
+            regular,
+            ..Default::default()
+        };
+        let offline = BlockRecord {
+            deadline_ns: 0,
+            ..record(false, 3_000_000)
+        };
+        let (mut heard, mut samples) = (None, Vec::with_capacity(8));
+        let batch = [record(true, 1_000_000), record(false, 2_000_000), offline];
+        place(&mut heard, 50, 3, &batch, &mut samples);
+        assert_eq!(samples.len(), 2, "offline blocks have no cycle");
+        assert!(samples[0].placed);
+        assert_eq!(samples[0].start_ns(), 1_000_050);
+        assert_eq!(samples[0].wait_ns, 400_000);
+        assert!(!samples[1].placed);
+        assert_eq!((samples[1].wake_ns, samples[1].wait_ns), (2_000_050, 0));
+        assert_eq!(samples[1].busy_ns, 9_000);
+        assert_eq!(heard, Some(16));
+    }
 
     #[test]
     fn a_reflex_step_made_during_a_tick_is_not_overwritten() {

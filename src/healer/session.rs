@@ -25,6 +25,10 @@ pub struct Sample {
     pub busy_ns: u64,
     /// The host missed a cycle before this call.
     pub dropout: bool,
+    /// Whether the wake-up is known: the host calls once a period of an audio clock. A host
+    /// that does not (one that calls in bursts, or every other period because each cycle
+    /// overruns) still gives Salve's busy time, and the time between its instances' calls.
+    pub placed: bool,
 }
 
 impl Sample {
@@ -50,6 +54,9 @@ pub struct Measured {
     pub dropouts: u32,
     /// Salve's calls in those cycles (all instances).
     pub blocks: u32,
+    /// Cycles of hosts that do not call once a period: their wake-up is not known, so their
+    /// fill counts from the first instance's start (the work before it unseen).
+    pub blind: u32,
 }
 
 impl Measured {
@@ -160,7 +167,7 @@ impl Measurer {
             let cycle = m.cycles + 1;
             let wake = first.wake_ns;
             let period = first.period_ns.max(1) as f64;
-            let (mut busy, mut end, mut dropout) = (0u64, 0u64, false);
+            let (mut busy, mut end, mut dropout, mut blind) = (0u64, 0u64, false, false);
             let mut j = i;
             while j < samples.len()
                 && at(j).thread == first.thread
@@ -171,11 +178,15 @@ impl Measurer {
                 let s = at(j);
                 seen_in[s.instance as usize] = cycle;
                 busy += s.busy_ns;
-                end = end.max((s.start_ns() + s.busy_ns).saturating_sub(wake));
+                end = end.max(s.start_ns() + s.busy_ns);
                 dropout |= s.dropout;
+                blind |= !s.placed;
                 j += 1;
             }
-            let fill = end as f64 / period;
+            // Without a known wake-up the first instance's start stands for it: the cycle is
+            // filled from there at least. A host overloaded so that every cycle overruns calls
+            // every other period, in no clock's rhythm, and its cycles are still seen full.
+            let fill = end.saturating_sub(wake) as f64 / period;
             salve_sum += busy as f64 / period;
             fill_sum += fill;
             let fill = fill as f32;
@@ -184,6 +195,7 @@ impl Measurer {
                 fullest[k] = fill;
             }
             m.cycles += 1;
+            m.blind += blind as u32;
             m.dropouts += dropout as u32;
             m.blocks += (j - i) as u32;
             i = j;
@@ -647,6 +659,7 @@ mod tests {
                     wait_ns: wait,
                     busy_ns: 1,
                     dropout: false,
+                    placed: true,
                 })
                 .collect();
             let mut want = samples.clone();
@@ -746,6 +759,7 @@ mod tests {
                             wait_ns: ((other + cost * i as f32) * PERIOD_NS as f32) as u64,
                             busy_ns: (cost * PERIOD_NS as f32) as u64,
                             dropout: dropout && i == 0,
+                            placed: true,
                         });
                     }
                 }
@@ -774,6 +788,7 @@ mod tests {
             wait_ns,
             busy_ns,
             dropout: false,
+            placed: true,
         }
     }
 
@@ -790,6 +805,7 @@ mod tests {
                     wait_ns: PERIOD_NS / 2 + i * PERIOD_NS / 20,
                     busy_ns: PERIOD_NS / 20,
                     dropout: false,
+                    placed: true,
                 });
             }
         }
@@ -870,6 +886,7 @@ mod tests {
                     PERIOD_NS / 10
                 },
                 dropout: cycle == 7,
+                placed: true,
             })
             .collect();
         let m = measure(&samples);
@@ -1052,6 +1069,7 @@ mod tests {
                 fill_peak: 0.3 + share,
                 dropouts: 0,
                 blocks: 15 * instances,
+                blind: 0,
             };
             policy.tick(t, &m);
         };
@@ -1065,6 +1083,46 @@ mod tests {
         assert!(policy.surge < 1.1, "{}", policy.surge);
         tick(&mut policy, t + 0.02, 0.3, 10);
         assert!(policy.surge > 2.5, "{}", policy.surge);
+    }
+
+    #[test]
+    fn a_host_overrunning_every_cycle_is_seen_full_and_relieved() {
+        // 200 instances at 16x take 1.9 periods: every cycle overruns, so the host calls every
+        // other period, in no clock's rhythm (no instance knows the wake-up).
+        let (n, busy_16x) = (200u32, PERIOD_NS * 19 / 10 / 200);
+        let mut policy = ShedPolicy::default();
+        let mut samples = Vec::new();
+        let mut start = 1_000_000_000u64;
+        let mut first_fill = None;
+        for tick in 0..60 {
+            samples.clear();
+            let busy = busy_16x >> (Level::Ultra as u32 - policy.cap as u32);
+            for _ in 0..7 {
+                for i in 0..n {
+                    samples.push(Sample {
+                        thread: 1,
+                        instance: i,
+                        wake_ns: start + i as u64 * busy,
+                        period_ns: PERIOD_NS,
+                        wait_ns: 0,
+                        busy_ns: busy,
+                        dropout: false,
+                        placed: false,
+                    });
+                }
+                start += (n as u64 * busy).div_ceil(PERIOD_NS) * PERIOD_NS;
+            }
+            let m = measure(&samples);
+            assert_eq!(m.blind, m.cycles);
+            first_fill.get_or_insert(m.fill_mean);
+            policy.tick(1.0 + tick as f64 * 0.02, &m);
+        }
+        let fill = first_fill.unwrap();
+        assert!((1.85..1.95).contains(&fill), "{fill}");
+        // Down to where the cycle fits (1.9 at 16x, 0.95 at 8x, 0.48 at 4x)...
+        assert!(policy.cap <= Level::Medium, "{:?}", policy.cap);
+        // ...one level at a time, not all the way.
+        assert!(policy.cap >= Level::Low, "{:?}", policy.cap);
     }
 
     #[test]
