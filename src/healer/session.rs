@@ -238,6 +238,15 @@ pub struct ShedConfig {
     /// cycle a few times a second, where the level below would fit.
     pub near_full_dropouts: usize,
     pub near_full_window_s: f64,
+    /// Dropouts in ticks whose cycles were this full up to Salve's end (a quarter of the cycle
+    /// left for the work after it and the host's jitter)...
+    pub busy: f32,
+    /// ...count as overload when this many come within [`ShedConfig::busy_window_s`]: fewer than
+    /// a share of all cycles ([`ShedConfig::dropout_share`]), but more than this machine's own
+    /// stalls, and where the work after Salve, which only dropouts reveal, may be the cause. In
+    /// the chaos runner's ramp they came two seconds before the share did.
+    pub busy_dropouts: usize,
+    pub busy_window_s: f64,
     /// The most of the cycle the work after Salve is taken to need, learned from dropouts.
     pub tail_max: f32,
     /// How fast the learned tail is forgotten (share of the cycle per second).
@@ -271,6 +280,9 @@ impl Default for ShedConfig {
             near_full: 0.9,
             near_full_dropouts: 3,
             near_full_window_s: 5.0,
+            busy: 0.75,
+            busy_dropouts: 4,
+            busy_window_s: 2.0,
             tail_max: 0.25,
             tail_decay_per_s: 0.005,
             judge_after_s: 2.0,
@@ -331,8 +343,8 @@ pub struct ShedPolicy {
     backoff_s: f64,
     no_trial_before_s: f64,
     dropouts: [f64; 32],
-    /// The last dropouts in nearly full ticks (their times), a ring.
-    near_full_drops: [f64; 8],
+    /// The last dropouts in busy ticks (their times and the ticks' peak fill), newest first.
+    full_drops: [(f64, f32); 16],
     /// Cycles per second, averaged over the ticks.
     cycle_rate: f32,
     dropout_next: usize,
@@ -377,7 +389,7 @@ impl ShedPolicy {
             backoff_s: config.trial_s,
             no_trial_before_s: f64::NEG_INFINITY,
             dropouts: [f64::NEG_INFINITY; 32],
-            near_full_drops: [f64::NEG_INFINITY; 8],
+            full_drops: [(f64::NEG_INFINITY, 0.0); 16],
             cycle_rate: 0.0,
             dropout_next: 0,
             shed_started: None,
@@ -461,10 +473,10 @@ impl ShedPolicy {
             self.dropouts[self.dropout_next] = now_s;
             self.dropout_next = (self.dropout_next + 1) % self.dropouts.len();
         }
-        if m.fill_peak >= self.config.near_full {
+        if m.fill_peak >= self.config.busy.min(self.config.near_full) {
             for _ in 0..m.dropouts.min(8) {
-                self.near_full_drops.rotate_right(1);
-                self.near_full_drops[0] = now_s;
+                self.full_drops.rotate_right(1);
+                self.full_drops[0] = (now_s, m.fill_peak);
             }
         }
         let c = self.config;
@@ -478,14 +490,16 @@ impl ShedPolicy {
         let enough =
             (c.dropout_share * self.cycle_rate * c.dropout_window_s as f32).ceil() as usize;
         let enough = enough.max(c.dropouts_overload);
-        let near_full = self
-            .near_full_drops
-            .iter()
-            .filter(|&&t| now_s - t <= c.near_full_window_s && t > self.last_change_s)
-            .count();
+        let full_drops = |fill: f32, window_s: f64| {
+            self.full_drops
+                .iter()
+                .filter(|&&(t, f)| f >= fill && now_s - t <= window_s && t > self.last_change_s)
+                .count()
+        };
         let dropping = recent >= enough.saturating_mul(2)
             || (recent >= enough && visible >= c.fill_dropouts)
-            || near_full >= c.near_full_dropouts;
+            || full_drops(c.near_full, c.near_full_window_s) >= c.near_full_dropouts
+            || full_drops(c.busy, c.busy_window_s) >= c.busy_dropouts;
         if dropping && m.dropouts > 0 && visible >= c.fill_dropouts {
             // The host dropped cycles filled this far up to Salve's end: the rest of the cycle
             // is work after Salve.
@@ -924,6 +938,7 @@ mod tests {
         off.policy.config.fill_high = f32::INFINITY; // never sheds
         off.policy.config.dropouts_overload = usize::MAX;
         off.policy.config.near_full_dropouts = usize::MAX;
+        off.policy.config.busy_dropouts = usize::MAX;
         off.run(40.0, ramp);
         println!(
             "ramp: Auto missed {} cycles, Off {}; final cap {:?}; {} changes",
@@ -962,6 +977,7 @@ mod tests {
             off.policy.config.fill_high = f32::INFINITY;
             off.policy.config.dropouts_overload = usize::MAX;
             off.policy.config.near_full_dropouts = usize::MAX;
+            off.policy.config.busy_dropouts = usize::MAX;
             off.run(40.0, ramp);
             assert!(off.missed() > 10_000, "{n}: Off {}", off.missed());
             assert!(
@@ -1055,6 +1071,36 @@ mod tests {
         let missed = sim.missed();
         sim.run(20.0, |_| 0.3);
         assert_eq!(sim.missed(), missed);
+    }
+
+    #[test]
+    fn a_few_dropouts_of_busy_cycles_are_an_overload_and_of_light_ones_are_not() {
+        // The host drops a cycle every 0.4 s: fewer than 1 % of the cycles, as this machine's own
+        // stalls might. Where Salve's instances end at 78 % of the cycle, the work after them
+        // (which Salve cannot see) is the likely cause: shed. Where they end at 50 %, it is not.
+        let run = |fill: f32| {
+            let mut policy = ShedPolicy::default();
+            let mut first_down = None;
+            for tick in 0..500 {
+                let now = tick as f64 * 0.02;
+                let m = Measured {
+                    cycles: 15,
+                    salve_share: 0.1,
+                    fill_mean: fill,
+                    fill_peak: fill,
+                    dropouts: (tick % 20 == 10) as u32,
+                    blocks: 15 * 10,
+                    blind: 0,
+                };
+                if let Some(Shed::Down { .. }) = policy.tick(now, &m) {
+                    first_down.get_or_insert(now);
+                }
+            }
+            first_down
+        };
+        let busy = run(0.78).expect("sheds");
+        assert!(busy <= 2.0, "first step down at {busy} s");
+        assert_eq!(run(0.5), None);
     }
 
     #[test]
