@@ -4,7 +4,9 @@
 //! session's cycle is predicted to overrun, and brings it back by trial.
 //!
 //! What it cannot see: work after the last Salve instance in a cycle, except through dropouts;
-//! hosts that call in bursts (their blocks are left out: they have no cycle to place them in).
+//! the work before the first instance where the host does not call once a period (in bursts, or
+//! every other period because every cycle overruns): such cycles count from the first
+//! instance's start.
 //! Pure logic with injected time: `tests.rs` drives it with a simulated session.
 
 use super::level::Level;
@@ -231,15 +233,15 @@ pub struct ShedConfig {
     pub dropouts_overload: usize,
     pub dropout_share: f32,
     pub fill_dropouts: f32,
-    /// Dropouts in ticks whose cycles were this full (the fullest but two: not one stall)...
+    /// Ticks with dropouts whose cycles were this full (the fullest but two: not one stall)...
     pub near_full: f32,
     /// ...count as overload when this many come within [`ShedConfig::near_full_window_s`],
     /// however few they are: a machine that slows down now and then overruns a nearly full
     /// cycle a few times a second, where the level below would fit.
     pub near_full_dropouts: usize,
     pub near_full_window_s: f64,
-    /// Dropouts in ticks whose cycles were this full up to Salve's end (a quarter of the cycle
-    /// left for the work after it and the host's jitter)...
+    /// Ticks with dropouts whose cycles were this full up to Salve's end (a quarter of the
+    /// cycle left for the work after it and the host's jitter)...
     pub busy: f32,
     /// ...count as overload when this many come within [`ShedConfig::busy_window_s`]: fewer than
     /// a share of all cycles ([`ShedConfig::dropout_share`]), but more than this machine's own
@@ -343,7 +345,7 @@ pub struct ShedPolicy {
     backoff_s: f64,
     no_trial_before_s: f64,
     dropouts: [f64; 32],
-    /// The last dropouts in busy ticks (their times and the ticks' peak fill), newest first.
+    /// The last busy ticks with dropouts (their times and peak fill), newest first.
     full_drops: [(f64, f32); 16],
     /// Cycles per second, averaged over the ticks.
     cycle_rate: f32,
@@ -473,11 +475,12 @@ impl ShedPolicy {
             self.dropouts[self.dropout_next] = now_s;
             self.dropout_next = (self.dropout_next + 1) % self.dropouts.len();
         }
-        if m.fill_peak >= self.config.busy.min(self.config.near_full) {
-            for _ in 0..m.dropouts.min(8) {
-                self.full_drops.rotate_right(1);
-                self.full_drops[0] = (now_s, m.fill_peak);
-            }
+        if m.dropouts > 0 && m.fill_peak >= self.config.busy.min(self.config.near_full) {
+            // One entry a tick, however many dropouts it had: a slow-down of the machine for a
+            // few tens of milliseconds stretches every cycle of a tick and drops several, and is
+            // still one event (a clean session lost five cycles in one tick to one).
+            self.full_drops.rotate_right(1);
+            self.full_drops[0] = (now_s, m.fill_peak);
         }
         let c = self.config;
         if self.last_tick_s.is_finite() {
@@ -1101,6 +1104,27 @@ mod tests {
         let busy = run(0.78).expect("sheds");
         assert!(busy <= 2.0, "first step down at {busy} s");
         assert_eq!(run(0.5), None);
+    }
+
+    #[test]
+    fn one_slow_down_of_the_machine_dropping_several_cycles_is_not_an_overload() {
+        // A clean session (Salve ends at 40 % of the cycle); once, the machine slows down for a
+        // tick: Salve's calls take twice as long, every cycle is stretched, five are dropped.
+        let mut policy = ShedPolicy::default();
+        for tick in 0..500 {
+            let slow = tick == 100;
+            let m = Measured {
+                cycles: 15,
+                salve_share: if slow { 0.37 } else { 0.15 },
+                fill_mean: if slow { 1.45 } else { 0.4 },
+                fill_peak: if slow { 1.56 } else { 0.41 },
+                dropouts: if slow { 5 } else { 0 },
+                blocks: 15 * 30,
+                blind: 0,
+            };
+            policy.tick(tick as f64 * 0.02, &m);
+            assert_eq!(policy.cap, Level::Ultra, "tick {tick}: {:?}", policy.last);
+        }
     }
 
     #[test]
