@@ -125,6 +125,14 @@ fn a_host_without_a_steady_cycle_shows_salves_share_but_not_the_work_before_it()
         "Session: 24 Salve instances take 31 % of each cycle (the host does not call in a \
          steady cycle, so the work before Salve cannot be measured)."
     );
+    // One light instance: a share that is there but small is not "0 %".
+    view.instances = 1;
+    view.measured.salve_share = 0.004;
+    assert_eq!(
+        health::session_lines(&view)[0],
+        "Session: 1 Salve instance takes under 1 % of each cycle (the host does not call in a \
+         steady cycle, so the work before Salve cannot be measured)."
+    );
 }
 
 #[test]

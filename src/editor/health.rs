@@ -589,6 +589,16 @@ fn details(ui: &mut egui::Ui, s: &HealthSnapshot, actions: &mut PanelActions) {
     }
 }
 
+/// A share of the cycle in whole percent; "under 1 %" rather than "0 %" for a share that is
+/// there but small (one instance of a light session).
+fn share_words(share: f32) -> String {
+    if share > 0.0 && share < 0.005 {
+        "under 1 %".into()
+    } else {
+        format!("{:.0} %", share * 100.0)
+    }
+}
+
 /// The session in plain words: who takes how much of each cycle, what quality the instances
 /// play, and what the fleet did.
 pub fn session_lines(view: &crate::healer::fleet::SessionView) -> Vec<String> {
@@ -601,17 +611,17 @@ pub fn session_lines(view: &crate::healer::fleet::SessionView) -> Vec<String> {
     };
     if m.cycles > 0 && m.blind * 2 > m.cycles {
         lines.push(format!(
-            "Session: {instances} {:.0} % of each cycle (the host does not call in a steady \
-             cycle, so the work before Salve cannot be measured).",
-            m.salve_share * 100.0
+            "Session: {instances} {} of each cycle (the host does not call in a steady cycle, \
+             so the work before Salve cannot be measured).",
+            share_words(m.salve_share)
         ));
     } else if m.cycles > 0 {
         lines.push(format!(
-            "Session: {instances} {:.0} % of each cycle; other work before Salve {:.0} %; time \
-             to spare {:.0} %.",
-            m.salve_share * 100.0,
-            m.before_share() * 100.0,
-            m.spare_share() * 100.0
+            "Session: {instances} {} of each cycle; other work before Salve {}; time to spare \
+             {}.",
+            share_words(m.salve_share),
+            share_words(m.before_share()),
+            share_words(m.spare_share())
         ));
     } else {
         lines.push(format!(
