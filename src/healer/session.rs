@@ -56,8 +56,8 @@ pub struct Measured {
     pub dropouts: u32,
     /// Salve's calls in those cycles (all instances).
     pub blocks: u32,
-    /// Cycles of hosts that do not call once a period: their wake-up is not known, so their
-    /// fill counts from the first instance's start (the work before it unseen).
+    /// Cycles whose wake-up no instance in them knew (hosts that do not call once a period):
+    /// their fill counts from the first instance's start (the work before it unseen).
     pub blind: u32,
 }
 
@@ -167,9 +167,9 @@ impl Measurer {
         while i < samples.len() {
             let first = at(i);
             let cycle = m.cycles + 1;
-            let wake = first.wake_ns;
+            let mut wake = first.placed.then_some(first.wake_ns);
             let period = first.period_ns.max(1) as f64;
-            let (mut busy, mut end, mut dropout, mut blind) = (0u64, 0u64, false, false);
+            let (mut busy, mut end, mut dropout) = (0u64, 0u64, false);
             let mut j = i;
             while j < samples.len()
                 && at(j).thread == first.thread
@@ -182,13 +182,23 @@ impl Measurer {
                 busy += s.busy_ns;
                 end = end.max(s.start_ns() + s.busy_ns);
                 dropout |= s.dropout;
-                blind |= !s.placed;
+                if wake.is_none() && s.placed {
+                    // The first instance does not know the wake-up (it joined less than a
+                    // cadence check ago, say) but this one does: its edge, no later than the
+                    // first instance's start nor a period before it.
+                    let start = first.start_ns();
+                    wake = Some(
+                        s.wake_ns
+                            .clamp(start.saturating_sub(first.period_ns), start),
+                    );
+                }
                 j += 1;
             }
             // Without a known wake-up the first instance's start stands for it: the cycle is
             // filled from there at least. A host overloaded so that every cycle overruns calls
             // every other period, in no clock's rhythm, and its cycles are still seen full.
-            let fill = end.saturating_sub(wake) as f64 / period;
+            let blind = wake.is_none();
+            let fill = end.saturating_sub(wake.unwrap_or(first.start_ns())) as f64 / period;
             salve_sum += busy as f64 / period;
             fill_sum += fill;
             let fill = fill as f32;
@@ -1153,6 +1163,38 @@ mod tests {
         assert!(policy.surge < 1.1, "{}", policy.surge);
         tick(&mut policy, t + 0.02, 0.3, 10);
         assert!(policy.surge > 2.5, "{}", policy.surge);
+    }
+
+    #[test]
+    fn a_cycle_is_timed_from_the_wake_up_of_any_instance_that_knows_it() {
+        // Other work takes 40 % before the first instance, which joined a moment ago and does
+        // not know the wake-up yet; the second one does. Each takes 10 %.
+        let p = PERIOD_NS;
+        let mut samples = Vec::new();
+        for cycle in 0..10u64 {
+            let wake = 1_000_000_000 + cycle * p;
+            samples.push(Sample {
+                placed: false,
+                ..call(0, wake + 4 * p / 10, 0, p / 10)
+            });
+            samples.push(call(1, wake, 5 * p / 10, p / 10));
+        }
+        let m = measure(&samples);
+        assert_eq!((m.cycles, m.blind), (10, 0));
+        assert!((m.fill_mean - 0.6).abs() < 0.01, "{}", m.fill_mean);
+        assert!(
+            (m.before_share() - 0.4).abs() < 0.01,
+            "{}",
+            m.before_share()
+        );
+        // With no instance knowing it, the cycle counts from the first one's start.
+        for s in samples.iter_mut() {
+            s.wake_ns = s.start_ns();
+            (s.wait_ns, s.placed) = (0, false);
+        }
+        let m = measure(&samples);
+        assert_eq!(m.blind, 10);
+        assert!((m.fill_mean - 0.2).abs() < 0.01, "{}", m.fill_mean);
     }
 
     #[test]
