@@ -371,6 +371,11 @@ mod cycle_sensing {
         }
 
         /// The host misses `n` cycles (its thread stalled, the driver skipped them).
+        /// How far the record's wait is from the true share `wait` of the cycle (a share).
+        fn wait_error(&self, r: &BlockRecord, wait: f64) -> f64 {
+            (r.wait_ns as f64 / self.period_ns - wait).abs()
+        }
+
         fn miss(&mut self, n: u32) {
             self.wake_ns += n as f64 * self.period_ns;
         }
@@ -411,7 +416,7 @@ mod cycle_sensing {
             }
             // A call that late (a miss's) is not told; what matters is what follows it.
             if i >= settle && w < 0.9 {
-                let error = (r.wait_ns as f64 - w * session.period_ns).abs() / session.period_ns;
+                let error = session.wait_error(&r, w);
                 worst = worst.max(error);
             }
         }
@@ -502,7 +507,7 @@ mod cycle_sensing {
                     continue;
                 }
                 let r = session.cycle(w);
-                let error = (r.wait_ns as f64 - w * session.period_ns).abs() / session.period_ns;
+                let error = session.wait_error(&r, w);
                 worst = worst.max(error);
             }
             println!(
@@ -535,8 +540,7 @@ mod cycle_sensing {
             {
                 let r = session.cycle(w);
                 if i >= 3 {
-                    let error =
-                        (r.wait_ns as f64 - w * session.period_ns).abs() / session.period_ns;
+                    let error = session.wait_error(&r, w);
                     worst = worst.max(error);
                 }
             }
@@ -576,7 +580,7 @@ mod cycle_sensing {
                 };
                 let r = session.cycle(load * j);
                 if i > 4_000 {
-                    let error = (r.wait_ns as f64 / session.period_ns - load * j).abs();
+                    let error = session.wait_error(&r, load * j);
                     worst = worst.max(error);
                 }
             }
