@@ -256,7 +256,7 @@ pub struct ShedConfig {
     /// ...count as overload when this many come within [`ShedConfig::busy_window_s`]: fewer than
     /// a share of all cycles ([`ShedConfig::dropout_share`]), but more than this machine's own
     /// stalls, and where the work after Salve, which only dropouts reveal, may be the cause. In
-    /// the chaos runner's ramp they came two seconds before the share did.
+    /// the chaos runner's ramp six came within half a second, 1.3 s before the share did.
     pub busy_dropouts: usize,
     pub busy_window_s: f64,
     /// The most of the cycle the work after Salve is taken to need, learned from dropouts.

@@ -36,7 +36,8 @@ const BEFORE_SHARE: f64 = 0.85;
 /// wakes some tens of microseconds after the device's interrupt. A longer spin keeps more
 /// starts on time but is work no real host does: at 200 µs (15 % of a 64-sample period) the
 /// audio threads left the other threads no idle time once a cycle was 85 % full, and the
-/// kernel's real-time throttling (95 % of each second) then stopped them for 50 ms a second.
+/// kernel's real-time throttling (95 % of each second) most likely stopped them for 50 ms a
+/// second (ticks with no cycles exactly a second apart in the fleet's log).
 const SPIN: Duration = Duration::from_micros(50);
 /// Estimates are compared from this long after an instance's first block.
 const SETTLE_S: f64 = 1.0;
