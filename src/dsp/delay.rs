@@ -58,17 +58,17 @@ impl<const CAP: usize> Delay<CAP> {
     /// Delays the `len` samples at `buf[start..]` without moving them: the samples held from the
     /// last call go just before them, and the delayed block is `buf[start - delay..]`, `len`
     /// long. Two copies of `delay` samples, where [`Delay::process`] moves the whole block.
-    /// Needs `start` and `len` of at least the delay.
+    /// Needs `start` of at least the delay; `len` may be anything.
     #[inline]
     pub fn process_in_front(&mut self, buf: &mut [Lanes], start: usize, len: usize) {
         let d = self.delay;
         if d == 0 {
             return;
         }
-        let mut last = [[0.0f32; 2]; CAP];
-        last[..d].copy_from_slice(&buf[start + len - d..start + len]);
+        // The held samples go in front, then the last `d` of held-and-block are held: for a
+        // block shorter than the delay they start among the held ones just put in front.
         buf[start - d..start].copy_from_slice(&self.held[..d]);
-        self.held[..d].copy_from_slice(&last[..d]);
+        self.held[..d].copy_from_slice(&buf[start + len - d..start + len]);
     }
 
     pub fn reset(&mut self) {
@@ -130,6 +130,26 @@ mod tests {
             buf[16..].copy_from_slice(block);
             fronted.process_in_front(&mut buf, 16, block.len());
             assert_eq!(a[..], buf[3..3 + block.len()]);
+        }
+    }
+
+    #[test]
+    fn delaying_in_front_takes_blocks_shorter_than_the_delay() {
+        let input: Vec<Lanes> = (1..=300).map(|i| [i as f32, -(i as f32)]).collect();
+        let (mut moved, mut fronted) = (Delay::<16>::new(13), Delay::<16>::new(13));
+        let mut rest = &input[..];
+        for len in [1, 3, 16, 2, 40, 7, 0, 15, 64, 12, 13, 14].iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (block, later) = rest.split_at((*len).min(rest.len()));
+            let mut a = block.to_vec();
+            moved.process(&mut a);
+            let mut buf = vec![[0.0; 2]; 16 + block.len()];
+            buf[16..].copy_from_slice(block);
+            fronted.process_in_front(&mut buf, 16, block.len());
+            assert_eq!(a[..], buf[3..3 + block.len()], "a block of {len}");
+            rest = later;
         }
     }
 

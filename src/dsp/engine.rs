@@ -225,13 +225,16 @@ impl Tier {
             self.base_pad.process(out);
             return;
         }
-        hi_rate.a[..n].copy_from_slice(input);
+        // The base-rate signal lies in `a` after room for the base-rate padding, which goes in
+        // front of it (see below) instead of moving it.
+        let base = &mut hi_rate.a[MAX_LATENCY..];
+        base[..n].copy_from_slice(input);
         let ratio = self.os.factor().ratio();
         // Above 1x the oversampled signal lands in `b` after room for the padding finer than a
-        // base-rate sample, which goes in front of it (see below) instead of moving it.
+        // base-rate sample, which goes in front of it likewise.
         let hi = self
             .os
-            .upsample::<FMA>(n, &mut hi_rate.a, &mut hi_rate.b[MAX_FACTOR..]);
+            .upsample::<FMA>(n, base, &mut hi_rate.b[MAX_FACTOR..]);
         let flat = |g: &[f32]| g[..n].iter().fold(true, |flat, &g| flat & (g == 1.0));
         if !curve.fade.is_settled() {
             kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
@@ -249,12 +252,18 @@ impl Tier {
             self.hi_pad
                 .process_in_front(&mut hi_rate.b, MAX_FACTOR, n * ratio);
         }
-        self.os
-            .downsample::<FMA>(n, &mut hi_rate.a, &mut hi_rate.b[MAX_FACTOR - d..]);
-        out.copy_from_slice(&hi_rate.a[..n]);
-        self.base_pad.process(out);
+        self.os.downsample::<FMA>(
+            n,
+            &mut hi_rate.a[MAX_LATENCY..],
+            &mut hi_rate.b[MAX_FACTOR - d..],
+        );
+        self.base_pad
+            .process_in_front(&mut hi_rate.a, MAX_LATENCY, n);
+        let padded = &hi_rate.a[MAX_LATENCY - self.base_pad.delay()..][..n];
         if self.dc_enabled {
-            self.dc.process::<FMA>(out);
+            self.dc.process_into::<FMA>(padded, out);
+        } else {
+            out.copy_from_slice(padded);
         }
     }
 }
@@ -363,8 +372,11 @@ fn kernel_fading(hi: &mut [Lanes], ratio: usize, ctl: &Controls, tilt: &mut Tilt
 struct HiRate {
     /// The instruction set the tiers run on.
     simd: Simd,
+    /// Room for the base-rate padding ([`MAX_LATENCY`] samples), then a chunk at up to the
+    /// highest rate.
     a: Box<[Lanes]>,
-    /// [`MAX_FACTOR`] samples longer than `a`: room for the fine padding in front.
+    /// Room for the padding finer than a base-rate sample ([`MAX_FACTOR`] samples), then a chunk
+    /// at up to the highest rate.
     b: Box<[Lanes]>,
     /// A fault to inject into the next tier that runs (tests and chaos runs only).
     #[cfg(any(test, feature = "fault-injection"))]
@@ -471,7 +483,7 @@ impl Engine {
             restart_fade_len: ((RESTART_FADE_SECONDS * sample_rate) as usize).max(1),
             hi_rate: HiRate {
                 simd: simd.supported(),
-                a: vec![[0.0; 2]; CHUNK * MAX_FACTOR].into_boxed_slice(),
+                a: vec![[0.0; 2]; MAX_LATENCY + CHUNK * MAX_FACTOR].into_boxed_slice(),
                 b: vec![[0.0; 2]; CHUNK * MAX_FACTOR + MAX_FACTOR].into_boxed_slice(),
                 #[cfg(any(test, feature = "fault-injection"))]
                 fault: None,

@@ -1,7 +1,7 @@
 //! Small linear filters around the shaper: the tilt tone control and the DC blocker.
 
 use super::halfband::Lanes;
-use super::simd::madd;
+use super::simd::{Frame, Pair, madd};
 
 /// The pivot of the tilt tone control, in Hz: below it the tilt cuts or boosts the lows, above it
 /// the highs, in opposite directions.
@@ -63,55 +63,118 @@ impl Tilt {
 }
 
 /// A one-pole, one-zero high-pass at [`DC_BLOCKER_HZ`] that removes the DC the asymmetric curve
-/// creates.
+/// creates: `y[n] = x[n] - x[n-1] + pole * y[n-1]`.
+///
+/// The recursion is the one thing that waits for the previous sample, and it ran a fused
+/// multiply-add's latency per sample, a third of a 1x block. So it is computed in pairs of
+/// samples, even and odd by their count since the reset: both from the `y` before the pair,
+/// the odd one as `d[o] + pole * d[e] + pole² * y[e-1]` (with `d = x[n] - x[n-1]`), so the wait
+/// is one multiply-add per two samples. The pairs follow the sample count, not the block, so the
+/// output does not depend on where blocks begin (a block may start or end inside a pair).
 #[derive(Clone, Copy, Default)]
 pub struct DcBlocker {
     pole: f32,
+    /// `pole²`, as the pairs use it.
+    pole2: f32,
     x1: Lanes,
     y1: Lanes,
+    /// Inside a pair (the next sample is odd): the pair's `y[e-1]` and `d[e]`.
+    base: Lanes,
+    d_even: Lanes,
+    odd: bool,
 }
 
 impl DcBlocker {
     pub fn new(sample_rate: f32) -> Self {
+        let pole = 1.0 - std::f32::consts::TAU * DC_BLOCKER_HZ / sample_rate;
         Self {
-            pole: 1.0 - std::f32::consts::TAU * DC_BLOCKER_HZ / sample_rate,
-            x1: [0.0; 2],
-            y1: [0.0; 2],
+            pole,
+            pole2: pole * pole,
+            ..Self::default()
         }
     }
 
-    #[inline(always)]
+    /// One sample (as [`DcBlocker::process`] would filter it).
     pub fn tick(&mut self, x: Lanes) -> Lanes {
-        let mut y = [0.0; 2];
-        for c in 0..2 {
-            y[c] = x[c] - self.x1[c] + self.pole * self.y1[c];
-        }
-        self.x1 = x;
-        self.y1 = y;
-        y
+        let mut frame = [x];
+        self.process::<false>(&mut frame);
+        frame[0]
     }
 
-    /// Filters a block in place, the recursion as one multiply-add (fused where the engine runs
-    /// its FMA copy), which is all that waits for the previous sample. (Unrolling it over groups
-    /// of samples would be faster but would make the output depend on where blocks begin.)
+    /// Filters a block in place (with fused multiply-adds in the engine's FMA copy).
     #[inline(always)]
     pub fn process<const FMA: bool>(&mut self, frames: &mut [Lanes]) {
-        let (mut x1, mut y1) = (self.x1, self.y1);
-        for x in frames {
-            let mut y = [0.0; 2];
-            for c in 0..2 {
-                y[c] = madd::<FMA>(self.pole, y1[c], x[c] - x1[c]);
-            }
-            x1 = *x;
-            y1 = y;
-            *x = y;
+        let (n, at) = (frames.len(), frames.as_mut_ptr());
+        // SAFETY: in place: each frame is read before it is written.
+        unsafe { self.run::<FMA, Frame>(at, at, n) }
+    }
+
+    /// [`DcBlocker::process`] from `input` into `output` (the same length): the copy a tier
+    /// makes of its padded output anyway, with the filter in it.
+    #[inline(always)]
+    pub fn process_into<const FMA: bool>(&mut self, input: &[Lanes], output: &mut [Lanes]) {
+        let n = input.len().min(output.len());
+        // SAFETY: both hold `n` frames.
+        unsafe { self.run::<FMA, Frame>(input.as_ptr(), output.as_mut_ptr(), n) }
+    }
+
+    /// The recursion over `n` frames from `input` to `output`, which may be the same memory
+    /// (frame `i` is read before frame `i` is written, and nothing else).
+    ///
+    /// # Safety
+    /// `input` must be valid for reading and `output` for writing `n` frames.
+    #[inline(always)]
+    unsafe fn run<const FMA: bool, V: Pair>(
+        &mut self,
+        input: *const Lanes,
+        output: *mut Lanes,
+        n: usize,
+    ) {
+        // SAFETY (every dereference below): the caller's promise, `i < n`.
+        let at = |i: usize| V::load(unsafe { &*input.add(i) });
+        let put = |i: usize, y: V| y.store(unsafe { &mut *output.add(i) });
+        let (pole, pole2) = (V::splat(self.pole), V::splat(self.pole2));
+        let (mut x1, mut y1) = (V::load(&self.x1), V::load(&self.y1));
+        let mut i = 0;
+        if self.odd && n > 0 {
+            // The second half of a pair begun in the last block.
+            let x = at(0);
+            let t = V::madd::<FMA>(pole, V::load(&self.d_even), x.sub(x1));
+            y1 = V::madd::<FMA>(pole2, V::load(&self.base), t);
+            put(0, y1);
+            (x1, i, self.odd) = (x, 1, false);
         }
-        (self.x1, self.y1) = (x1, y1);
+        while i + 2 <= n {
+            let (xe, xo) = (at(i), at(i + 1));
+            let (de, d_odd) = (xe.sub(x1), xo.sub(xe));
+            let ye = V::madd::<FMA>(pole, y1, de);
+            let t = V::madd::<FMA>(pole, de, d_odd);
+            let yo = V::madd::<FMA>(pole2, y1, t);
+            put(i, ye);
+            put(i + 1, yo);
+            (x1, y1) = (xo, yo);
+            i += 2;
+        }
+        if i < n {
+            // The first half of a pair the next block ends.
+            let x = at(i);
+            let de = x.sub(x1);
+            y1.store(&mut self.base);
+            de.store(&mut self.d_even);
+            y1 = V::madd::<FMA>(pole, y1, de);
+            put(i, y1);
+            (x1, self.odd) = (x, true);
+        }
+        x1.store(&mut self.x1);
+        y1.store(&mut self.y1);
     }
 
     pub fn reset(&mut self) {
-        self.x1 = [0.0; 2];
-        self.y1 = [0.0; 2];
+        *self = Self {
+            pole: self.pole,
+            pole2: self.pole2,
+            ..Self::default()
+        };
     }
 }
 
@@ -163,6 +226,30 @@ mod tests {
             rest = later;
         }
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn dc_blocker_pairs_agree_with_the_plain_recursion() {
+        let sr = 48_000.0;
+        let pole = 1.0 - std::f64::consts::TAU * DC_BLOCKER_HZ as f64 / sr as f64;
+        let mut dc = DcBlocker::new(sr);
+        let (mut x1, mut y1) = ([0.0f64; 2], [0.0f64; 2]);
+        for i in 0..20_000 {
+            let x = [
+                0.3 + (i as f32 * 0.1).sin(),
+                -0.2 + (i as f32 * 0.0037).cos(),
+            ];
+            let y = dc.tick(x);
+            for c in 0..2 {
+                let want = x[c] as f64 - x1[c] + pole * y1[c];
+                (x1[c], y1[c]) = (x[c] as f64, want);
+                assert!(
+                    (y[c] as f64 - want).abs() < 1e-5,
+                    "sample {i}: {} vs {want}",
+                    y[c]
+                );
+            }
+        }
     }
 
     #[test]
