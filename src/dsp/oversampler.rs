@@ -176,31 +176,47 @@ impl Oversampler {
         input: &[Lanes],
         output: &mut [Lanes],
     ) {
+        // The filter memory in locals for the block. Worked on in place through `&mut self`,
+        // each stage's state went to memory after every sample and came back for the next: the
+        // store-to-load forwarding sat in every section's recursion and doubled its wait. As
+        // locals, the stages stay in registers; the stages the factor does not use are never
+        // read, so their copies go.
+        let (mut up1, mut up2, mut up3, mut up4) = (self.up1, self.up2, self.up3, self.up4);
         for (x, out) in input.iter().zip(output.chunks_exact_mut(1 << STAGES)) {
             let mut s2 = [[0.0f32; 2]; 4];
             let mut s3 = [[0.0f32; 2]; 8];
-            let s1 = self.up1.tick::<FMA>(*x);
+            let s1 = up1.tick::<FMA>(*x);
             if STAGES == 1 {
                 out.copy_from_slice(&s1);
                 continue;
             }
             for (i, &x) in s1.iter().enumerate() {
-                [s2[2 * i], s2[2 * i + 1]] = self.up2.tick::<FMA>(x);
+                [s2[2 * i], s2[2 * i + 1]] = up2.tick::<FMA>(x);
             }
             if STAGES == 2 {
                 out.copy_from_slice(&s2);
                 continue;
             }
             for (i, &x) in s2.iter().enumerate() {
-                [s3[2 * i], s3[2 * i + 1]] = self.up3.tick::<FMA>(x);
+                [s3[2 * i], s3[2 * i + 1]] = up3.tick::<FMA>(x);
             }
             if STAGES == 3 {
                 out.copy_from_slice(&s3);
                 continue;
             }
             for (i, &x) in s3.iter().enumerate() {
-                [out[2 * i], out[2 * i + 1]] = self.up4.tick::<FMA>(x);
+                [out[2 * i], out[2 * i + 1]] = up4.tick::<FMA>(x);
             }
+        }
+        self.up1 = up1;
+        if STAGES >= 2 {
+            self.up2 = up2;
+        }
+        if STAGES >= 3 {
+            self.up3 = up3;
+        }
+        if STAGES >= 4 {
+            self.up4 = up4;
         }
     }
 
@@ -211,32 +227,45 @@ impl Oversampler {
         input: &[Lanes],
         output: &mut [Lanes],
     ) {
+        // The filter memory in locals for the block (see `upsample_frames`).
+        let (mut down1, mut down2, mut down3, mut down4) =
+            (self.down1, self.down2, self.down3, self.down4);
         for (frame, out) in input.chunks_exact(1 << STAGES).zip(output.iter_mut()) {
             let mut s3 = [[0.0f32; 2]; 8];
             let mut s2 = [[0.0f32; 2]; 4];
             let mut s1 = [[0.0f32; 2]; 2];
             if STAGES == 4 {
                 for (i, y) in s3.iter_mut().enumerate() {
-                    *y = self.down4.tick::<FMA>([frame[2 * i], frame[2 * i + 1]]);
+                    *y = down4.tick::<FMA>([frame[2 * i], frame[2 * i + 1]]);
                 }
             } else if STAGES == 3 {
                 s3.copy_from_slice(frame);
             }
             if STAGES >= 3 {
                 for (i, y) in s2.iter_mut().enumerate() {
-                    *y = self.down3.tick::<FMA>([s3[2 * i], s3[2 * i + 1]]);
+                    *y = down3.tick::<FMA>([s3[2 * i], s3[2 * i + 1]]);
                 }
             } else if STAGES == 2 {
                 s2.copy_from_slice(frame);
             }
             if STAGES >= 2 {
                 for (i, y) in s1.iter_mut().enumerate() {
-                    *y = self.down2.tick::<FMA>([s2[2 * i], s2[2 * i + 1]]);
+                    *y = down2.tick::<FMA>([s2[2 * i], s2[2 * i + 1]]);
                 }
             } else {
                 s1.copy_from_slice(frame);
             }
-            *out = self.down1.tick::<FMA>(s1);
+            *out = down1.tick::<FMA>(s1);
+        }
+        self.down1 = down1;
+        if STAGES >= 2 {
+            self.down2 = down2;
+        }
+        if STAGES >= 3 {
+            self.down3 = down3;
+        }
+        if STAGES >= 4 {
+            self.down4 = down4;
         }
     }
 }
