@@ -1,5 +1,5 @@
 //! The worst block, not only the mean: around a tier switch, against the steady blocks of the
-//! tiers it crossfades (a switch runs both tiers, and a step down primes the new one, so its
+//! tiers it crossfades (a switch runs both tiers while the new one warms and fades in, so its
 //! blocks cost more, and they must not cost several blocks' work at once); the first blocks after
 //! an activation (the engine reset, its filters from rest); and blocks with the safety limiter
 //! engaged (a hot signal at +12 dB of output gain).

@@ -102,8 +102,6 @@ pub struct Sim {
     reflex_fired_last: bool,
     /// The last block's load: a step down after a near miss is urgent too.
     last_load: f32,
-    /// The next block primes the tier being switched down to (urgently).
-    priming: bool,
     offline: bool,
 }
 
@@ -141,7 +139,6 @@ impl Sim {
             switching: None,
             reflex_fired_last: false,
             last_load: 0.0,
-            priming: false,
             offline: false,
         }
     }
@@ -181,9 +178,7 @@ impl Sim {
             if self.switching.is_none() && wanted != self.heard {
                 // The engine's switch lengths (latency 6): urgent (after the reflex, or a step
                 // down after a near miss), a short warm-up and fade; otherwise a warm-up, then a
-                // 10 ms fade (480). Both tiers cost throughout, and an urgent step down first
-                // primes the new tier with one chunk of recent input (charged to the switch's
-                // first block).
+                // 10 ms fade (480). Both tiers cost throughout.
                 use crate::dsp::engine::{SETTLE, URGENT_FADE, URGENT_WARM, WARM_UP_EXTRA};
                 let down = wanted < self.heard;
                 let urgent =
@@ -195,15 +190,8 @@ impl Sim {
                 } as u32;
                 let blocks = samples.div_ceil(BLOCK);
                 self.switching = Some((wanted, blocks));
-                self.priming = urgent;
             }
             let mut load = self.cost(self.heard, t);
-            if self.priming {
-                self.priming = false;
-                if let Some((to, _)) = self.switching {
-                    load += self.cost(to, t) * crate::dsp::engine::PRIME as f32 / BLOCK as f32;
-                }
-            }
             // The block is heard (and labelled) as the old tier until its fade completes.
             let label = self.heard;
             if let Some((to, left)) = self.switching {

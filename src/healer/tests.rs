@@ -55,9 +55,9 @@ fn a_step_slowdown_costs_at_most_four_overruns_and_three_periods_and_recovers() 
         sim.late_periods(),
         sim.worst_load()
     );
-    // Two overruns before the reflex, two while its urgent switch primes and fades: the priming
-    // is spread so that no block costs several blocks' work (it used to be 3 overruns, one of
-    // them a block of 4.9 periods: 4.3 periods late in all).
+    // Two overruns before the reflex, two while its urgent switch warms and fades, with no block
+    // costing more than the two tiers' work (it used to be 3 overruns, one of them a block of
+    // 4.9 periods: 4.3 periods late in all).
     assert!(sim.overruns() <= 4, "{} overruns", sim.overruns());
     assert!(
         sim.late_periods() <= 3.0,
