@@ -63,6 +63,9 @@ pub fn meter_step(seconds: f64) -> f32 {
     (seconds / (seconds + METER_RMS_S)) as f32
 }
 
+/// A mean square below this (-120 dBFS) reads as silence.
+pub const POWER_FLOOR: f32 = 1e-12;
+
 /// One side of the meters: its peak and its mean square, both linear.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Level {
@@ -175,7 +178,12 @@ impl Writer {
                 peak.store(level.peak, Ordering::Relaxed);
             }
             let p = power.load(Ordering::Relaxed);
-            power.store(p + (level.power - p) * a, Ordering::Relaxed);
+            let next = p + (level.power - p) * a;
+            // Silence would leave it subnormal (see [`super::score::forget`]).
+            power.store(
+                if next < POWER_FLOOR { 0.0 } else { next },
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -369,6 +377,15 @@ mod tests {
         let (input, _) = r.take_levels();
         assert_eq!(input.peak, 0.0);
         assert!(input.power > 0.0);
+        // Five minutes of silence: the power falls to 0, never through the subnormals (each of
+        // which costs the audio thread a microcode assist).
+        let silence = Level::default();
+        for _ in 0..225_000 {
+            w.levels(silence, silence, step);
+            let (input, _) = r.take_levels();
+            assert!(!input.power.is_subnormal());
+        }
+        assert_eq!(r.take_levels().0.power, 0.0);
     }
 
     #[test]
