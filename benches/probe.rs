@@ -5,18 +5,35 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use salve::dsp::OutputStats;
+use salve::probe::clock::Clock;
 use salve::probe::clock::MonotonicClock;
 use salve::probe::events::Events;
 use salve::probe::telemetry::Telemetry;
 use salve::probe::{BlockInfo, Probe, ProbeConfig};
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-fn probe(c: &mut Criterion) {
-    let (mut probe, mut consumer) = Probe::new(
-        MonotonicClock::new(),
-        ProbeConfig::default(),
-        Telemetry::channel().0,
-    );
+/// The production clock, read as the probe reads it, plus a virtual offset the bench moves by one
+/// period per call: the calls then form the stream a host makes (one a period), which is the
+/// path the probe takes in a session, while every reading still costs a real clock read (and
+/// one relaxed load more).
+#[derive(Clone)]
+struct StreamClock {
+    real: MonotonicClock,
+    offset_ns: Arc<AtomicU64>,
+}
+
+impl Clock for StreamClock {
+    #[inline]
+    fn now_ns(&self) -> u64 {
+        self.real.now_ns() + self.offset_ns.load(Ordering::Relaxed)
+    }
+}
+
+fn run<C: Clock>(c: &mut Criterion, name: &str, clock: C, mut between: impl FnMut()) {
+    let (mut probe, mut consumer) =
+        Probe::new(clock, ProbeConfig::default(), Telemetry::channel().0);
     let mut info = BlockInfo {
         samples: 64,
         sample_rate: 48_000.0,
@@ -31,23 +48,41 @@ fn probe(c: &mut Criterion) {
         ..Default::default()
     };
     let mut n = 0u32;
-    c.bench_function("probe/64", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             let start = probe.begin();
             let record = probe.end(start, &info, &stats, 4, Events::default());
             info.position = info.position.map(|p| p + 64);
+            between();
             n = n.wrapping_add(1);
             if n.is_multiple_of(1024) {
                 while consumer.pop().is_ok() {}
             }
-            black_box(record)
+            // What the plugin reads of it: the load and the events (the reflex).
+            black_box((record.load, record.events));
         })
     });
 }
 
+fn probe(c: &mut Criterion) {
+    // A host's stream: one call a period (64 samples at 48 kHz).
+    let offset_ns = Arc::new(AtomicU64::new(0));
+    let clock = StreamClock {
+        real: MonotonicClock::new(),
+        offset_ns: offset_ns.clone(),
+    };
+    run(c, "probe/64", clock, || {
+        offset_ns.store(
+            offset_ns.load(Ordering::Relaxed) + 1_333_333,
+            Ordering::Relaxed,
+        )
+    });
+    // Calls back to back, as a host that renders ahead in bursts makes them.
+    run(c, "probe/64-burst", MonotonicClock::new(), || {});
+}
+
 /// The parts: one clock read (the probe takes two a call) and one ring push with a reader.
 fn parts(c: &mut Criterion) {
-    use salve::probe::clock::Clock;
     let clock = MonotonicClock::new();
     c.bench_function("probe/clock", |b| b.iter(|| black_box(clock.now_ns())));
     let q = quanta::Clock::new();

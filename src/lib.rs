@@ -503,7 +503,7 @@ impl Plugin for Salve {
         let record = probe.end(start, &info, &stats, heard, events);
         self.decisions_audio.raise_panics(self.panics);
         self.last_load = record.load;
-        if self.reflex.observe(&record, &self.decisions_audio) {
+        if self.reflex.observe(record, &self.decisions_audio) {
             // Already overrunning: the step down the reflex just made happens at the next block,
             // in one short crossfade.
             engine.set_urgent();

@@ -243,7 +243,8 @@ impl Sim {
                 ..Default::default()
             };
             let record =
-                self.probe
+                *self
+                    .probe
                     .end(begin, &info, &stats, label.ratio() as u8, Events::default());
             self.reflex_fired_last = self.reflex.observe(&record, &self.audio);
             self.last_load = record.load;

@@ -317,9 +317,15 @@ impl CycleEstimator {
         // call a little before the predicted wake-up belongs to it: the edge then snaps down).
         let period = self.period;
         let start = start_ns as i64 as f64;
-        let since_wake = start - self.wake_ns;
-        // Whole periods, none if negative (a conversion, cheaper than `floor`).
-        let cycles = ((since_wake * self.per_period + EARLY_SHARE) as i64).max(0) as f64;
+        // Nearly every call lands in the cycle after the previous call's: two comparisons. Else
+        // whole periods, none if negative (a conversion, cheaper than `floor`).
+        let next = self.wake_ns + period;
+        let early = EARLY_SHARE * period;
+        let cycles = if start >= next - early && start < next + period - early {
+            1.0
+        } else {
+            (((start - self.wake_ns) * self.per_period + EARLY_SHARE) as i64).max(0) as f64
+        };
         self.wake_ns += cycles * period;
         self.open_cycles += cycles as u32;
         self.open_rise += cycles * self.rise;

@@ -150,6 +150,8 @@ pub struct Probe<C: Clock> {
     dc_drifting: bool,
     limiting: bool,
     gui_overruns_seen: u64,
+    /// The record of the last block.
+    last: BlockRecord,
 }
 
 impl<C: Clock> Probe<C> {
@@ -178,6 +180,7 @@ impl<C: Clock> Probe<C> {
                 dc_drifting: false,
                 limiting: false,
                 gui_overruns_seen,
+                last: BlockRecord::default(),
             },
             consumer,
         )
@@ -219,7 +222,8 @@ impl<C: Clock> Probe<C> {
 
     /// Call last thing in `process()`, with the start time from [`Probe::begin`], what the host
     /// said about the block, what the engine saw at its output, the ratio heard (0 = bypass) and
-    /// events the plugin itself noticed (a panic). Publishes the record and returns it.
+    /// events the plugin itself noticed (a panic). Publishes the record and returns it (kept
+    /// until the next block: no copy for the caller).
     pub fn end(
         &mut self,
         start_ns: u64,
@@ -227,7 +231,7 @@ impl<C: Clock> Probe<C> {
         output: &OutputStats,
         ratio: u8,
         mut events: Events,
-    ) -> BlockRecord {
+    ) -> &BlockRecord {
         let end_ns = self.clock.now_ns();
         let elapsed_ns = end_ns.saturating_sub(start_ns);
         if self.timing.samples != info.samples
@@ -284,7 +288,7 @@ impl<C: Clock> Probe<C> {
         if total > 0.0 && output.subnormal_inputs as f32 > total * self.config.denormal_share {
             events.insert(EventKind::DenormalStorm);
         }
-        self.dc += (output.mean - self.dc) * (duration_s as f32).min(1.0);
+        self.dc = score::forget(self.dc + (output.mean - self.dc) * (duration_s as f32).min(1.0));
         let drifting = self.dc.abs() > self.config.dc_threshold;
         if drifting && !self.dc_drifting {
             events.insert(EventKind::DcDrift);
@@ -304,7 +308,7 @@ impl<C: Clock> Probe<C> {
             position: info.position,
         });
 
-        let record = BlockRecord {
+        self.last = BlockRecord {
             seq: self.seq,
             start_ns,
             elapsed_ns,
@@ -322,7 +326,7 @@ impl<C: Clock> Probe<C> {
             thread: cycle::thread_tag(),
         };
         self.seq += 1;
-        self.publish(&record, duration_s, end_ns);
+        self.publish(duration_s, end_ns);
         self.telemetry.levels(
             telemetry::Level {
                 peak: output.input_peak,
@@ -334,7 +338,7 @@ impl<C: Clock> Probe<C> {
             },
             self.timing.meter_step,
         );
-        record
+        &self.last
     }
 
     fn judge_continuity(
@@ -383,8 +387,9 @@ impl<C: Clock> Probe<C> {
         }
     }
 
-    fn publish(&mut self, record: &BlockRecord, duration_s: f64, end_ns: u64) {
+    fn publish(&mut self, duration_s: f64, end_ns: u64) {
         let t = &self.telemetry;
+        let record = &self.last;
         // Most blocks have no event: no walk over the kinds.
         if !record.events.is_empty() {
             for kind in record.events.iter() {

@@ -79,7 +79,7 @@ impl Stream {
         let start = self.probe.begin();
         self.clock
             .advance_ns((self.block_ns() as f64 * load) as u64);
-        let record = self
+        let record = *self
             .probe
             .end(start, &self.info, output, 4, Events::default());
         self.next_ns += self.block_ns();
