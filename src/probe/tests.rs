@@ -463,11 +463,14 @@ mod cycle_sensing {
         // A minute at 64 samples: five seconds with other plugins nearly idle (1-5 %), then 55 s
         // at 21-29 % that never drops: no call comes near the edge again, so the edge learned
         // at the start must hold, rising no faster than the drift learned in those five
-        // seconds allows (the runner's clean session).
+        // seconds allows (the runner's clean session). 7.7 % / 9.2 % at the worst (drift 0 /
+        // -80 ppm) until the largest snap counted as the floor's noise (a shift of the floor
+        // must not teach drift that leaves the edge behind: see the tests below); 10.2 % /
+        // 11.2 % since.
         let quiet = shares(21, 3_750, 0.01, 0.05);
         let steady = shares(22, 41_250, 0.21, 0.29);
         let waits: Vec<f64> = quiet.into_iter().chain(steady).collect();
-        told_within(&waits, ", steady after a quiet start", 0.1);
+        told_within(&waits, ", steady after a quiet start", 0.12);
     }
 
     #[test]
@@ -514,9 +517,10 @@ mod cycle_sensing {
                 "drift {drift:+} ppm, late calls before misses: worst wait error {:.2} % of the cycle",
                 worst * 100.0
             );
-            // 3.4-6.4 %: late calls within 2 % of the next wake-up still pull the edge (a snap
-            // that small is taken as it comes). Without the confirmation, 21.5 % and growing.
-            assert!(worst < 0.07, "drift {drift} ppm: {worst}");
+            // 3.4-8.7 %: late calls within 2 % of the next wake-up still pull the edge (a snap
+            // that small is taken as it comes), and such a snap counts as the floor's noise
+            // (6.4 % at the worst before). Without the confirmation, 21.5 % and growing.
+            assert!(worst < 0.09, "drift {drift} ppm: {worst}");
         }
     }
 
@@ -589,6 +593,37 @@ mod cycle_sensing {
                 worst * 100.0
             );
             assert!(worst < 0.06, "stall at {stall_at}: {worst}");
+        }
+    }
+
+    #[test]
+    fn a_shift_of_the_cycle_while_the_drift_is_learned_does_not_pull_the_edge_away() {
+        // The runner's clean session as one run measured it: a stopped transport with the
+        // others at 2-3 % of each cycle, but from 0.6 s to 2.25 s every call starts 3 % of a
+        // period later (the host's cycle shifted after a stall, and back); then 55 s of others
+        // at 24-28 %. The shift back fell in the first window the drift is learned from, was
+        // learned as -13 ppm, and the edge then fell below every call: the wait grew by 1 % of
+        // the cycle a second, 50 % off after 50 s, and the fleet shed quality for nothing
+        // (62 % off at the worst, with the audio clock 0 or 80 ppm fast or slow).
+        for drift in [0.0, 80.0, -80.0] {
+            let mut session = Session::new(drift);
+            for (i, w) in shares(80, 3_750, 0.02, 0.03).into_iter().enumerate() {
+                let shifted = (450..1_690).contains(&i);
+                session.cycle(if shifted { w + 0.03 } else { w });
+            }
+            let mut worst = 0.0f64;
+            for (i, w) in shares(81, 41_250, 0.24, 0.28).into_iter().enumerate() {
+                let r = session.cycle(w);
+                if i > 750 {
+                    worst = worst.max(session.wait_error(&r, w));
+                }
+            }
+            println!(
+                "drift {drift:+} ppm, the cycle shifted while learning: worst wait error {:.2} % \
+                 of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.07, "drift {drift} ppm: {worst}");
         }
     }
 
