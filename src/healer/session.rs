@@ -333,6 +333,9 @@ const SETTLED_S: f64 = 0.05;
 /// Seconds after a change of the cap before a call's cost is compared with its average at the
 /// cap (the average needs that long to follow the new level).
 const SURGE_SETTLED_S: f64 = 0.3;
+/// A tick whose calls cost this many times their usual at the level is one the machine slowed
+/// down in.
+const SLOWED: f32 = 1.5;
 /// How long a surge of Salve's calls is remembered (time constant, seconds).
 const SURGE_MEMORY_S: f64 = 10.0;
 /// How long a learned cost at a level is trusted (the session changes).
@@ -450,11 +453,14 @@ impl ShedPolicy {
         // What one call cost this tick (share of the cycle).
         let call = m.salve_share * m.cycles as f32 / m.blocks.max(1) as f32;
         let usual = self.call_share[self.cap as usize].0;
-        if self.last_tick_s.is_finite()
+        let comparable = self.last_tick_s.is_finite()
             && usual > 0.0
             && m.blocks > 0
-            && now_s - self.last_change_s >= SURGE_SETTLED_S
-        {
+            && now_s - self.last_change_s >= SURGE_SETTLED_S;
+        // This tick's calls took far longer than usual at this level: the machine itself slowed
+        // down, and every cycle of the tick stretched with it.
+        let slowed = comparable && call > SLOWED * usual;
+        if comparable {
             // Salve's calls taking longer at the same level: the machine slowed down (neither
             // the other plugins' load nor instances coming and going change what a call costs).
             let calm = (-(now_s - self.last_tick_s).max(0.0) / SURGE_MEMORY_S).exp() as f32;
@@ -519,8 +525,15 @@ impl ShedPolicy {
             self.tail = self.tail.max((1.0 - visible).clamp(0.0, c.tail_max));
         }
         let predicted = self.predicted();
-        self.full_ticks = if predicted > c.fill_high {
+        // A tick the machine slowed down in does not count towards a full cycle: shedding
+        // answers the session's load, not a pause of the machine, which is over before a step
+        // down is heard (a clean session shed after 60 ms in which Salve's calls took 2.5 times
+        // as long and the cycles' fill reached 134 %, with no cycle dropped). Dropouts count
+        // whatever the cause, and a slow-down that lasts shows in them.
+        self.full_ticks = if predicted > c.fill_high && !slowed {
             self.full_ticks + 1
+        } else if slowed {
+            self.full_ticks
         } else {
             0
         };
@@ -1135,6 +1148,45 @@ mod tests {
             policy.tick(tick as f64 * 0.02, &m);
             assert_eq!(policy.cap, Level::Ultra, "tick {tick}: {:?}", policy.last);
         }
+    }
+
+    #[test]
+    fn a_slow_down_of_the_machine_that_fills_the_cycle_is_no_reason_to_shed() {
+        // As the runner's clean session measured it: Salve's instances end at 35 % of the
+        // cycle; for three ticks the machine slows down, Salve's calls take 1.5-2.6 times as
+        // long, the cycles' fill reaches 66-134 %, and no cycle is dropped. Then the same fill
+        // with calls at their usual cost (the other plugins' load): that is an overload.
+        let run = |slowed: bool| {
+            let mut policy = ShedPolicy::default();
+            for tick in 0..600usize {
+                let spike = [
+                    (0.143f32, 0.418f32),
+                    (0.22, 1.336),
+                    (0.25, 0.663),
+                    (0.195, 0.655),
+                ]
+                .get(tick.wrapping_sub(500))
+                .copied();
+                let (share, fill) = match spike {
+                    Some((share, fill)) if slowed => (share, fill),
+                    Some((_, fill)) => (0.096, fill.max(1.0)),
+                    None => (0.096, 0.345),
+                };
+                let m = Measured {
+                    cycles: 15,
+                    salve_share: share,
+                    fill_mean: fill,
+                    fill_peak: fill,
+                    dropouts: 0,
+                    blocks: 15 * 34,
+                    blind: 0,
+                };
+                policy.tick(tick as f64 * 0.02, &m);
+            }
+            policy.cap
+        };
+        assert_eq!(run(true), Level::Ultra);
+        assert!(run(false) < Level::Ultra);
     }
 
     #[test]
