@@ -548,7 +548,7 @@ fn scenarios(
     if !sessions.is_empty() {
         let share = session::calibrate(entry, args, &out.join("log").join("session-calibrate"))?;
         let n = match args.session_instances {
-            0 => ((0.25 / share.max(1e-4)).round() as usize).clamp(4, 64),
+            0 => ((0.25 / share.max(1e-4)).round() as usize).clamp(4, 96),
             n => n,
         };
         eprintln!(
