@@ -23,8 +23,9 @@
 //!   not the work before the first of them.
 //! - Its error grows with the margin the edge rises by beyond the drift: the drift learned from
 //!   the snaps is off by at most how high the edge hovers above the floor, or how far the floor
-//!   shifted in one go (at most a snap's cap), over the cycles learned from, so a stream that was quiet only briefly is told less well after a long
-//!   steady load than one that was quiet for longer.
+//!   shifted in one go (at most a snap's cap), over the cycles learned from, so a stream that
+//!   was quiet only briefly is told less well after a long steady load than one that was quiet
+//!   for longer.
 //! - Measured against known schedules (`tests.rs`, the audio clock 0 or ±80 ppm off, a missed
 //!   cycle), after the first 600 cycles: other work before Salve uniform between 1 % and 70 %
 //!   of the cycle, the worst error over 20,000 cycles is 2.7 % to 4.7 % of the cycle; a stopped
