@@ -373,9 +373,9 @@ pub struct ShedPolicy {
     /// cycles (share of the cycle).
     pub tail: f32,
     last_tick_s: f64,
-    /// Ticks in a row with the predicted fill above the line, and in which Salve's calls cost
-    /// [`SLOWED`] times their usual.
+    /// Ticks in a row with the predicted fill above the line.
     full_ticks: u32,
+    /// Ticks in a row in which Salve's calls cost [`SLOWED`] times their usual.
     slowed_ticks: u32,
     /// What one instance's call was seen to cost at each cap (share of the cycle, 0 if not
     /// seen), and when: a level up is predicted from it where it is dearer than twice the
@@ -459,19 +459,20 @@ impl ShedPolicy {
         // What one call cost this tick (share of the cycle).
         let call = m.salve_share * m.cycles as f32 / m.blocks.max(1) as f32;
         let usual = self.call_share[self.cap as usize].0;
-        let comparable = self.last_tick_s.is_finite()
+        // What a call cost this tick against its usual at this level, once that is known and the
+        // level has settled: Salve's calls taking longer at the same level are the machine
+        // slowing down (neither the other plugins' load nor instances coming and going change
+        // what a call costs).
+        let cost_ratio = (self.last_tick_s.is_finite()
             && usual > 0.0
             && m.blocks > 0
-            && now_s - self.last_change_s >= SURGE_SETTLED_S;
-        // This tick's calls took far longer than usual at this level: the machine itself slowed
-        // down, and every cycle of the tick stretched with it.
-        let slowed = comparable && call > SLOWED * usual;
-        if comparable {
-            // Salve's calls taking longer at the same level: the machine slowed down (neither
-            // the other plugins' load nor instances coming and going change what a call costs).
+            && now_s - self.last_change_s >= SURGE_SETTLED_S)
+            .then(|| call / usual);
+        // Far longer: every cycle of the tick stretched with the machine.
+        let slowed = cost_ratio.is_some_and(|r| r > SLOWED);
+        if let Some(ratio) = cost_ratio {
             let calm = (-(now_s - self.last_tick_s).max(0.0) / SURGE_MEMORY_S).exp() as f32;
-            let ratio = (call / usual).clamp(1.0, 4.0);
-            self.surge = (1.0 + (self.surge - 1.0) * calm).max(ratio);
+            self.surge = (1.0 + (self.surge - 1.0) * calm).max(ratio.clamp(1.0, 4.0));
         }
         self.fast += (m.fill_peak - self.fast) * 0.5;
         self.slow += (m.fill_peak - self.slow) * 0.05;
@@ -1202,7 +1203,7 @@ mod tests {
     fn a_lasting_slow_down_sheds() {
         // Salve's calls take four times their usual cost from 10 s on and stay so (the machine
         // stays slow, or Salve's own work grew): the cycle is 95 % full, and shedding helps.
-        // (The usual cost follows the new one within ten ticks or so, after which the ticks
+        // (The usual cost follows the new one by a tenth a tick, so that after eight ticks these
         // are no longer slowed ones anyway; the pause must end before that.)
         let mut policy = ShedPolicy::default();
         let mut first_down = None;

@@ -52,8 +52,7 @@ impl ScoreInputs {
     /// Decays the event counts by a factor from [`keep`].
     /// A count that has decayed below [`FORGOTTEN`] becomes 0: left to decay, it would turn
     /// subnormal half an hour after the event, and the probe runs with the host's floating-point
-    /// mode, where every operation on a subnormal costs a microcode assist (measured: 16 ns a
-    /// block, a quarter of the probe).
+    /// mode, where an operation on a subnormal can cost a microcode assist.
     pub fn decay_by(&mut self, keep: f32) {
         for count in [
             &mut self.overruns,
