@@ -203,7 +203,8 @@ impl Tier {
     }
 
     /// Processes `input` into `out` (both `n` long) with the oversampled scratch memory; `FMA`
-    /// in the engine's AVX2 copy (see [`Engine::process`]).
+    /// in the engine's AVX2 copy (see [`Engine::process`]). `shared` says whether this tier
+    /// leaves its upsampled signal for a lower tier, or takes it from a higher one.
     #[inline(always)]
     fn process_on<const FMA: bool>(
         &mut self,
@@ -212,6 +213,7 @@ impl Tier {
         ctl: &Controls,
         curve: CurveState,
         hi_rate: &mut HiRate,
+        shared: Shared,
     ) {
         let n = input.len();
         if self.safe {
@@ -226,9 +228,24 @@ impl Tier {
         let ratio = self.os.factor().ratio();
         // Above 1x the oversampled signal lands in `b` after room for the padding finer than a
         // base-rate sample, which goes in front of it likewise.
-        let hi = self
-            .os
-            .upsample::<FMA>(n, base, &mut hi_rate.b[MAX_FACTOR..]);
+        let hi = match shared {
+            Shared::Alone => self
+                .os
+                .upsample::<FMA>(n, base, &mut hi_rate.b[MAX_FACTOR..]),
+            Shared::Give(stages) => self.os.upsample_tapped::<FMA>(
+                n,
+                base,
+                &mut hi_rate.b[MAX_FACTOR..],
+                stages,
+                &mut hi_rate.shared,
+            ),
+            Shared::Take(stages) => {
+                debug_assert_eq!(stages, self.os.factor().stages());
+                let hi = &mut hi_rate.b[MAX_FACTOR..][..n << stages];
+                hi.copy_from_slice(&hi_rate.shared[..n << stages]);
+                hi
+            }
+        };
         let flat = |g: &[f32]| g[..n].iter().fold(true, |flat, &g| flat & (g == 1.0));
         if !curve.fade.is_settled() {
             kernel_fading(hi, ratio, ctl, &mut self.tilt, curve);
@@ -362,6 +379,21 @@ fn kernel_fading(hi: &mut [Lanes], ratio: usize, ctl: &Controls, tilt: &mut Tilt
     }
 }
 
+/// How a tier's upsampling goes while two tiers crossfade. Every stage of the cascade has the
+/// same design at any factor, so a lower tier's whole upsampled signal is a step of a higher
+/// tier's cascade: the higher tier leaves it, the lower one takes it, and a switch costs one
+/// cascade up instead of two (the two tiers' up-stage memories are kept equal, see
+/// [`share_up_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shared {
+    /// Upsample on its own.
+    Alone,
+    /// Upsample, leaving the signal after this many stages in [`HiRate::shared`].
+    Give(usize),
+    /// Take the upsampled signal (this many stages: all of this tier's) from there.
+    Take(usize),
+}
+
 /// Oversampled scratch memory, shared by the tiers (they run one after the other).
 struct HiRate {
     /// The instruction set the tiers run on.
@@ -372,6 +404,8 @@ struct HiRate {
     /// Room for the padding finer than a base-rate sample ([`MAX_FACTOR`] samples), then a chunk
     /// at up to the highest rate.
     b: Box<[Lanes]>,
+    /// A lower tier's upsampled signal, left by a higher one during a switch (see [`Shared`]).
+    shared: Box<[Lanes]>,
     /// A fault to inject into the next tier that runs (tests and chaos runs only).
     #[cfg(any(test, feature = "fault-injection"))]
     fault: Option<InjectedFault>,
@@ -429,6 +463,9 @@ pub struct Engine {
     restart_fade_len: usize,
     hi_rate: HiRate,
     chunk: Box<Chunk>,
+    /// Two crossfading tiers share their common up-stages (see [`Shared`]); off only in the
+    /// test that checks sharing changes nothing.
+    share_up: bool,
 }
 
 impl Engine {
@@ -477,6 +514,7 @@ impl Engine {
                 simd: simd.supported(),
                 a: vec![[0.0; 2]; MAX_LATENCY + CHUNK * MAX_FACTOR].into_boxed_slice(),
                 b: vec![[0.0; 2]; CHUNK * MAX_FACTOR + MAX_FACTOR].into_boxed_slice(),
+                shared: vec![[0.0; 2]; CHUNK * MAX_FACTOR / 2].into_boxed_slice(),
                 #[cfg(any(test, feature = "fault-injection"))]
                 fault: None,
             },
@@ -486,6 +524,7 @@ impl Engine {
                 out_next: [[0.0; 2]; CHUNK],
                 safe_gain: [1.0; CHUNK],
             }),
+            share_up: true,
         };
         engine.align_tiers();
         engine.reset();
@@ -537,7 +576,14 @@ impl Engine {
             }
             let mut out = [[0.0f32; 2]; CHUNK];
             // The baseline's arithmetic: the delay is the same on every instruction set.
-            tier.process_on::<false>(&input, &mut out, &ctl, curve, &mut self.hi_rate);
+            tier.process_on::<false>(
+                &input,
+                &mut out,
+                &ctl,
+                curve,
+                &mut self.hi_rate,
+                Shared::Alone,
+            );
             for (i, s) in out.iter().enumerate() {
                 let n = (chunk * CHUNK + i) as f64;
                 moment += n * s[0] as f64;
@@ -789,6 +835,9 @@ impl Engine {
         if self.switch == Switch::Steady && requested != self.active {
             let to = requested;
             self.tiers[to.index()].reset();
+            // The up-stages the two tiers have in common start from the heard tier's memory:
+            // settled at once, and equal, so that the two can share them (see [`Shared`]).
+            share_up_state(&mut self.tiers, self.active, to);
             let down = rank(to) < rank(self.active);
             let urgent = down && self.urgent;
             let (warm, len) = if urgent {
@@ -828,19 +877,43 @@ impl Engine {
             self.dc_pending = false;
         }
         let curve = self.curve;
+        let next = match self.switch {
+            Switch::Switching { to, .. } => Some(to),
+            Switch::Steady => None,
+        };
+        // While two tiers crossfade, the higher one leaves its upsampled signal at the lower
+        // one's rate, and runs first to do so.
+        let (active_up, next_up) = match next {
+            Some(to) if self.share_up && common_up_stages(self.active, to) > 0 => {
+                let common = common_up_stages(self.active, to);
+                if rank(self.active) > rank(to) {
+                    (Shared::Give(common), Shared::Take(common))
+                } else {
+                    (Shared::Take(common), Shared::Give(common))
+                }
+            }
+            _ => (Shared::Alone, Shared::Alone),
+        };
+        if let (Some(to), Shared::Give(_)) = (next, next_up) {
+            self.tiers[to.index()].process_on::<FMA>(
+                &input[..n],
+                &mut out_next[..n],
+                ctl,
+                curve,
+                &mut self.hi_rate,
+                next_up,
+            );
+        }
         self.tiers[self.active.index()].process_on::<FMA>(
             &input[..n],
             &mut out_active[..n],
             ctl,
             curve,
             &mut self.hi_rate,
+            active_up,
         );
 
         // The safe path's gain: the output control, or unity as far as the bypass has come in.
-        let next = match self.switch {
-            Switch::Switching { to, .. } => Some(to),
-            Switch::Steady => None,
-        };
         let safe_heard = self.active == Path::Safe || next == Some(Path::Safe);
         if safe_heard || self.bypass_amount > 0.0 {
             let target = if self.bypass { 1.0 } else { 0.0 };
@@ -860,13 +933,26 @@ impl Engine {
         };
 
         if let Switch::Switching { to, mut fade } = self.switch {
-            self.tiers[to.index()].process_on::<FMA>(
-                &input[..n],
-                &mut out_next[..n],
-                ctl,
-                curve,
-                &mut self.hi_rate,
-            );
+            if !matches!(next_up, Shared::Give(_)) {
+                self.tiers[to.index()].process_on::<FMA>(
+                    &input[..n],
+                    &mut out_next[..n],
+                    ctl,
+                    curve,
+                    &mut self.hi_rate,
+                    next_up,
+                );
+            }
+            if next_up != Shared::Alone {
+                // The lower tier took its upsampled signal without running its own up-stages:
+                // their memory goes on from the higher tier's, as if it had.
+                let (higher, lower) = if rank(self.active) > rank(to) {
+                    (self.active, to)
+                } else {
+                    (to, self.active)
+                };
+                share_up_state(&mut self.tiers, higher, lower);
+            }
             // Each path at its own gain, then the crossfade.
             apply_gain(&mut out_active[..n], gains(self.active));
             apply_gain(&mut out_next[..n], gains(to));
@@ -902,6 +988,32 @@ impl Engine {
             }
         }
     }
+}
+
+/// The upsampling stages two paths have in common: those of the lower factor, when both are
+/// oversampled tiers (the safe path and 1x have none).
+fn common_up_stages(a: Path, b: Path) -> usize {
+    match (a, b) {
+        (Path::Tier(x), Path::Tier(y)) if x != y => x.stages().min(y.stages()),
+        _ => 0,
+    }
+}
+
+/// Copies the memory of the up-stages paths `from` and `to` have in common from one to the other.
+fn share_up_state(tiers: &mut [Tier], from: Path, to: Path) {
+    let stages = common_up_stages(from, to);
+    if stages == 0 {
+        return;
+    }
+    let (i, j) = (from.index(), to.index());
+    let (source, target) = if i < j {
+        let (low, high) = tiers.split_at_mut(j);
+        (&low[i], &mut high[0])
+    } else {
+        let (low, high) = tiers.split_at_mut(i);
+        (&high[0], &mut low[j])
+    };
+    target.os.take_up_state(&source.os, stages);
 }
 
 /// Multiplies each frame by its gain.
@@ -1292,6 +1404,48 @@ mod tests {
             start = end;
         }
         assert_eq!(whole, pieces);
+    }
+
+    /// Two crossfading tiers share the up-stages they have in common (see [`Shared`]); the
+    /// sound is the same bit for bit as when each runs its own, during the fade and after it
+    /// (where the tier that took its signal goes on with its own up-stages).
+    #[test]
+    fn crossfading_tiers_that_share_their_up_stages_sound_exactly_as_if_each_ran_its_own() {
+        use Factor::*;
+        // Tone off its centre, so that the tilt runs too; 0.2 s covers warm-up, fade and after.
+        let mut ctl = Controls::default();
+        ctl.fill(4.0, 1.0, 0.4, 0.7);
+        let input: Vec<f32> = (0..9600)
+            .map(|i| (i as f32 * 0.031).sin() * 0.8 + (i as f32 * 0.0047).sin() * 0.1)
+            .collect();
+        for (from, to) in [
+            (X8, X16),
+            (X16, X8),
+            (X2, X16),
+            (X16, X4),
+            (X4, X2),
+            (X2, X1),
+        ] {
+            let mut heard = Vec::new();
+            for share in [true, false] {
+                let mut engine = Engine::new(48_000.0, from);
+                engine.share_up = share;
+                run(&mut engine, &input[..4800], &mut ctl);
+                engine.set_factor(to);
+                let mut out = Vec::new();
+                for block in input.chunks(64) {
+                    out.extend(run(&mut engine, block, &mut ctl));
+                }
+                assert_eq!(engine.active_factor(), Some(to), "{from:?} to {to:?}");
+                assert!(
+                    out.iter().any(|x| x.abs() > 0.1),
+                    "{from:?} to {to:?} is silent"
+                );
+                heard.push(out.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+            }
+            let first = heard[0].iter().zip(&heard[1]).position(|(a, b)| a != b);
+            assert_eq!(first, None, "{from:?} to {to:?}: shared and alone differ");
+        }
     }
 
     #[test]

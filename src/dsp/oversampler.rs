@@ -139,16 +139,60 @@ impl Oversampler {
     ) -> &'a mut [Lanes] {
         match self.factor {
             Factor::X1 => {}
-            Factor::X2 => self.upsample_frames::<1, FMA>(&a[..n], &mut b[..2 * n]),
-            Factor::X4 => self.upsample_frames::<2, FMA>(&a[..n], &mut b[..4 * n]),
-            Factor::X8 => self.upsample_frames::<3, FMA>(&a[..n], &mut b[..8 * n]),
-            Factor::X16 => self.upsample_frames::<4, FMA>(&a[..n], &mut b[..16 * n]),
+            Factor::X2 => self.upsample_frames::<1, 0, FMA>(&a[..n], &mut b[..2 * n], &mut []),
+            Factor::X4 => self.upsample_frames::<2, 0, FMA>(&a[..n], &mut b[..4 * n], &mut []),
+            Factor::X8 => self.upsample_frames::<3, 0, FMA>(&a[..n], &mut b[..8 * n], &mut []),
+            Factor::X16 => self.upsample_frames::<4, 0, FMA>(&a[..n], &mut b[..16 * n], &mut []),
         }
         let len = n << self.factor.stages();
         if self.factor == Factor::X1 {
             &mut a[..len]
         } else {
             &mut b[..len]
+        }
+    }
+
+    /// [`Oversampler::upsample`] that also leaves the signal after the first `tap` stages in
+    /// `tapped` (`n << tap` samples), for a lower tier to take up from there (see
+    /// [`Oversampler::take_up_state`]). `tap` is 1 to one less than the factor's stages.
+    #[inline(always)]
+    pub fn upsample_tapped<'a, const FMA: bool>(
+        &mut self,
+        n: usize,
+        a: &'a mut [Lanes],
+        b: &'a mut [Lanes],
+        tap: usize,
+        tapped: &mut [Lanes],
+    ) -> &'a mut [Lanes] {
+        let len = n << self.factor.stages();
+        let (x, y) = (&a[..n], &mut b[..len]);
+        match (self.factor, tap) {
+            (Factor::X4, 1) => self.upsample_frames::<2, 1, FMA>(x, y, tapped),
+            (Factor::X8, 1) => self.upsample_frames::<3, 1, FMA>(x, y, tapped),
+            (Factor::X8, 2) => self.upsample_frames::<3, 2, FMA>(x, y, tapped),
+            (Factor::X16, 1) => self.upsample_frames::<4, 1, FMA>(x, y, tapped),
+            (Factor::X16, 2) => self.upsample_frames::<4, 2, FMA>(x, y, tapped),
+            (Factor::X16, 3) => self.upsample_frames::<4, 3, FMA>(x, y, tapped),
+            _ => unreachable!("a tap below the factor's stages"),
+        }
+        &mut b[..len]
+    }
+
+    /// Takes the memory of the first `stages` upsampling stages from `other`: the two then
+    /// upsample the same input alike through those stages, bit for bit (the stages' designs do
+    /// not depend on the factor).
+    pub fn take_up_state(&mut self, other: &Oversampler, stages: usize) {
+        if stages >= 1 {
+            self.up1 = other.up1;
+        }
+        if stages >= 2 {
+            self.up2 = other.up2;
+        }
+        if stages >= 3 {
+            self.up3 = other.up3;
+        }
+        if stages >= 4 {
+            self.up4 = other.up4;
         }
     }
 
@@ -170,11 +214,14 @@ impl Oversampler {
     /// a whole block before the next one starts costs the sum of the stages' waits; interleaved
     /// like this, the stages' waits overlap and the dearest (the last stage's) sets the pace.
     /// Each stage still sees its samples in the same order, so the output is the same bit for bit.
+    ///
+    /// With `TAP` above 0, the signal after the first `TAP` stages also goes to `tapped`.
     #[inline(always)]
-    fn upsample_frames<const STAGES: usize, const FMA: bool>(
+    fn upsample_frames<const STAGES: usize, const TAP: usize, const FMA: bool>(
         &mut self,
         input: &[Lanes],
         output: &mut [Lanes],
+        tapped: &mut [Lanes],
     ) {
         // The filter memory in locals for the block. Worked on in place through `&mut self`,
         // each stage's state went to memory after every sample and came back for the next: the
@@ -182,10 +229,17 @@ impl Oversampler {
         // locals, the stages stay in registers; the stages the factor does not use are never
         // read, so their copies go.
         let (mut up1, mut up2, mut up3, mut up4) = (self.up1, self.up2, self.up3, self.up4);
-        for (x, out) in input.iter().zip(output.chunks_exact_mut(1 << STAGES)) {
+        for (k, (x, out)) in input
+            .iter()
+            .zip(output.chunks_exact_mut(1 << STAGES))
+            .enumerate()
+        {
             let mut s2 = [[0.0f32; 2]; 4];
             let mut s3 = [[0.0f32; 2]; 8];
             let s1 = up1.tick::<FMA>(*x);
+            if TAP == 1 {
+                tapped[2 * k..][..2].copy_from_slice(&s1);
+            }
             if STAGES == 1 {
                 out.copy_from_slice(&s1);
                 continue;
@@ -193,12 +247,18 @@ impl Oversampler {
             for (i, &x) in s1.iter().enumerate() {
                 [s2[2 * i], s2[2 * i + 1]] = up2.tick::<FMA>(x);
             }
+            if TAP == 2 {
+                tapped[4 * k..][..4].copy_from_slice(&s2);
+            }
             if STAGES == 2 {
                 out.copy_from_slice(&s2);
                 continue;
             }
             for (i, &x) in s2.iter().enumerate() {
                 [s3[2 * i], s3[2 * i + 1]] = up3.tick::<FMA>(x);
+            }
+            if TAP == 3 {
+                tapped[8 * k..][..8].copy_from_slice(&s3);
             }
             if STAGES == 3 {
                 out.copy_from_slice(&s3);
