@@ -414,7 +414,11 @@ impl Plugin for Salve {
         engine.set_factor(factor);
         engine.set_safe_mode(safe);
         engine.set_bypass(self.params.bypass.value());
-        if self.last_load > URGENT_LOAD && engine.step_down_pending() {
+        // Urgent: this instance's own call near its deadline, or the session's whole cycle
+        // already overrunning (the fleet says so).
+        if (self.last_load > URGENT_LOAD || self.decisions_audio.urgent())
+            && engine.step_down_pending()
+        {
             engine.set_urgent();
         }
         engine.set_curve(self.params.curve.value());

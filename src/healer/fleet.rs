@@ -92,6 +92,10 @@ static VIEW: Mutex<Option<SessionView>> = Mutex::new(None);
 /// The fleet's quality cap ([`Level`] as `u8`), applied to every instance in Auto.
 static CAP: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(Level::Ultra as u8);
 
+/// Whether the session's cycle already overruns, so that the instances step down the short
+/// way ([`ShedPolicy::urgent`]). Written by the fleet thread only, like [`CAP`].
+static URGENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The session as the fleet saw it at its last tick (`None` while no instance is active).
 pub fn session_view() -> Option<SessionView> {
     lock(&VIEW).clone()
@@ -204,6 +208,7 @@ fn run() {
     #[cfg(feature = "chaos")]
     let mut fleet_log = super::chaos_log::FleetLog::open();
     CAP.store(Level::Ultra as u8, Ordering::Relaxed);
+    URGENT.store(false, Ordering::Relaxed);
     loop {
         members.clear();
         {
@@ -235,6 +240,7 @@ fn run() {
         let now_s = clock.now_ns() as f64 / 1e9;
         policy.tick(now_s, &measured);
         CAP.store(policy.cap as u8, Ordering::Relaxed);
+        URGENT.store(policy.urgent, Ordering::Relaxed);
         let view = SessionView {
             instances: members.len(),
             measured,
@@ -346,6 +352,10 @@ impl MemberState {
                 } else {
                     d.level
                 };
+                // Urgency first: the audio thread must not start the new level's step down
+                // the long way between the two stores.
+                p.decisions
+                    .publish_urgent(mode == Mode::Auto && URGENT.load(Ordering::Relaxed));
                 p.decisions.publish_level(&start, level);
                 p.decisions.publish_vis(d.vis);
                 p.decisions.publish_acting(mode == Mode::Auto);

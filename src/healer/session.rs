@@ -388,6 +388,11 @@ pub struct ShedPolicy {
     /// The last thing the fleet did or advised, and when.
     pub last: Option<Shed>,
     last_at_s: f64,
+    /// The session is overloaded and its cycle already overruns (the host drops cycles, or the
+    /// cycles fill past their end up to Salve's): a step down then crossfades the short way. A
+    /// switch runs both tiers; the usual one, about 15 blocks, added that to cycles with no room
+    /// (the chaos runner's ramp: Auto missed 84 cycles in the second it shed, Off 13).
+    pub urgent: bool,
 }
 
 impl Default for ShedPolicy {
@@ -421,6 +426,7 @@ impl ShedPolicy {
             call_share: [(0.0, f64::NEG_INFINITY); 6],
             surge: 1.0,
             last: None,
+            urgent: false,
             last_at_s: f64::NEG_INFINITY,
         }
     }
@@ -548,6 +554,8 @@ impl ShedPolicy {
             0
         };
         let overloaded = self.full_ticks >= c.persist_ticks || dropping;
+        // (Measured, not predicted: the prediction runs ahead on a rising trend.)
+        self.urgent = overloaded && (dropping || m.fill_peak > 1.0);
         let action = if overloaded {
             self.step_down(now_s, predicted, dropping)
         } else {
@@ -1137,6 +1145,48 @@ mod tests {
         let busy = run(0.78).expect("sheds");
         assert!(busy <= 2.0, "first step down at {busy} s");
         assert_eq!(run(0.5), None);
+    }
+
+    #[test]
+    fn a_step_down_is_urgent_only_while_the_cycle_already_overruns() {
+        // The cycle fills to 88 % up to Salve's end (an overload: past the 85 % line, with room
+        // left) and later the host drops cycles as well. Only the second is urgent; a calm
+        // cycle afterwards is not.
+        let mut policy = ShedPolicy::default();
+        let m = |fill: f32, dropouts: u32| Measured {
+            cycles: 15,
+            salve_share: 0.3,
+            fill_mean: fill,
+            fill_peak: fill,
+            dropouts,
+            blocks: 15 * 30,
+            blind: 0,
+        };
+        let mut t = 0.0;
+        let mut tick = |policy: &mut ShedPolicy, m: Measured| {
+            t += 0.02;
+            policy.tick(t, &m)
+        };
+        for _ in 0..50 {
+            tick(&mut policy, m(0.5, 0));
+        }
+        // Each step down and whether it was urgent.
+        let mut downs = |policy: &mut ShedPolicy, m: Measured, ticks: usize| {
+            (0..ticks)
+                .filter_map(|_| match tick(policy, m) {
+                    Some(Shed::Down { .. }) => Some(policy.urgent),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(downs(&mut policy, m(0.88, 0), 4), [false]);
+        let dropping = downs(&mut policy, m(0.95, 3), 10);
+        assert!(
+            !dropping.is_empty() && dropping.iter().all(|&u| u),
+            "{dropping:?}"
+        );
+        downs(&mut policy, m(0.4, 0), 10);
+        assert!(!policy.urgent);
     }
 
     #[test]

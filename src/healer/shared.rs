@@ -22,6 +22,9 @@ pub struct Decisions {
     vis: AtomicU8,
     /// Whether the healer acts (Auto mode, realtime): the reflex only fires when it does. Fleet.
     acting: AtomicBool,
+    /// The session's cycle already overruns: a step down crossfades the short way, as after
+    /// the reflex. Fleet.
+    urgent: AtomicBool,
     /// Bumped by the reflex each time it lowers the level. Audio.
     reflex_count: AtomicU64,
     /// Panics the audio thread has caught (it writes this, after the block's record is pushed).
@@ -40,6 +43,7 @@ impl Decisions {
             level: AtomicU8::new(level as u8),
             vis: AtomicU8::new(VisTier::Full as u8),
             acting: AtomicBool::new(false),
+            urgent: AtomicBool::new(false),
             reflex_count: AtomicU64::new(0),
             panics_raised: AtomicU64::new(0),
             panics_seen: AtomicU64::new(0),
@@ -102,6 +106,10 @@ impl FleetSide {
         self.0.vis.store(vis as u8, Ordering::Relaxed);
     }
 
+    pub fn publish_urgent(&self, urgent: bool) {
+        self.0.urgent.store(urgent, Ordering::Relaxed);
+    }
+
     pub fn publish_acting(&self, acting: bool) {
         self.0.acting.store(acting, Ordering::Relaxed);
     }
@@ -132,6 +140,11 @@ impl AudioSide {
 
     pub fn panics_seen(&self) -> u64 {
         self.0.panics_seen.load(Ordering::Acquire)
+    }
+
+    /// Whether a step down now should crossfade the short way (the session already overruns).
+    pub fn urgent(&self) -> bool {
+        self.0.urgent.load(Ordering::Relaxed)
     }
 
     /// How many panics the audio thread has caught (after the block's record was pushed).
