@@ -546,7 +546,21 @@ fn scenarios(
     let mut session_reports = Vec::new();
     let mut per_instance = None;
     if !sessions.is_empty() {
-        let share = session::calibrate(entry, args, &out.join("log").join("session-calibrate"))?;
+        let dir = out.join("log").join("session-calibrate");
+        let mut n = session::CALIBRATION_INSTANCES;
+        let mut share = session::calibrate(entry, args, n, &dir)?;
+        if args.session_instances == 0 {
+            // Salve at a quarter of the cycle: measured again at the count the last figure
+            // chose, until it chooses the same count (at most twice more).
+            for _ in 0..2 {
+                let next = ((0.25 / share.max(1e-4)).round() as usize).clamp(4, 96);
+                if next == n {
+                    break;
+                }
+                n = next;
+                share = session::calibrate(entry, args, n, &dir)?;
+            }
+        }
         let n = match args.session_instances {
             0 => ((0.25 / share.max(1e-4)).round() as usize).clamp(4, 96),
             n => n,

@@ -745,29 +745,30 @@ fn analyse(
     Ok((report, timeline))
 }
 
-/// Instances played together to calibrate.
-const CALIBRATION_INSTANCES: usize = 8;
+/// Instances played together for the first calibration.
+pub const CALIBRATION_INSTANCES: usize = 8;
 
-/// Salve's own share of a cycle at 16x, per instance: [`CALIBRATION_INSTANCES`] played one
-/// after another for the lead-in (the other plugins idle), their share divided among them. One
-/// instance alone, its code and data cold at every call after the thread's sleep, measured 0.73 %
-/// of the cycle where the 34 instances that figure chose then took 0.32 % each: the sessions
-/// meant to give Salve a quarter of the cycle gave it 11 %, and the other plugins' bursts to
-/// 85 % then overloaded the cycle only now and then, even under Off.
+/// Salve's own share of a cycle at 16x, per instance: `instances` played one after another for
+/// the lead-in (the other plugins idle), their share divided among them. What one call costs
+/// depends on how many play (their code and data stay in the caches or not): one instance
+/// alone measured 0.73 % of the cycle where the 34 instances that figure chose then took 0.32 %
+/// each, and 8 instances measured anywhere from 0.32 % to 0.59 % from run to run. So the runner
+/// measures again at the count the first figure chose (see `main`).
 pub fn calibrate(
     entry: &clack_host::prelude::PluginEntry,
     args: &Args,
+    instances: usize,
     log_dir: &Path,
 ) -> Result<f64, String> {
     let (report, _) = run(
         entry,
         Session::Clean,
         Healing::Off,
-        CALIBRATION_INSTANCES,
+        instances,
         LEAD_IN_S,
         args,
         log_dir,
     )
     .map_err(|e| format!("calibration: {e}"))?;
-    Ok(report.salve_share / CALIBRATION_INSTANCES as f64)
+    Ok(report.salve_share / instances as f64)
 }
