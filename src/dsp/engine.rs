@@ -894,24 +894,20 @@ impl Engine {
             }
             _ => (Shared::Alone, Shared::Alone),
         };
-        if let (Some(to), Shared::Give(_)) = (next, next_up) {
-            self.tiers[to.index()].process_on::<FMA>(
+        let mut run = |path: Path, out: &mut [Lanes], shared: Shared| {
+            self.tiers[path.index()].process_on::<FMA>(
                 &input[..n],
-                &mut out_next[..n],
+                &mut out[..n],
                 ctl,
                 curve,
                 &mut self.hi_rate,
-                next_up,
-            );
+                shared,
+            )
+        };
+        if let (Some(to), Shared::Give(_)) = (next, next_up) {
+            run(to, &mut out_next[..], next_up);
         }
-        self.tiers[self.active.index()].process_on::<FMA>(
-            &input[..n],
-            &mut out_active[..n],
-            ctl,
-            curve,
-            &mut self.hi_rate,
-            active_up,
-        );
+        run(self.active, &mut out_active[..], active_up);
 
         // The safe path's gain: the output control, or unity as far as the bypass has come in.
         let safe_heard = self.active == Path::Safe || next == Some(Path::Safe);
@@ -934,14 +930,7 @@ impl Engine {
 
         if let Switch::Switching { to, mut fade } = self.switch {
             if !matches!(next_up, Shared::Give(_)) {
-                self.tiers[to.index()].process_on::<FMA>(
-                    &input[..n],
-                    &mut out_next[..n],
-                    ctl,
-                    curve,
-                    &mut self.hi_rate,
-                    next_up,
-                );
+                run(to, &mut out_next[..], next_up);
             }
             if next_up != Shared::Alone {
                 // The lower tier took its upsampled signal without running its own up-stages:
