@@ -883,15 +883,15 @@ impl Engine {
         };
         // While two tiers crossfade, the higher one leaves its upsampled signal at the lower
         // one's rate, and runs first to do so.
+        let common = match next {
+            Some(to) if self.share_up => common_up_stages(self.active, to),
+            _ => 0,
+        };
         let (active_up, next_up) = match next {
-            Some(to) if self.share_up && common_up_stages(self.active, to) > 0 => {
-                let common = common_up_stages(self.active, to);
-                if rank(self.active) > rank(to) {
-                    (Shared::Give(common), Shared::Take(common))
-                } else {
-                    (Shared::Take(common), Shared::Give(common))
-                }
+            Some(to) if common > 0 && rank(self.active) > rank(to) => {
+                (Shared::Give(common), Shared::Take(common))
             }
+            Some(_) if common > 0 => (Shared::Take(common), Shared::Give(common)),
             _ => (Shared::Alone, Shared::Alone),
         };
         // The higher tier first when they share (see above); otherwise the order does not
@@ -943,7 +943,7 @@ impl Engine {
             if next_up != Shared::Alone {
                 // The lower tier took its upsampled signal without running its own up-stages:
                 // their memory goes on from the higher tier's, as if it had.
-                let (higher, lower) = if rank(self.active) > rank(to) {
+                let (higher, lower) = if matches!(next_up, Shared::Take(_)) {
                     (self.active, to)
                 } else {
                     (to, self.active)
