@@ -81,8 +81,9 @@ pub struct ChaosParams {
 }
 
 #[cfg(feature = "chaos")]
-impl Default for ChaosParams {
-    fn default() -> Self {
+impl ChaosParams {
+    /// The controls, their changes counted in `changes`.
+    pub fn new(changes: &std::sync::Arc<crate::params::ParamChanges>) -> Self {
         Self {
             slowdown: FloatParam::new(
                 "Chaos slowdown",
@@ -94,11 +95,16 @@ impl Default for ChaosParams {
                 },
             )
             .hide()
-            .non_automatable(),
-            nan: BoolParam::new("Chaos NaN", false).hide().non_automatable(),
+            .non_automatable()
+            .with_callback(changes.notifier()),
+            nan: BoolParam::new("Chaos NaN", false)
+                .hide()
+                .non_automatable()
+                .with_callback(changes.notifier()),
             denormals: BoolParam::new("Chaos denormals", false)
                 .hide()
-                .non_automatable(),
+                .non_automatable()
+                .with_callback(changes.notifier()),
         }
     }
 }
@@ -108,25 +114,50 @@ impl Default for ChaosParams {
 #[derive(Params, Default)]
 pub struct ChaosParams {}
 
+#[cfg(not(feature = "chaos"))]
+impl ChaosParams {
+    pub fn new(_changes: &std::sync::Arc<crate::params::ParamChanges>) -> Self {
+        Self {}
+    }
+}
+
 /// The audio thread's side of the chaos controls.
 #[derive(Default)]
 pub struct Chaos {
-    /// When this block's own work started.
+    /// The controls as last read: the slowdown, NaN, denormals.
+    #[cfg(feature = "chaos")]
+    armed: (f64, bool, bool),
+    /// When this block's own work started (only while slowed down).
     #[cfg(feature = "chaos")]
     started: Option<std::time::Instant>,
 }
 
 impl Chaos {
+    /// Reads the controls (when a parameter changed).
+    #[allow(unused_variables)]
+    #[inline]
+    pub fn read(&mut self, params: &ChaosParams) {
+        #[cfg(feature = "chaos")]
+        {
+            self.armed = (
+                params.slowdown.value() as f64,
+                params.nan.value(),
+                params.denormals.value(),
+            );
+        }
+    }
+
     /// Before the DSP: arms this block's faults and starts timing Salve's own work.
     #[allow(unused_variables)]
     #[inline]
-    pub fn before(&mut self, params: &ChaosParams, engine: &mut Engine, input: &mut [&mut [f32]]) {
+    pub fn before(&mut self, engine: &mut Engine, input: &mut [&mut [f32]]) {
         #[cfg(feature = "chaos")]
         {
-            if params.nan.value() {
+            let (slowdown, nan, denormals) = self.armed;
+            if nan {
                 engine.inject_fault(InjectedFault::Nan);
             }
-            if params.denormals.value() {
+            if denormals {
                 for channel in input.iter_mut() {
                     for (i, x) in channel.iter_mut().enumerate() {
                         // Subnormal, alternating in sign: what a filter decaying to silence emits.
@@ -134,22 +165,18 @@ impl Chaos {
                     }
                 }
             }
-            self.started = Some(std::time::Instant::now());
+            self.started = (slowdown > 1.0).then(std::time::Instant::now);
         }
     }
 
     /// After the DSP: busy-waits until the block has taken `slowdown` times the work measured
     /// since [`Chaos::before`].
-    #[allow(unused_variables)]
     #[inline]
-    pub fn after(&mut self, params: &ChaosParams) {
+    pub fn after(&mut self) {
         #[cfg(feature = "chaos")]
         {
-            let factor = params.slowdown.value() as f64;
-            if let Some(started) = self.started
-                && factor > 1.0
-            {
-                let target = started.elapsed().mul_f64(factor);
+            if let Some(started) = self.started {
+                let target = started.elapsed().mul_f64(self.armed.0);
                 while started.elapsed() < target {
                     std::hint::spin_loop();
                 }

@@ -70,12 +70,25 @@ pub const MAX_SAMPLE_RATE: f32 = 1_536_000.0;
 /// crossfade: overlapping two tiers for 10 ms would only cost more overruns.
 pub(crate) const URGENT_LOAD: f32 = 0.8;
 
+/// How often the audio thread looks whether the editor is open, in samples (about 10 ms): the
+/// visualizer's tap starts that much after the editor opens.
+const EDITOR_CHECK_SAMPLES: u32 = 512;
+
 pub struct Salve {
     params: Arc<SalveParams>,
     /// Built in `activate` for the host's sample rate; `None` while inactive.
     engine: Option<Engine>,
     /// Per-sample control values of the chunk being processed, filled from the smoothers.
     controls: Box<Controls>,
+    /// The parameters as the audio thread last read them, and the count of changes then (see
+    /// [`params::ParamChanges`])...
+    snapshot: Snapshot,
+    changes: Arc<params::ParamChanges>,
+    changes_seen: Option<u64>,
+    /// ...and whether nothing has moved since: no smoother (the parameters' or the loudness
+    /// match's) glides and `controls` holds every chunk's values. Then a block reads no
+    /// parameter and fills no control.
+    steady: bool,
     /// "Match loudness": the output compensation for the drive.
     loudness: dsp::loudness::LoudnessMatch,
     /// Whether the host renders offline (no deadline: always the best quality).
@@ -122,7 +135,15 @@ pub struct Salve {
     tap: dsp::tap::Tap,
     analyzer: Arc<Mutex<editor::visualizer::Analyzer>>,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
+    /// Whether the editor was open when the audio thread last looked, and the samples played
+    /// since: it looks every [`EDITOR_CHECK_SAMPLES`] (the state lies in a cache line of its own).
+    editor_open: bool,
+    editor_unchecked: u32,
+    /// The sample rate, for the editor...
     sample_rate: Arc<atomic_float::AtomicF32>,
+    /// ...and for the audio thread: this activation's, in the instance itself (the shared one
+    /// is a cache miss of its own at every block when hundreds of instances play).
+    activation_rate: f32,
     hooks: hooks::Hooks,
     chaos: hooks::Chaos,
     #[cfg(feature = "demo-tone")]
@@ -163,14 +184,21 @@ impl Default for Salve {
         // Its first ring goes unused: every activation makes its own.
         let (probe, _) = Probe::new(clock.clone(), ProbeConfig::default(), telemetry_writer);
         Self {
+            snapshot: Snapshot::read(&params),
+            changes: params.changes.clone(),
             params,
             tap,
             analyzer: Arc::new(Mutex::new(editor::visualizer::Analyzer::new(tap_reader))),
             editor_state: editor::default_state(),
+            editor_open: false,
+            editor_unchecked: u32::MAX,
             sample_rate: Arc::new(atomic_float::AtomicF32::new(48_000.0)),
+            activation_rate: 48_000.0,
             checkpointer: Arc::new(Mutex::new(checkpointer)),
             engine: None,
             controls: Box::default(),
+            changes_seen: None,
+            steady: false,
             loudness: Default::default(),
             offline: false,
             probe,
@@ -197,15 +225,55 @@ impl Default for Salve {
     }
 }
 
+/// The parameters the audio thread reads besides the smoothed controls, as last read.
+#[derive(Clone, Copy)]
+struct Snapshot {
+    oversampling: params::Oversampling,
+    render_like_realtime: bool,
+    healing: params::Healing,
+    bypass: bool,
+    curve: dsp::Curve,
+    match_loudness: bool,
+    drive: f32,
+    mix: f32,
+}
+
+impl Snapshot {
+    fn read(params: &SalveParams) -> Self {
+        Self {
+            oversampling: params.oversampling.value(),
+            render_like_realtime: params.render_like_realtime.value(),
+            healing: params.healing.value(),
+            bypass: params.bypass.value(),
+            curve: params.curve.value(),
+            match_loudness: params.match_loudness.value(),
+            drive: params.drive.value(),
+            mix: params.mix.value(),
+        }
+    }
+}
+
+/// Whether the smoothed controls have come to rest: no smoother glides, and each sits at its
+/// parameter's value (a value stored, its smoother not yet told, is a change still coming).
+fn controls_at_rest(params: &SalveParams, loudness: &dsp::loudness::LoudnessMatch) -> bool {
+    let rests =
+        |p: &FloatParam| !p.smoothed.is_smoothing() && p.smoothed.previous_value() == p.value();
+    rests(&params.drive)
+        && rests(&params.mix)
+        && rests(&params.output)
+        && rests(&params.tone)
+        && !loudness.is_smoothing()
+}
+
 impl Salve {
     /// What to play now, as a factor and whether safe mode is on: offline, the best factor
     /// (unless the user wants renders to match realtime) and no healing; in realtime, the
     /// healer's level under the user's ceiling in Auto, the ceiling in monitor-only, the user's
     /// choice with healing off.
     fn target(&self) -> (Factor, bool) {
-        let choice = self.params.oversampling.value();
+        let choice = self.snapshot.oversampling;
         if self.offline {
-            if self.params.render_like_realtime.value() {
+            if self.snapshot.render_like_realtime {
                 return (choice.realtime_factor(), false);
             }
             return (Factor::X16, false);
@@ -215,7 +283,7 @@ impl Salve {
         // thread nobody would, so there is no latch then.
         let panic_latch =
             self.membership.is_some() && self.decisions_audio.panics_seen() < self.panics;
-        match self.params.healing.value().mode() {
+        match self.snapshot.healing.mode() {
             Mode::Off => (choice.realtime_factor(), panic_latch),
             Mode::MonitorOnly => (ceiling.factor().unwrap_or(Factor::X16), panic_latch),
             Mode::Auto => {
@@ -226,13 +294,22 @@ impl Salve {
         }
     }
 
+    /// Reads the parameters afresh (the next block fills the controls from the smoothers).
+    fn refresh_params(&mut self) {
+        self.changes_seen = Some(self.changes.count());
+        self.snapshot = Snapshot::read(&self.params);
+        self.chaos.read(&self.params.chaos);
+        self.steady = false;
+    }
+
     /// Tells the fleet thread the user's current choices (relaxed atomic stores).
-    fn publish_requests(&self) {
+    fn publish_requests(&mut self) {
+        let s = self.snapshot;
         self.requests.publish(
-            self.params.healing.value().mode(),
-            self.params.oversampling.value().ceiling(),
+            s.healing.mode(),
+            s.oversampling.ceiling(),
             self.offline,
-            self.params.bypass.value(),
+            s.bypass,
         );
     }
 }
@@ -315,6 +392,8 @@ impl Plugin for Salve {
         }
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
         self.sample_rate.store(sr, Ordering::Relaxed);
+        self.activation_rate = sr;
+        self.refresh_params();
         self.publish_requests();
 
         // The healer starts the session: a level learned under these conditions applies now.
@@ -339,7 +418,7 @@ impl Plugin for Salve {
         self.engine = Some(engine);
 
         self.probe.restart_stream();
-        let records = self.probe.new_ring();
+        let records = self.probe.new_ring(sr);
         // Leaving first (a second activate without a deactivate): the final checkpoint of the
         // last session is written before the new membership starts.
         self.membership = None;
@@ -365,6 +444,7 @@ impl Plugin for Salve {
 
     fn reset(&mut self) {
         self.loudness.settle();
+        self.refresh_params();
         let (factor, safe) = self.target();
         let curve = self.params.curve.value();
         if let Some(engine) = &mut self.engine {
@@ -389,6 +469,11 @@ impl Plugin for Salve {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        // nice-plug loads a state without calling `activate` or `reset`: the parameters' change
+        // count tells a block that something moved.
+        if self.changes_seen != Some(self.changes.count()) {
+            self.refresh_params();
+        }
         let (factor, safe) = self.target();
         self.publish_requests();
         let probe = &mut self.probe;
@@ -409,11 +494,10 @@ impl Plugin for Salve {
             loop_range: transport.loop_range_samples,
         };
 
-        // Parameters are read every block rather than in `activate`/`reset`, because nice-plug
-        // loads a state without calling either.
+        let snapshot = self.snapshot;
         engine.set_factor(factor);
         engine.set_safe_mode(safe);
-        engine.set_bypass(self.params.bypass.value());
+        engine.set_bypass(snapshot.bypass);
         // Urgent: this instance's own call near its deadline, or the session's whole cycle
         // already overrunning (the fleet says so).
         if (self.last_load > URGENT_LOAD || self.decisions_audio.urgent())
@@ -421,24 +505,25 @@ impl Plugin for Salve {
         {
             engine.set_urgent();
         }
-        engine.set_curve(self.params.curve.value());
+        engine.set_curve(snapshot.curve);
         #[cfg(feature = "demo-tone")]
         self.demo.fill(buffer.as_slice(), transport.sample_rate);
         let panic_armed = self.hooks.arm(&self.params.hooks, engine);
-        self.chaos
-            .before(&self.params.chaos, engine, buffer.as_slice());
+        self.chaos.before(engine, buffer.as_slice());
 
         let params = &self.params;
         self.loudness.update(
             // The rate of this activation (the one the engine was built for).
-            self.sample_rate.load(Ordering::Relaxed),
-            params.match_loudness.value(),
-            params.curve.value(),
-            params.drive.value(),
-            params.mix.value(),
+            self.activation_rate,
+            snapshot.match_loudness,
+            snapshot.curve,
+            snapshot.drive,
+            snapshot.mix,
         );
         let loudness = &self.loudness;
         let controls = &mut self.controls;
+        // At rest, `controls` already holds every chunk's values.
+        let steady = self.steady;
         let mut dsp = || {
             catch_unwind(AssertUnwindSafe(|| {
                 quiet_panic::quietly(|| {
@@ -451,7 +536,9 @@ impl Plugin for Salve {
                                 Some((left, rest)) => {
                                     let right = rest.first_mut().map(|r| &mut **r);
                                     engine.process(left, right, controls, |ctl, n| {
-                                        fill_controls(params, loudness, ctl, n)
+                                        if !steady {
+                                            fill_controls(params, loudness, ctl, n)
+                                        }
                                     })
                                 }
                                 None => OutputStats::default(),
@@ -468,7 +555,12 @@ impl Plugin for Salve {
         } else {
             dsp()
         };
-        self.chaos.after(&self.params.chaos);
+        self.chaos.after();
+        if !self.steady && controls_at_rest(&self.params, &self.loudness) {
+            // Every chunk's values, once (the smoothers stand still: nothing advances).
+            fill_controls(&self.params, &self.loudness, &mut self.controls, dsp::CHUNK);
+            self.steady = true;
+        }
 
         let mut events = Events::default();
         let stats = match result {
@@ -491,8 +583,13 @@ impl Plugin for Salve {
             }
         };
         // The visualizer's tap: only while the editor shows it, never during offline renders.
+        self.editor_unchecked = self.editor_unchecked.saturating_add(info.samples);
+        if self.editor_unchecked >= EDITOR_CHECK_SAMPLES {
+            self.editor_unchecked = 0;
+            self.editor_open = self.editor_state.is_open();
+        }
         let wanted = !self.offline
-            && self.editor_state.is_open()
+            && self.editor_open
             && self.decisions_audio.vis() != healer::level::VisTier::Off;
         if wanted {
             let channels = buffer.as_slice_immutable();

@@ -347,6 +347,67 @@ fn loaded_state_changes_the_sound_while_processing() {
 }
 
 #[test]
+fn blocks_at_rest_sound_exactly_as_blocks_that_read_every_parameter() {
+    // Salve reads its parameters only after one changed, and fills no control while they rest.
+    // The second instance never rests: a parameter that does nothing in real time ("render like
+    // realtime") changes at every block. Both hear the same automation, in blocks of several
+    // sizes; every output sample must be the same, bit for bit, and the automation is heard.
+    // Healing is off: the two healers would otherwise each follow their own instance's timing.
+    let mut a = instance();
+    let mut b = instance();
+    for i in [&mut a, &mut b] {
+        let off = i.value_of("healing", "Off");
+        i.set_params(&[off]);
+    }
+    let automation = [
+        (10, a.value_of("drive", "20 dB")),
+        (40, a.value_of("tone", "-60")),
+        (70, a.value_of("mix", "35")),
+        (100, a.value_of("output", "-9 dB")),
+        (150, a.value_of("match_loudness", "On")),
+        (170, a.value_of("drive", "3 dB")),
+        (200, a.value_of("curve", "Hard clip")),
+        (230, a.value_of("oversampling", "4x")),
+        (250, a.value_of("tone", "+40")),
+    ];
+    let render_rt = b.param("render_rt");
+    let sizes = [256, 64, 17, 200, 1];
+    let input = sine(440.0, SR, 0.5, 256 * 300);
+    let mut pa = a.activate(SR, 256);
+    let mut pb = b.activate(SR, 256);
+    let mut at = 0;
+    let mut heard = Vec::new();
+    for k in 0..300 {
+        let n = sizes[k % sizes.len()];
+        let chunk = &input[at..at + n];
+        at += n;
+        for &(when, (id, value)) in &automation {
+            if when == k {
+                pa.set_param(id, value);
+                pb.set_param(id, value);
+            }
+        }
+        pb.set_param(render_rt, (k % 2) as f64);
+        let (al, ar) = pa.process(chunk, chunk);
+        let (al, ar) = (al.to_vec(), ar.to_vec());
+        let (bl, br) = pb.process(chunk, chunk);
+        let bits = |s: &[f32]| s.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&al), bits(bl), "left, block {k}");
+        assert_eq!(bits(&ar), bits(br), "right, block {k}");
+        heard.push(al);
+    }
+    a.deactivate(pa);
+    b.deactivate(pb);
+    // The output's -9 dB at block 100, once its 50 ms glide is over.
+    let rms = |blocks: std::ops::Range<usize>| {
+        let s: Vec<f32> = heard[blocks].concat();
+        (s.iter().map(|x| x * x).sum::<f32>() / s.len() as f32).sqrt() as f64
+    };
+    let step = db(rms(125..150)) - db(rms(88..100));
+    assert!((step + 9.0).abs() < 0.3, "the output moved {step:.2} dB");
+}
+
+#[test]
 fn processing_is_allocation_free_at_every_factor() {
     // The library aborts on an allocation inside process() (alloc-checks); the host side runs
     // under assert_no_alloc. Tier switches and curve crossfades are included.

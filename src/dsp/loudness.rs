@@ -50,6 +50,11 @@ impl LoudnessMatch {
         }
     }
 
+    /// Whether the gain still glides to its target.
+    pub fn is_smoothing(&self) -> bool {
+        self.gain.is_smoothing()
+    }
+
     /// Jumps to the target (at `reset`, when there is no sound to glide).
     pub fn settle(&mut self) {
         self.key = None;

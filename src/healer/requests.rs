@@ -54,7 +54,10 @@ pub fn channel(ceiling: Level) -> (Plugin, Editor, Fleet) {
         last_checkpoint_wall_s: AtomicU64::new(0),
     });
     (
-        Plugin(shared.clone()),
+        Plugin {
+            shared: shared.clone(),
+            published: None,
+        },
         Editor(shared.clone()),
         Fleet(shared),
     )
@@ -70,16 +73,27 @@ fn mode_to_u8(mode: Mode) -> u8 {
 
 /// The plugin's end (main and audio threads): the user's choices, from the parameters.
 #[derive(Debug)]
-pub struct Plugin(Arc<Shared>);
+pub struct Plugin {
+    shared: Arc<Shared>,
+    /// What was stored last: the audio thread publishes at every block, and stores only what
+    /// changed, so that it does not write the line the editor writes at every frame and the
+    /// fleet thread reads (with hundreds of instances, every such line is a cache miss).
+    published: Option<(u8, u8, bool, bool)>,
+}
 
 impl Plugin {
     /// Publishes the healing mode, the quality ceiling, whether the host renders offline and
     /// whether it bypasses the instance (relaxed stores: real-time safe).
     #[inline]
-    pub fn publish(&self, mode: Mode, ceiling: Level, offline: bool, bypassed: bool) {
-        let s = &*self.0;
-        s.mode.store(mode_to_u8(mode), Ordering::Relaxed);
-        s.ceiling.store(ceiling as u8, Ordering::Relaxed);
+    pub fn publish(&mut self, mode: Mode, ceiling: Level, offline: bool, bypassed: bool) {
+        let now = (mode_to_u8(mode), ceiling as u8, offline, bypassed);
+        if self.published == Some(now) {
+            return;
+        }
+        self.published = Some(now);
+        let s = &*self.shared;
+        s.mode.store(now.0, Ordering::Relaxed);
+        s.ceiling.store(now.1, Ordering::Relaxed);
         s.offline.store(offline, Ordering::Relaxed);
         s.bypassed.store(bypassed, Ordering::Relaxed);
     }
@@ -187,7 +201,7 @@ mod tests {
 
     #[test]
     fn each_side_hears_the_others() {
-        let (plugin, editor, fleet) = channel(Level::High);
+        let (mut plugin, editor, fleet) = channel(Level::High);
         assert_eq!((fleet.mode(), fleet.ceiling()), (Mode::Auto, Level::High));
         assert_eq!(
             (fleet.gui_frame_ms(), editor.last_checkpoint_wall_s()),
@@ -198,6 +212,18 @@ mod tests {
         assert_eq!(
             (fleet.mode(), fleet.ceiling(), fleet.offline()),
             (Mode::MonitorOnly, Level::Medium, true)
+        );
+        // The same choices again store nothing; a change after them is stored.
+        plugin.publish(Mode::MonitorOnly, Level::Medium, true, true);
+        plugin.publish(Mode::Off, Level::Low, false, false);
+        assert_eq!(
+            (
+                fleet.mode(),
+                fleet.ceiling(),
+                fleet.offline(),
+                fleet.bypassed()
+            ),
+            (Mode::Off, Level::Low, false, false)
         );
         editor.frame_drawn(2500.0);
         assert_eq!(

@@ -18,9 +18,26 @@ use events::{EventKind, Events};
 use record::BlockRecord;
 use score::ScoreInputs;
 
-/// How many block records the ring holds: about 1.4 s of 64-sample blocks at 192 kHz, far more
-/// than a reader polling at 50 Hz needs.
+/// The most block records a ring holds (see [`ring_capacity`]).
 pub const RING_CAPACITY: usize = 4096;
+
+/// How much audio an activation's ring holds, in 64-sample blocks: half a second, ten times the
+/// fleet's longest tick interval.
+pub const RING_SECONDS: f64 = 0.5;
+
+/// The ring's capacity for an activation at `sample_rate`: [`RING_SECONDS`] of 64-sample blocks
+/// (375 records at 48 kHz), at least 256, at most [`RING_CAPACITY`]. No larger: each push writes
+/// the slot written a ring ago, and with hundreds of instances playing, a ring of seconds has
+/// long left every cache by then (with 4,096 slots, that write was a third of the probe's time
+/// in a 600-instance session).
+pub fn ring_capacity(sample_rate: f32) -> usize {
+    let rate = if sample_rate.is_finite() {
+        sample_rate as f64
+    } else {
+        0.0
+    };
+    ((rate * RING_SECONDS / 64.0).ceil() as usize).clamp(256, RING_CAPACITY)
+}
 
 /// Tunables of the probe.
 #[derive(Debug, Clone, Copy)]
@@ -186,10 +203,10 @@ impl<C: Clock> Probe<C> {
         )
     }
 
-    /// Replaces the ring (at a new activation, when the previous reader has gone); returns the
-    /// new reading end. Allocates: call it off the audio thread.
-    pub fn new_ring(&mut self) -> rtrb::Consumer<BlockRecord> {
-        let (producer, consumer) = rtrb::RingBuffer::new(RING_CAPACITY);
+    /// Replaces the ring (at a new activation at `sample_rate`, when the previous reader has
+    /// gone); returns the new reading end. Allocates: call it off the audio thread.
+    pub fn new_ring(&mut self, sample_rate: f32) -> rtrb::Consumer<BlockRecord> {
+        let (producer, consumer) = rtrb::RingBuffer::new(ring_capacity(sample_rate));
         self.producer = producer;
         consumer
     }
@@ -409,16 +426,17 @@ impl<C: Clock> Probe<C> {
             as f32;
         self.score_inputs.faults +=
             (e.contains(EventKind::NonFinite) || e.contains(EventKind::Panic)) as u8 as f32;
-        let gui = t.gui_frame_overruns();
-        self.score_inputs.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
-        self.gui_overruns_seen = gui;
 
         t.block(record, self.score_inputs.load, end_ns);
         // The score (a division and clamps) is for the editor's eyes: every 10 ms of audio is
-        // often enough, and at once when something happened.
+        // often enough, and at once when something happened. The editor's slow frames are
+        // counted then too (they lie in a line of their own, which the editor writes).
         self.score_age_s += duration_s;
         if self.score_age_s >= SCORE_EVERY_S || !e.is_empty() {
             self.score_age_s = 0.0;
+            let gui = t.gui_frame_overruns();
+            self.score_inputs.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
+            self.gui_overruns_seen = gui;
             t.score(self.score_inputs.score());
         }
 

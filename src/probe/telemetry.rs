@@ -13,42 +13,48 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The shared figures; reach them through a [`Writer`] or a [`Reader`].
+///
+/// The figures the probe writes at every block come first and fill one cache line; the rest
+/// (the score, the worst block, the counters, the editor's own) lie beyond it. With hundreds of
+/// instances playing, every line a block touches is a cache miss of its own.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct Telemetry {
+    /// Realtime audio played since the counters were reset (the sum of the blocks' deadlines,
+    /// ns): the time base for rates such as dropouts per minute.
+    played_ns: AtomicU64,
+    /// Blocks processed since the instance was created.
+    blocks: AtomicU64,
+    /// When the last block ended (probe clock, ns): the audio thread's heartbeat.
+    last_block_ns: AtomicU64,
+    /// The oversampling ratio heard, 0 for safe mode (the safe path).
+    ratio: AtomicU64,
     /// The last block's load ratio.
     load: AtomicF32,
     /// The highest block load since the editor last took it.
     frame_peak: AtomicF32,
     /// The smoothed load ratio.
     load_smoothed: AtomicF32,
-    /// The health score, 0..=1 (published every 10 ms of audio, and at once after an event).
-    score: AtomicF32,
     /// The worst load since the counters were reset, with when (probe clock, ns) and where (the
     /// transport position, `i64::MIN` when unknown) it happened.
     worst_load: AtomicF32,
-    worst_at_ns: AtomicU64,
-    worst_pos: AtomicU64,
-    /// Realtime audio played since the counters were reset (the sum of the blocks' deadlines,
-    /// ns): the time base for rates such as dropouts per minute.
-    played_ns: AtomicU64,
-    /// `played_ns` when the worst block happened.
-    worst_played_ns: AtomicU64,
-    /// Blocks processed since the instance was created.
-    blocks: AtomicU64,
-    /// When the last block ended (probe clock, ns): the audio thread's heartbeat.
-    last_block_ns: AtomicU64,
-    /// Records the ring could not take because the reader was behind.
-    ring_drops: AtomicU64,
-    /// The oversampling ratio heard, 0 for safe mode (the safe path).
-    ratio: AtomicU64,
-    /// GUI frames that took longer than their budget: written by the editor.
-    gui_frame_overruns: AtomicU64,
     /// The meters: the input's and the output's highest peak since the editor last took them,
     /// and their mean square, smoothed over [`METER_RMS_S`].
     input_peak: AtomicF32,
     output_peak: AtomicF32,
     input_power: AtomicF32,
     output_power: AtomicF32,
+    // The line's end: what follows is written rarely.
+    worst_at_ns: AtomicU64,
+    worst_pos: AtomicU64,
+    /// `played_ns` when the worst block happened.
+    worst_played_ns: AtomicU64,
+    /// The health score, 0..=1 (published every 10 ms of audio, and at once after an event).
+    score: AtomicF32,
+    /// Records the ring could not take because the reader was behind.
+    ring_drops: AtomicU64,
+    /// GUI frames that took longer than their budget: written by the editor.
+    gui_frame_overruns: AtomicU64,
     counters: [AtomicU64; EventKind::COUNT],
 }
 
@@ -332,6 +338,30 @@ mod tests {
             transport_pos: pos,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn what_the_probe_writes_at_every_block_lies_in_the_first_cache_line() {
+        use std::mem::{align_of, offset_of};
+        assert_eq!(align_of::<Telemetry>(), 64);
+        for end in [
+            offset_of!(Telemetry, played_ns) + 8,
+            offset_of!(Telemetry, blocks) + 8,
+            offset_of!(Telemetry, last_block_ns) + 8,
+            offset_of!(Telemetry, ratio) + 8,
+            offset_of!(Telemetry, load) + 4,
+            offset_of!(Telemetry, frame_peak) + 4,
+            offset_of!(Telemetry, load_smoothed) + 4,
+            offset_of!(Telemetry, worst_load) + 4,
+            offset_of!(Telemetry, input_peak) + 4,
+            offset_of!(Telemetry, output_peak) + 4,
+            offset_of!(Telemetry, input_power) + 4,
+            offset_of!(Telemetry, output_power) + 4,
+        ] {
+            assert!(end <= 64, "a per-block figure ends at byte {end}");
+        }
+        // The editor's own counter is elsewhere: its writes do not take the line away.
+        assert!(offset_of!(Telemetry, gui_frame_overruns) >= 64);
     }
 
     #[test]
