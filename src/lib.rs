@@ -399,7 +399,7 @@ impl Plugin for Salve {
         // The healer starts the session: a level learned under these conditions applies now.
         // A state loaded since the last activation is restored first (its learned levels, or a
         // crash to recover from), then the session starts.
-        let ceiling = self.params.oversampling.value().ceiling();
+        let ceiling = self.snapshot.oversampling.ceiling();
         let start = {
             let mut healer = crate::sync::lock(&self.healer);
             healer.checkpoint_now(&mut *crate::sync::lock(&self.checkpointer), false, ceiling);
@@ -412,7 +412,7 @@ impl Plugin for Salve {
         let (factor, safe) = self.target();
         let mut engine = Engine::new(sr, factor);
         engine.set_safe_mode(safe);
-        engine.set_bypass(self.params.bypass.value());
+        engine.set_bypass(self.snapshot.bypass);
         engine.reset();
         context.set_latency_samples(engine.latency());
         self.engine = Some(engine);
@@ -446,11 +446,11 @@ impl Plugin for Salve {
         self.loudness.settle();
         self.refresh_params();
         let (factor, safe) = self.target();
-        let curve = self.params.curve.value();
+        let curve = self.snapshot.curve;
         if let Some(engine) = &mut self.engine {
             engine.set_factor(factor);
             engine.set_safe_mode(safe);
-            engine.set_bypass(self.params.bypass.value());
+            engine.set_bypass(self.snapshot.bypass);
             engine.set_curve(curve);
             engine.reset();
         }
