@@ -10,9 +10,20 @@
 //! the gap (a late call after a missed cycle counts two), snaps the edge down to any call that
 //! starts earlier than it, and lets it rise slowly: at first by [`DRIFT_PER_CYCLE`] of a period
 //! per cycle (crystals differ by up to about 100 ppm), then, once it has learned the drift
-//! between the audio clock and the CPU's from its own snaps, by that drift plus a margin. A rise
-//! allowance of 100 ppm would follow a load before Salve growing by up to 7.5 % of the cycle per
-//! second (at 64 samples): the growth that healing must see.
+//! between the audio clock and the CPU's, by that drift plus a margin. A rise allowance of
+//! 100 ppm would follow a load before Salve growing by up to 7.5 % of the cycle per second (at
+//! 64 samples): the growth that healing must see.
+//!
+//! The drift is learned from the lowest call of each window of [`LOW_WINDOW`] cycles in which a
+//! call came down to the edge (else the load before Salve stood above the floor all window
+//! long), placed against a line of whole periods from the stream's first call: the call least
+//! held up by work before it marks the floor, and the lows' slope is the drift. The least of a few hundred calls
+//! lies much closer to the floor than the edge hovers (0.01 % against 0.5 % of the period in the
+//! tests), so a few seconds of lows tell the drift to a fraction of a ppm. A low that strays
+//! from the line by more than a snap's cap is a shift (the load before Salve fell, the cycle
+//! moved after a stall), not drift: a new run of lows starts there. The edge rises faster than
+//! the drift by the most any low strayed, over the cycles learned from (rather too fast than too
+//! slow: an edge too slow never meets a call again).
 //!
 //! What the figures prove, and what they cannot:
 //! - `wait` is the work before Salve above the least ever seen since the stream started (the
@@ -22,26 +33,30 @@
 //!   instances (each cycle is measured from the edge of the instance that started first in it),
 //!   not the work before the first of them.
 //! - Its error grows with the margin the edge rises by beyond the drift: the drift learned from
-//!   the snaps is off by at most how high the edge hovers above the floor, or how far the floor
-//!   shifted in one go (at most a snap's cap), over the cycles learned from, so a stream that
-//!   was quiet only briefly is told less well after a long steady load than one that was quiet
-//!   for longer.
+//!   the lows is off by at most how far its first and last lows lie off the floor's line, over
+//!   the cycles learned from, so a stream that was quiet only briefly is told less well after a
+//!   long steady load than one that was quiet for longer.
+//! - A load before Salve that falls steadily over seconds while nothing else is learned (the
+//!   first seconds of a stream that starts playing) is taken for drift: the edge then rises too
+//!   slowly and the wait reads high, growing, until calls wrap into the next cycle. From inside
+//!   one instance the two cannot be told apart.
 //! - Measured against known schedules (`tests.rs`, the audio clock 0 or ±80 ppm off, a missed
 //!   cycle), after the first 600 cycles: other work before Salve uniform between 1 % and 70 %
-//!   of the cycle, the worst error over 20,000 cycles is 2.7 % to 4.7 % of the cycle; a stopped
+//!   of the cycle, the worst error over 20,000 cycles is 3.0 % to 4.7 % of the cycle; a stopped
 //!   transport (1-6 %) for 8,000 cycles, then a load growing from 20 % to 80 % over 20,000
-//!   cycles (27 s), the worst error is 1.9 % to 3.8 %; five quiet seconds (1-5 %), then 55 s
-//!   steady at 21-29 %, 5.6 % to 11.2 % (at its end); the same at 25-35 % with a call at 97 %
-//!   of its cycle every 300 cycles (a late call, which reads as an early one of the next
-//!   cycle), 3.8 % to 6.9 %; at 55-65 % with a call at 92-99 % every 150 cycles in a cycle
-//!   that then misses (the next call comes after the skipped cycle, so only its place tells),
-//!   3.7 % to 8.7 % (21.5 % and growing before such snaps needed confirming); the runner's
-//!   step session with one such call in the first 1,500 cycles, 5.4 % (55.5 % before); calls
-//!   that move earlier for good by 3 % to 40 % (the instances before shed), 2.0 %; a quiet
-//!   start whose cycle shifts 3 % late for 1.6 s and back while the drift is learned, then
-//!   steady at 24-28 %, 2.9 % to 6.7 % (62 % before the largest snap counted as noise). In
-//!   `cargo xtask chaos`'s sessions the fleet's estimate is compared with the runner's truth
-//!   for every block (README).
+//!   cycles (27 s), the worst error is 1.9 % to 2.0 %; five quiet seconds (1-5 %), then 55 s
+//!   steady at 21-29 %, 2.7 % to 3.0 % (10.2 % to 11.2 % when the drift was learned from the
+//!   edge's snaps); the same at 25-35 % with a call at 97 % of its cycle every 300 cycles (a
+//!   late call, which reads as an early one of the next cycle), 1.5 % to 2.0 %; at 55-65 % with
+//!   a call at 92-99 % every 150 cycles in a cycle that then misses (the next call comes after
+//!   the skipped cycle, so only its place tells), 1.6 % to 1.8 % (21.5 % and growing before
+//!   such snaps needed confirming); the runner's step session with one such call in the first
+//!   1,500 cycles, 4.5 % (55.5 % before); calls that move earlier for good by 3 % to 40 % (the
+//!   instances before shed), 1.3 %; a quiet start whose cycle shifts 3 % late for 1.6 s and
+//!   back while the drift is learned, then steady at 24-28 %, 4.3 % (62 % before shifts were
+//!   told from drift). After five quiet seconds the edge rises 0.1-0.3 ppm of the period per
+//!   cycle faster than the wake-up (drift 0 to ±150 ppm), never slower. In `cargo xtask chaos`'s sessions the fleet's estimate is compared with
+//!   the runner's truth for every block (README).
 //! - Work after Salve in the cycle is invisible: only dropouts (a call two periods late, a
 //!   transport jump) show it.
 //! - Hosts that render ahead of real time or call in bursts (ASIO-Guard style) have no wake-up
@@ -68,37 +83,36 @@ pub const DRIFT_PER_CYCLE: f64 = 1e-4;
 /// early, below every later call, where no snap would ever correct it.
 const SETTLE_RISE: f64 = 2e-3;
 const SETTLE_FAST_CYCLES: u32 = 512;
-/// Cycles (from snap to snap) over which the drift is learned: about 1.4 s at 64 samples and
-/// 48 kHz. The first of them only finds the floor.
+/// Cycles at a stream's start that only find the floor (about 1.4 s at 64 samples and 48 kHz);
+/// the drift is learned from the lows after them.
 pub const DRIFT_WINDOW: u32 = 1024;
 /// Cycles without a single snap after which the edge may rise a margin faster: the drift itself
 /// may have grown (about 22 s at 64 samples).
 const NO_SNAP_CYCLES: u32 = 16 * DRIFT_WINDOW;
 /// Once the drift is learned, the edge may rise this much faster than it, plus the learning's
-/// error (the floor's noise over the cycles learned from): 0.2 ppm of the period per cycle,
+/// error (the lows' stray over the cycles learned from): 0.2 ppm of the period per cycle,
 /// 0.015 % of a period per second at 64 samples, too little to follow the other plugins' load
 /// as it grows. (At 1 ppm, a minute of steady load 25 % before Salve after five quiet seconds
 /// was told 21 % too low by its end.)
 pub const DRIFT_MARGIN: f64 = 2e-7;
-/// How much the floor (the least wait) may differ from one snap to another, as a share of the
-/// period, until a span has shown how much it does (then at most [`SNAP_CAP`]): the learned
-/// drift's error is at most the floor's noise over the cycles learned from.
-const FLOOR_NOISE: f64 = 0.01;
-/// The least floor noise assumed however steady the floor was seen (0.1 % of the period, about
-/// a microsecond at 64 samples: below the wake-up jitter of any real driver).
-const FLOOR_NOISE_MIN: f64 = 1e-3;
+/// Cycles in one window of the drift's learning: the lowest call of each window (the one least
+/// held up by work before it) marks the floor, and the drift is the slope of those lows (a third
+/// of a second at 64 samples and 48 kHz).
+const LOW_WINDOW: f64 = 256.0;
+/// The least stray of the lows assumed however steady they were seen (0.025 % of the period,
+/// 0.3 us at 64 samples: a few lows may happen to agree more closely than their floor holds).
+const FLOOR_NOISE_MIN: f64 = 2.5e-4;
 /// The learned drift stays within this (200 ppm either way).
 const DRIFT_MAX: f64 = 2e-4;
-/// A snap down larger than this (a share of the period) is the other plugins' load falling, not
-/// drift: it counts only this much towards learning the drift. Such a snap counts at all only
-/// when the next call confirms it (from the stream's start: a late call taken for the floor while
+/// A snap down larger than this (a share of the period) may be the previous cycle's late call,
+/// and a low that strays this far from the drift's line is a shift of the floor, not drift (a
+/// new run of lows starts). Such a snap counts only when the next call confirms it (from the stream's start: a late call taken for the floor while
 /// the edge settles has its climb back learned as drift): a call that lands in the last tenth
 /// before the expected wake-up may be the next cycle's, early, or this cycle's, late. The gap to
 /// the next call tells them apart unless the host missed the cycle in between (a late call is
 /// often why it did); then the next call tells, landing below the old edge too (the load before
-/// Salve did fall) or not. (With half this cap the edge hovered higher over uniformly random
-/// loads, 6.3 % off at worst instead of 4.7 %; with 1.5 times it, late calls before misses
-/// pulled it off by 65 %.)
+/// Salve did fall) or not. (With 1.5 times this cap, late calls before misses pulled the edge
+/// off by 65 % when the drift was learned from the snaps.)
 const SNAP_CAP: f64 = 0.02;
 /// A call this share of a period before the predicted wake-up still belongs to that cycle (the
 /// estimate had drifted late); waits up to `1 - EARLY_SHARE` of a period are told exactly.
@@ -135,15 +149,14 @@ pub struct CyclePosition {
 /// Follows the host's cycle from the start times of one instance's calls. Wait-free and
 /// allocation-free: a few floating-point operations per call.
 ///
-/// It learns the drift between the audio clock and the CPU's: while the edge rises faster than
-/// the wake-up, calls keep snapping it down, and from one snap to another the snaps add up to
-/// the excess exactly (the cycles after the last snap are not counted yet: the load may be
-/// growing there). Over all such spans since the first [`DRIFT_WINDOW`] cycles, the drift is
-/// what the edge rose less what was snapped off, so its error shrinks as the stream goes on (the
-/// floor's noise over all the cycles), and the edge then rises at the drift plus
-/// [`DRIFT_MARGIN`] plus that error. So a load before Salve that grows over seconds shows in
-/// `wait` instead of being taken for the wake-up. A snap counts only once the next call shows
-/// it was an early call, not the previous cycle's late one.
+/// It learns the drift between the audio clock and the CPU's from the lowest call of each window
+/// of [`LOW_WINDOW`] cycles after the first [`DRIFT_WINDOW`] in which a call came down to the
+/// edge (a snap, confirmed by the call after it): the slope of those
+/// lows against whole periods, over runs of lows with no shift between them. Its error shrinks
+/// as the stream goes on (the lows' stray over all the cycles), and the edge rises at the drift
+/// plus [`DRIFT_MARGIN`] plus that error. So a load before Salve that grows over seconds shows
+/// in `wait` instead of being taken for the wake-up. A snap counts only once the next call
+/// shows it was an early call, not the previous cycle's late one.
 #[derive(Debug, Clone, Copy)]
 pub struct CycleEstimator {
     /// The estimated wake-up of the current cycle (ns, on the probe's clock).
@@ -153,23 +166,41 @@ pub struct CycleEstimator {
     /// Cycles into the stream, up to the first window (the floor is found then; the first
     /// [`SETTLE_FAST_CYCLES`] of them at [`SETTLE_RISE`]).
     settling: u32,
-    /// Since the last snap: cycles, and how far the edge rose (periods).
+    /// Cycles since the last snap (see [`NO_SNAP_CYCLES`]).
     open_cycles: u32,
-    open_rise: f64,
-    /// Closed spans not yet learned from: cycles, rise and snaps (each snap at most
-    /// [`SNAP_CAP`], in periods).
-    span_cycles: u32,
-    span_rise: f64,
-    span_snap: f64,
-    span_snaps: u32,
-    /// The largest of those snaps.
-    span_largest: f64,
-    /// Everything learned: cycles, and the edge's rise less the snaps (periods).
+    /// The nominal wake-up of the current cycle: the stream's first call plus whole periods, with
+    /// no rise and no snaps (ns). Calls are placed against it to learn the drift.
+    line_ns: f64,
+    /// Cycles since the stream started.
+    stream_cycles: f64,
+    /// The lowest call of the learning window under way (a snap once confirmed), along the
+    /// drift against the line (ns, infinite if none yet), its place against the line, the cycle
+    /// it was in, and the cycle the window ends at.
+    window_low_ns: f64,
+    window_low_place_ns: f64,
+    window_low_cycle: f64,
+    /// Whether a confirmed snap fell in the window: only then is its low the floor's.
+    window_snapped: bool,
+    window_end: f64,
+    /// The run of window lows under way, not yet shifted: its first and its last (cycle, place
+    /// in periods) and how many.
+    run_first: (f64, f64),
+    run_last: (f64, f64),
+    run_lows: u32,
+    /// Runs closed by a shift of the floor: their cycles and how far the floor moved over them
+    /// (periods), and how many.
     learned_cycles: f64,
     learned_rise: f64,
-    /// The floor's noise (periods): how high above the floor the edge hovered, the most over the
-    /// spans learned ([`FLOOR_NOISE`] until the first is learned).
-    floor_noise: f64,
+    learned_runs: u32,
+    /// The drift learned so far (share of the period per cycle), `None` before the first.
+    drift: Option<f64>,
+    /// Whether the first drift (from the stream's first two lows) has been found.
+    scouted: bool,
+    /// The same in ns per cycle.
+    drift_ns: f64,
+    /// How far a window's low strayed from the line the drift drew through the one before
+    /// (periods): the most seen; `None` until one has been measured.
+    floor_noise: Option<f64>,
     previous_start_ns: Option<u64>,
     /// How far the previous call snapped the edge down (ns; 0 if it did not), not learned from
     /// yet.
@@ -208,15 +239,23 @@ impl Default for CycleEstimator {
             rise: SETTLE_RISE,
             settling: 0,
             open_cycles: 0,
-            open_rise: 0.0,
-            span_cycles: 0,
-            span_rise: 0.0,
-            span_snap: 0.0,
-            span_snaps: 0,
-            span_largest: 0.0,
+            line_ns: 0.0,
+            stream_cycles: 0.0,
+            window_low_ns: f64::INFINITY,
+            window_low_place_ns: 0.0,
+            window_low_cycle: 0.0,
+            window_snapped: false,
+            window_end: 0.0,
+            run_first: (0.0, 0.0),
+            run_last: (0.0, 0.0),
+            run_lows: 0,
             learned_cycles: 0.0,
             learned_rise: 0.0,
-            floor_noise: FLOOR_NOISE,
+            learned_runs: 0,
+            drift: None,
+            scouted: false,
+            drift_ns: 0.0,
+            floor_noise: None,
             previous_start_ns: None,
             last_snap_ns: 0.0,
             period_ns: f64::NAN,
@@ -285,11 +324,15 @@ impl CycleEstimator {
     ) -> CyclePosition {
         let Some(previous) = self.previous_start_ns.replace(start_ns) else {
             self.wake_ns = start_ns as f64;
+            self.line_ns = self.wake_ns;
             return CyclePosition::default();
         };
         // Divisions cost more than the rest of this function: the reciprocals are kept while
         // the block's duration and the rise stay the same (nearly always).
         if period_ns != self.period_ns || previous_block_ns != self.previous_block_ns {
+            if period_ns != self.period_ns {
+                self.new_period(period_ns);
+            }
             self.period_ns = period_ns;
             self.previous_block_ns = previous_block_ns;
             self.per_block = 1.0 / previous_block_ns.max(1.0);
@@ -314,7 +357,7 @@ impl CycleEstimator {
                 // would pull the edge, and the drift learned, early for good).
                 self.wake_ns += self.last_snap_ns;
             } else {
-                self.snapped(self.last_snap_ns * self.per_period);
+                self.snapped();
             }
             self.last_snap_ns = 0.0;
         }
@@ -333,8 +376,12 @@ impl CycleEstimator {
             (((start - self.wake_ns) * self.per_period + EARLY_SHARE) as i64).max(0) as f64
         };
         self.wake_ns += cycles * period;
+        self.line_ns += cycles * period_ns;
+        self.stream_cycles += cycles;
         self.open_cycles += cycles as u32;
-        self.open_rise += cycles * self.rise;
+        if self.stream_cycles >= self.window_end {
+            self.close_window();
+        }
         if self.settling < DRIFT_WINDOW {
             self.settling += cycles as u32;
             if self.settling >= SETTLE_FAST_CYCLES && self.rise == SETTLE_RISE {
@@ -345,8 +392,13 @@ impl CycleEstimator {
             // Learned from at the next call, once it shows that this one was early.
             self.last_snap_ns = self.wake_ns - start;
             self.wake_ns = start;
-        } else if self.open_cycles >= NO_SNAP_CYCLES {
-            self.unsnapped();
+        } else {
+            if self.settling >= DRIFT_WINDOW {
+                self.low_candidate(start - self.line_ns);
+            }
+            if self.open_cycles >= NO_SNAP_CYCLES {
+                self.unsnapped();
+            }
         }
         if gap_ratio.is_finite() {
             if self.filled == RHYTHM_LEN && self.gaps[self.next] < BURST_GAP {
@@ -375,58 +427,121 @@ impl CycleEstimator {
 }
 
 impl CycleEstimator {
-    /// The edge snapped down by `snap` periods: a span closes, and after enough of them the
-    /// drift is learned afresh.
+    /// The edge snapped down to the previous call, and this call confirmed it: that call's
+    /// place against the line is a candidate for its window's low.
     #[inline]
-    fn snapped(&mut self, snap: f64) {
+    fn snapped(&mut self) {
+        self.open_cycles = 0;
         if self.settling < DRIFT_WINDOW {
             // Finding the floor: these snaps are the first calls' waits, not drift.
-            (self.open_cycles, self.open_rise) = (0, 0.0);
             return;
         }
-        self.span_cycles += self.open_cycles;
-        self.span_rise += self.open_rise;
-        let snap = snap.min(SNAP_CAP);
-        self.span_snap += snap;
-        self.span_largest = self.span_largest.max(snap);
-        self.span_snaps += 1;
-        (self.open_cycles, self.open_rise) = (0, 0.0);
-        if self.span_cycles >= DRIFT_WINDOW {
-            self.learn();
+        self.window_snapped = true;
+        self.low_candidate(self.wake_ns - self.line_ns);
+    }
+
+    /// A call `place_ns` after the line: the window's low if it is the lowest yet. The low is
+    /// taken along the drift learned so far: against a floor that slopes, the lowest call would
+    /// otherwise be one of the window's last few.
+    #[inline]
+    fn low_candidate(&mut self, place_ns: f64) {
+        let along = place_ns - self.drift_ns * self.stream_cycles;
+        if along < self.window_low_ns {
+            self.window_low_ns = along;
+            self.window_low_place_ns = place_ns;
+            self.window_low_cycle = self.stream_cycles;
         }
     }
 
+    /// A window of [`LOW_WINDOW`] cycles closes with its low: the drift is learned afresh.
     #[cold]
-    fn learn(&mut self) {
-        // A snap lands anywhere between the floor and the edge: twice the mean snap is how high
-        // above the floor the edge hovers, and so how far off the floor at the first and the
-        // last snap may be, which is all the learned drift's error (the spans between telescope).
-        //
-        // The floor may also shift in one go (the load before Salve fell, or the host's cycle
-        // shifted back after a stall) by up to a snap's cap, and nothing telescopes that away:
-        // so the largest snap counts as noise too. Without it, a 3 % shift 1,200 cycles into
-        // the first window was learned as -13 ppm of drift in a session; the edge, rising
-        // slower than the wake-up, never met a call again, and the wait it gave grew by 1 % of
-        // the cycle a second for a minute. The price: a steady load after a quiet start is told
-        // less well (10.2 % off after a minute instead of 7.7 %).
-        let hover = (2.0 * self.span_snap / self.span_snaps.max(1) as f64).max(self.span_largest);
-        self.floor_noise = if self.learned_cycles == 0.0 {
-            hover
-        } else {
-            self.floor_noise.max(hover)
+    fn close_window(&mut self) {
+        let low = (
+            self.window_low_cycle,
+            self.window_low_place_ns / self.period_ns,
+        );
+        let snapped = self.window_snapped && self.window_low_ns.is_finite();
+        self.window_low_ns = f64::INFINITY;
+        self.window_snapped = false;
+        self.window_end = self.stream_cycles + LOW_WINDOW;
+        if !snapped {
+            // No call came down to the edge: the load before Salve was above the floor (or
+            // growing) all window long, which tells nothing of the drift.
+            return;
         }
-        .clamp(FLOOR_NOISE_MIN, SNAP_CAP);
-        let floor_moved = self.span_rise - self.span_snap;
-        self.learned_cycles += self.span_cycles as f64;
-        self.learned_rise += floor_moved;
-        self.span_snaps = 0;
-        let drift = (self.learned_rise / self.learned_cycles).clamp(-DRIFT_MAX, DRIFT_MAX);
-        // The floor's noise over the cycles learned from bounds the error: until it is small,
-        // the edge rises faster (rather too fast than too slow: too slow never snaps again).
-        let margin = DRIFT_MARGIN + self.floor_noise / self.learned_cycles;
+        if self.run_lows == 0 {
+            (self.run_first, self.run_last, self.run_lows) = (low, low, 1);
+            return;
+        }
+        // How far this low strays from the line the drift learned so far draws through the
+        // previous one. Before anything is learned, the drift may be anything up to DRIFT_MAX.
+        let (cycles, place) = self.run_last;
+        let span = low.0 - cycles;
+        let stray = (low.1 - place) - self.drift.unwrap_or(0.0) * span;
+        let allowed = SNAP_CAP
+            + if self.drift.is_none() {
+                DRIFT_MAX * span
+            } else {
+                0.0
+            };
+        if stray.abs() > allowed {
+            // The floor shifted in one go (the load before Salve fell, or the cycle moved after a
+            // stall): the run closes, and a new one starts from this low.
+            self.close_run();
+            (self.run_first, self.run_last, self.run_lows) = (low, low, 1);
+            return;
+        }
+        // Measured against a drift learned from lows taken along a drift (the scouts' is rough).
+        if self.run_lows >= 2 || self.learned_cycles > 0.0 {
+            self.floor_noise = Some(self.floor_noise.unwrap_or(0.0).max(stray.abs()));
+        }
+        self.run_last = low;
+        self.run_lows += 1;
+        let cycles = self.learned_cycles + (self.run_last.0 - self.run_first.0);
+        let moved = self.learned_rise + (self.run_last.1 - self.run_first.1);
+        if cycles < 1.0 {
+            return;
+        }
+        let drift = (moved / cycles).clamp(-DRIFT_MAX, DRIFT_MAX);
+        self.drift = Some(drift);
+        self.drift_ns = drift * self.period_ns;
+        // Each run's drift is off by at most how far its first and last lows are off the floor's
+        // true line: the most any low strayed, and until one has been measured, the largest
+        // shift a run may hide. The edge rises that much faster (rather too fast than too slow:
+        // too slow never snaps again).
+        let noise = self
+            .floor_noise
+            .unwrap_or(SNAP_CAP)
+            .clamp(FLOOR_NOISE_MIN, SNAP_CAP);
+        let margin = DRIFT_MARGIN + noise * (self.learned_runs + 1) as f64 / cycles;
         self.rise = (drift + margin).min(DRIFT_MAX);
-        (self.span_cycles, self.span_rise, self.span_snap) = (0, 0.0, 0.0);
-        self.span_largest = 0.0;
+        if !self.scouted {
+            // The stream's first two lows were taken with no drift to take them along, so they
+            // sit anywhere in their windows' last cycles: they only give the first drift. The
+            // next low starts the first run learned from.
+            self.scouted = true;
+            self.run_lows = 0;
+        }
+    }
+
+    /// The run of lows under way ends: what it showed is kept.
+    fn close_run(&mut self) {
+        if self.run_lows > 1 {
+            self.learned_cycles += self.run_last.0 - self.run_first.0;
+            self.learned_rise += self.run_last.1 - self.run_first.1;
+            self.learned_runs += 1;
+        }
+        self.run_lows = 0;
+    }
+
+    /// The block's duration changed: the line counts periods of another length, so the run of
+    /// lows under way ends (what was learned stays: the drift is a share of the period).
+    #[cold]
+    fn new_period(&mut self, period_ns: f64) {
+        self.close_run();
+        self.window_low_ns = f64::INFINITY;
+        self.drift_ns = self.drift.unwrap_or(0.0) * period_ns;
+        self.line_ns = self.wake_ns;
     }
 
     /// Whether the last snap was large (see [`SNAP_CAP`]) and the call starting at `start_ns`
@@ -471,7 +586,7 @@ impl CycleEstimator {
         if self.settling >= DRIFT_WINDOW {
             self.rise = (self.rise + DRIFT_MARGIN).min(DRIFT_MAX);
         }
-        (self.open_cycles, self.open_rise) = (0, 0.0);
+        self.open_cycles = 0;
     }
 
     /// The edge's rise per cycle now (share of the period), for tests.
