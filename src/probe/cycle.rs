@@ -540,6 +540,7 @@ impl CycleEstimator {
     fn new_period(&mut self, period_ns: f64) {
         self.close_run();
         self.window_low_ns = f64::INFINITY;
+        self.window_snapped = false;
         self.drift_ns = self.drift.unwrap_or(0.0) * period_ns;
         self.line_ns = self.wake_ns;
     }
