@@ -272,9 +272,9 @@ pub struct ShedConfig {
     pub persist_ticks: u32,
     /// Seconds between two steps down (time to see the effect of the last one).
     pub hold_down_s: f64,
-    /// The same while the cycle already overruns (see [`ShedPolicy::urgent`]): every other tick
-    /// at 50 Hz, so that a tick wholly at the new level is measured before the next step (an
-    /// urgent switch of the engine is heard within a few milliseconds). A sudden load that
+    /// The same while the host drops cycles since the last step: every other tick at 50 Hz, so
+    /// that a tick wholly at the new level is measured before the next step (an urgent switch
+    /// of the engine is heard within a few milliseconds). A sudden load that
     /// needs four levels is relieved in about 0.2 s instead of 0.4 s, every cycle of which the
     /// host drops.
     pub hold_down_urgent_s: f64,
@@ -595,7 +595,11 @@ impl ShedPolicy {
             self.no_trial_before_s = now_s + self.backoff_s;
             self.backoff_s = (self.backoff_s * 2.0).min(c.max_backoff_s);
         }
-        let hold_down_s = if self.urgent {
+        // Only dropouts since the last step count: a crossfade's own cost (every instance runs
+        // both levels for a few milliseconds) can fill the next tick's cycles past 100 % without
+        // the host dropping one (128 instances at 43 % of the cycle, stepping to 8x, measured
+        // 115 % and stepped on to 4x 40 ms later).
+        let hold_down_s = if self.urgent && dropping {
             c.hold_down_urgent_s
         } else {
             c.hold_down_s
@@ -1037,6 +1041,41 @@ mod tests {
         assert!(sim.policy.cap <= Level::Medium);
         // (With 100 ms between them, 90.)
         assert!(missed <= 60, "{missed}");
+    }
+
+    #[test]
+    fn a_crossfades_own_cost_is_no_reason_to_step_again_at_once() {
+        // The cycle fills to 88 % (past the 85 % line): one step down. While every instance
+        // crossfades into it, running both levels, the next ticks measure the cycle 115 % full,
+        // but the host drops nothing: the next step waits the usual 100 ms, by which time the
+        // crossfade is over and the cycle fits.
+        let mut policy = ShedPolicy::default();
+        let m = |fill: f32, dropouts: u32| Measured {
+            cycles: 15,
+            salve_share: 0.4,
+            fill_mean: fill,
+            fill_peak: fill,
+            dropouts,
+            blocks: 15 * 128,
+            blind: 0,
+        };
+        let mut t = 0.0;
+        for _ in 0..50 {
+            t += 0.02;
+            policy.tick(t, &m(0.45, 0));
+        }
+        let mut downs = Vec::new();
+        for (fill, dropouts) in [(0.88, 0); 4]
+            .into_iter()
+            .chain([(1.15, 0); 2])
+            .chain([(0.35, 0); 20])
+        {
+            t += 0.02;
+            if let Some(Shed::Down { to, .. }) = policy.tick(t, &m(fill, dropouts)) {
+                downs.push(to);
+            }
+        }
+        assert_eq!(downs, [Level::High], "{downs:?}");
     }
 
     #[test]
