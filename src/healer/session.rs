@@ -272,7 +272,8 @@ pub struct ShedConfig {
     pub persist_ticks: u32,
     /// Seconds between two steps down (time to see the effect of the last one).
     pub hold_down_s: f64,
-    /// The same while the host drops cycles since the last step: every other tick at 50 Hz, so
+    /// The same while the host drops cycles since the last step, or the cycles overrun on the
+    /// whole by more than a fifth of a period: every other tick at 50 Hz, so
     /// that a tick wholly at the new level is measured before the next step (an urgent switch
     /// of the engine is heard within a few milliseconds). A sudden load that
     /// needs four levels is relieved in about 0.2 s instead of 0.4 s, every cycle of which the
@@ -346,6 +347,8 @@ const SLOWED: f32 = 1.5;
 /// How many such ticks in a row are a pause of the machine (about 100 ms at 50 Hz); more are a
 /// lasting slow-down.
 const SLOWED_PAUSE_TICKS: u32 = 5;
+/// A tick whose cycles were this full on average overruns beyond what any crossfade adds.
+const CLEARLY_OVERRUN: f32 = 1.2;
 /// How long a surge of Salve's calls is remembered (time constant, seconds).
 const SURGE_MEMORY_S: f64 = 10.0;
 /// How long a learned cost at a level is trusted (the session changes).
@@ -564,7 +567,11 @@ impl ShedPolicy {
         // (Measured, not predicted: the prediction runs ahead on a rising trend.)
         self.urgent = overloaded && (dropping || m.fill_peak > 1.0);
         let action = if overloaded {
-            self.step_down(now_s, predicted, dropping)
+            // Quick while the host drops cycles, or every cycle of the tick overruns on the
+            // whole, far beyond what a crossfade adds (a session overloaded from the start,
+            // whose host calls every other period and drops nothing it could flag).
+            let quick = self.urgent && (dropping || m.fill_mean > CLEARLY_OVERRUN);
+            self.step_down(now_s, predicted, dropping, quick)
         } else {
             self.step_up(now_s, predicted)
         };
@@ -586,7 +593,13 @@ impl ShedPolicy {
         }
     }
 
-    fn step_down(&mut self, now_s: f64, predicted: f32, dropping: bool) -> Option<Shed> {
+    fn step_down(
+        &mut self,
+        now_s: f64,
+        predicted: f32,
+        dropping: bool,
+        quick: bool,
+    ) -> Option<Shed> {
         let c = self.config;
         if let Some(until) = self.trial_until_s.take()
             && now_s < until
@@ -595,11 +608,11 @@ impl ShedPolicy {
             self.no_trial_before_s = now_s + self.backoff_s;
             self.backoff_s = (self.backoff_s * 2.0).min(c.max_backoff_s);
         }
-        // Only dropouts since the last step count: a crossfade's own cost (every instance runs
-        // both levels for a few milliseconds) can fill the next tick's cycles past 100 % without
-        // the host dropping one (128 instances at 43 % of the cycle, stepping to 8x, measured
-        // 115 % and stepped on to 4x 40 ms later).
-        let hold_down_s = if self.urgent && dropping {
+        // A crossfade's own cost (every instance runs both levels for a few milliseconds) can
+        // fill the next tick's cycles past 100 % without the host dropping one (128 instances
+        // at 43 % of the cycle, stepping to 8x, measured 104 % on average, 115 % at the peak,
+        // and stepped on to 4x 40 ms later): that is no reason to hurry.
+        let hold_down_s = if quick {
             c.hold_down_urgent_s
         } else {
             c.hold_down_s
@@ -1076,6 +1089,21 @@ mod tests {
             }
         }
         assert_eq!(downs, [Level::High], "{downs:?}");
+
+        // Cycles overrunning by 90 % on the whole, with nothing dropped that the host's rhythm
+        // would flag (a session overloaded from the start calls every other period): each step
+        // follows the last after 40 ms.
+        let mut policy = ShedPolicy::default();
+        let mut t = 0.0;
+        let mut at = Vec::new();
+        for _ in 0..20 {
+            t += 0.02;
+            if let Some(Shed::Down { .. }) = policy.tick(t, &m(1.9, 0)) {
+                at.push(t);
+            }
+        }
+        assert!(at.len() >= 4, "{at:?}");
+        assert!(at.windows(2).all(|w| w[1] - w[0] < 0.05), "{at:?}");
     }
 
     #[test]
