@@ -464,7 +464,7 @@ mod cycle_sensing {
         // A minute at 64 samples: five seconds with other plugins nearly idle (1-5 %), then 55 s
         // at 21-29 % that never drops: no call comes near the edge again, so the edge learned
         // at the start must hold, rising no faster than the drift learned in those five
-        // seconds allows (the runner's clean session). 2.6 % to 3.9 % at the worst; 10.2 % to
+        // seconds allows (the runner's clean session). 2.7 % to 3.0 % at the worst; 10.2 % to
         // 11.2 % when the drift was learned from the edge's snaps, which hover 0.5 % above the
         // floor where the lowest of a window's calls lies within 0.01 %.
         let quiet = shares(21, 3_750, 0.01, 0.05);
@@ -515,7 +515,7 @@ mod cycle_sensing {
             .enumerate()
             .map(|(i, w)| if i % 300 == 299 { 0.97 } else { w });
         let waits: Vec<f64> = quiet.into_iter().chain(busy).collect();
-        // 1.9 % to 2.0 % (6.9 % at the worst when the drift was learned from the snaps).
+        // 1.5 % to 2.0 % (6.9 % at the worst when the drift was learned from the snaps).
         told_within(&waits, ", late calls", 0.04);
     }
 
@@ -548,7 +548,7 @@ mod cycle_sensing {
                 "drift {drift:+} ppm, late calls before misses: worst wait error {:.2} % of the cycle",
                 worst * 100.0
             );
-            // 1.7-2.4 % (3.4-8.7 % when the drift was learned from the snaps, where a late
+            // 1.6-1.8 % (3.4-8.7 % when the drift was learned from the snaps, where a late
             // call within 2 % of the next wake-up counted as the floor's noise). Without the
             // confirmation, 21.5 % and growing.
             assert!(worst < 0.04, "drift {drift} ppm: {worst}");
