@@ -865,6 +865,20 @@ mod tests {
         }
     }
 
+    /// A tick's measure: 15 cycles, each filled to `fill` up to Salve's end (`share` of it
+    /// Salve's, in `calls` calls), `dropouts` of them dropped.
+    fn even_tick(fill: f32, dropouts: u32, share: f32, calls: u32) -> Measured {
+        Measured {
+            cycles: 15,
+            salve_share: share,
+            fill_mean: fill,
+            fill_peak: fill,
+            dropouts,
+            blocks: 15 * calls,
+            blind: 0,
+        }
+    }
+
     /// A call of `instance` on thread 1, with its own estimate of the wake-up.
     fn call(instance: u64, wake_ns: u64, wait_ns: u64, busy_ns: u64) -> Sample {
         Sample {
@@ -1063,15 +1077,7 @@ mod tests {
         // but the host drops nothing: the next step waits the usual 100 ms, by which time the
         // crossfade is over and the cycle fits.
         let mut policy = ShedPolicy::default();
-        let m = |fill: f32, dropouts: u32| Measured {
-            cycles: 15,
-            salve_share: 0.4,
-            fill_mean: fill,
-            fill_peak: fill,
-            dropouts,
-            blocks: 15 * 128,
-            blind: 0,
-        };
+        let m = |fill, dropouts| even_tick(fill, dropouts, 0.4, 128);
         let mut t = 0.0;
         for _ in 0..50 {
             t += 0.02;
@@ -1255,15 +1261,7 @@ mod tests {
         // left) and later the host drops cycles as well. Only the second is urgent; a calm
         // cycle afterwards is not.
         let mut policy = ShedPolicy::default();
-        let m = |fill: f32, dropouts: u32| Measured {
-            cycles: 15,
-            salve_share: 0.3,
-            fill_mean: fill,
-            fill_peak: fill,
-            dropouts,
-            blocks: 15 * 30,
-            blind: 0,
-        };
+        let m = |fill, dropouts| even_tick(fill, dropouts, 0.3, 30);
         let mut t = 0.0;
         let mut tick = |policy: &mut ShedPolicy, m: Measured| {
             t += 0.02;
