@@ -174,10 +174,9 @@ pub struct CycleEstimator {
     /// Cycles since the stream started.
     stream_cycles: f64,
     /// The lowest call of the learning window under way (a snap once confirmed), along the
-    /// drift against the line (ns, infinite if none yet), its place against the line, the cycle
-    /// it was in, and the cycle the window ends at.
+    /// drift against the line (ns, infinite if none yet; its place is that plus the drift to
+    /// its cycle), the cycle it was in, and the cycle the window ends at.
     window_low_ns: f64,
-    window_low_place_ns: f64,
     window_low_cycle: f64,
     /// Whether a confirmed snap fell in the window: only then is its low the floor's.
     window_snapped: bool,
@@ -242,7 +241,6 @@ impl Default for CycleEstimator {
             line_ns: 0.0,
             stream_cycles: 0.0,
             window_low_ns: f64::INFINITY,
-            window_low_place_ns: 0.0,
             window_low_cycle: 0.0,
             window_snapped: false,
             window_end: 0.0,
@@ -448,7 +446,6 @@ impl CycleEstimator {
         let along = place_ns - self.drift_ns * self.stream_cycles;
         if along < self.window_low_ns {
             self.window_low_ns = along;
-            self.window_low_place_ns = place_ns;
             self.window_low_cycle = self.stream_cycles;
         }
     }
@@ -458,7 +455,8 @@ impl CycleEstimator {
     fn close_window(&mut self) {
         let low = (
             self.window_low_cycle,
-            self.window_low_place_ns / self.period_ns,
+            // Back from along the drift to the line (the drift holds through a window).
+            (self.window_low_ns + self.drift_ns * self.window_low_cycle) / self.period_ns,
         );
         let snapped = self.window_snapped && self.window_low_ns.is_finite();
         self.window_low_ns = f64::INFINITY;
