@@ -2,7 +2,8 @@
 //! 48 kHz (750 a second, pushed in 20 ms batches by a feeder thread, as audio threads would),
 //! for 10 s after a 3 s warm-up; the fleet thread's CPU time comes from its own CPU clock.
 //! A timed run, not a criterion benchmark: `cargo bench --bench fleet` prints the share of one
-//! core for 128 and 512 members. Checkpoints go to a journal in a temporary directory (the disk
+//! core for 128 and 512 members. The records are a steady stream, so each member's cycle reader
+//! does the work it does in a session. Checkpoints go to a journal in a temporary directory (the disk
 //! waits are not CPU time, the writes' system calls are).
 
 use salve::checkpoint::journal::Journal;
@@ -11,8 +12,11 @@ use salve::healer::fleet::{self, Parts};
 use salve::healer::level::Level;
 use salve::healer::shared::Decisions;
 use salve::healer::{Healer, HealerConfig};
+use salve::probe::ProbeConfig;
 use salve::probe::clock::MonotonicClock;
+use salve::probe::cycle::CycleReader;
 use salve::probe::record::BlockRecord;
+use salve::probe::telemetry::Telemetry;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,6 +73,10 @@ fn run(members: usize, seconds: f64) -> f64 {
                         .then(|| Journal::new(&dir)),
                 ))),
                 records,
+                cycle: CycleReader::new(
+                    ProbeConfig::default(),
+                    Telemetry::channel().0.gap_counter(),
+                ),
                 decisions: Decisions::new(Level::Ultra).1,
                 view: salve::healer::view::channel(&Healer::new(
                     HealerConfig::default(),
@@ -110,8 +118,6 @@ fn run(members: usize, seconds: f64) -> f64 {
                     sample_rate: 48_000.0,
                     load: 0.025,
                     ratio: 16,
-                    cycles: 1,
-                    regular: true,
                     ..Default::default()
                 });
             }

@@ -426,6 +426,7 @@ impl Plugin for Salve {
             healer: self.healer.clone(),
             checkpointer: self.checkpointer.clone(),
             records,
+            cycle: self.probe.cycle_reader(),
             decisions: self.decisions_fleet.clone(),
             view: self.view_publisher.clone(),
             requests: self.requests_fleet.clone(),

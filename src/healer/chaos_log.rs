@@ -6,6 +6,7 @@
 //! one line per tick ([`FleetLog`]). Written from the fleet thread, never from the audio thread.
 
 use super::Healer;
+use crate::probe::cycle::Reading;
 use crate::probe::record::BlockRecord;
 use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,7 +37,7 @@ impl ChaosLog {
     }
 
     /// One tick's records and new incidents.
-    pub fn tick(&mut self, records: &[BlockRecord], healer: &Healer) {
+    pub fn tick(&mut self, records: &[BlockRecord], readings: &[Reading], healer: &Healer) {
         if self.ticks_only {
             let factors: u64 = records.iter().map(|r| r.ratio as u64).sum();
             let _ = writeln!(
@@ -45,7 +46,7 @@ impl ChaosLog {
                 records.len()
             );
         }
-        for r in records.iter().filter(|_| !self.ticks_only) {
+        for (r, reading) in records.iter().zip(readings).filter(|_| !self.ticks_only) {
             let events: Vec<&str> = r.events.iter().map(|k| k.id()).collect();
             let _ = writeln!(
                 self.out,
@@ -55,7 +56,7 @@ impl ChaosLog {
                 r.samples,
                 r.load,
                 r.ratio,
-                r.wait_ns,
+                reading.wait_ns,
                 r.elapsed_ns,
                 serde_json::to_string(&events).unwrap_or_default()
             );

@@ -21,6 +21,8 @@ use super::session::{Measurer, Sample, ShedPolicy};
 use super::shared::FleetSide;
 use super::{Healer, Mode, TickInputs};
 use crate::probe::clock::Clock;
+use crate::probe::cycle::{CycleReader, Reading};
+use crate::probe::events::EventKind;
 use crate::probe::record::BlockRecord;
 use crate::sync::lock;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -60,6 +62,9 @@ pub struct Parts {
     pub healer: Arc<Mutex<Healer>>,
     pub checkpointer: Arc<Mutex<dyn super::Keeper>>,
     pub records: rtrb::Consumer<BlockRecord>,
+    /// Reads the records in order: where each call landed in its host's cycle, and callback
+    /// gaps (made by the instance's probe).
+    pub cycle: CycleReader,
     /// The fleet's side of the instance's decisions.
     pub decisions: FleetSide,
     /// Where the panel's view of the healer goes.
@@ -201,7 +206,7 @@ fn run() {
     let mut samples: Vec<Sample> = Vec::with_capacity(CAPACITY * 64);
     // One buffer for every member's records: it stays in the cache from one member to the next
     // (with a buffer per member, each tick wrote into 128 buffers all cold since the last tick).
-    let mut batch: Vec<BlockRecord> = Vec::with_capacity(crate::probe::RING_CAPACITY);
+    let mut scratch = Scratch::default();
     let mut policy = ShedPolicy::default();
     let mut measurer = Measurer::default();
     let clock = crate::probe::clock::MonotonicClock::new();
@@ -227,7 +232,7 @@ fn run() {
         let interval_s = members.len() as f64 / ROUTINE_WRITES_PER_S;
         for (index, member) in members.iter().enumerate() {
             let mut state = lock(&member.parts);
-            if state.tick(index as u32, interval_s, &mut batch, &mut samples) {
+            if state.tick(index as u32, interval_s, &mut scratch, &mut samples) {
                 journal.push(state.parts.checkpointer.clone());
             }
             if let Some(f) = state.heard {
@@ -261,36 +266,79 @@ fn run() {
     }
 }
 
+/// The fleet thread's buffers for one member's tick, shared by all members: they stay in the
+/// cache from one member to the next.
+struct Scratch {
+    /// A copy of the records, when they must be one slice or carry a callback gap.
+    batch: Vec<BlockRecord>,
+    /// What the member's [`CycleReader`] read of each record.
+    readings: Vec<Reading>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            batch: Vec::with_capacity(crate::probe::RING_CAPACITY),
+            readings: Vec::with_capacity(crate::probe::RING_CAPACITY),
+        }
+    }
+}
+
+/// Reads `first` then `second` (the records as they lie in the ring) with `cycle`, and returns
+/// them as one slice with their readings: `first` itself, unless they wrap around the ring's end
+/// or a call came late. Then they are copied into `scratch.batch`, the late calls marked with
+/// [`EventKind::CallbackGap`] for the healer.
+fn read<'a>(
+    cycle: &mut CycleReader,
+    first: &'a [BlockRecord],
+    second: &[BlockRecord],
+    scratch: &'a mut Scratch,
+) -> (&'a [BlockRecord], &'a [Reading]) {
+    let Scratch { batch, readings } = scratch;
+    readings.clear();
+    let mut late = false;
+    for r in first.iter().chain(second) {
+        let reading = cycle.read(r);
+        late |= reading.late;
+        readings.push(reading);
+    }
+    if second.is_empty() && !late {
+        return (first, readings);
+    }
+    batch.clear();
+    batch.extend_from_slice(first);
+    batch.extend_from_slice(second);
+    for (r, reading) in batch.iter_mut().zip(readings.iter()) {
+        if reading.late {
+            r.events.insert(EventKind::CallbackGap);
+        }
+    }
+    (batch, readings)
+}
+
 impl MemberState {
     /// One tick of this member, its realtime blocks placed in `samples` as member `instance`;
     /// returns whether a checkpoint waits for the journal.
     ///
     /// The records are read where they lie in the ring and released at the end of the tick
     /// (copying them out was a sixth of the fleet thread's time at 128 members); only a batch
-    /// that wraps around the ring's end is copied into `batch`, to be one slice.
+    /// that wraps around the ring's end, or has a late call to mark, is copied (see [`read`]).
     fn tick(
         &mut self,
         instance: u32,
         routine_interval_s: f64,
-        batch: &mut Vec<BlockRecord>,
+        scratch: &mut Scratch,
         samples: &mut Vec<Sample>,
     ) -> bool {
         let p = &mut self.parts;
+        p.cycle.prefetch();
         // Before the records: every panic counted here has its record in the ring (or lost
         // with it), so the healer can tell a lost one. The level too, so that a reflex step
         // made during the tick is not overwritten.
         let start = p.decisions.begin_tick();
         let chunk = p.records.read_chunk(p.records.slots()).ok();
-        let records: &[BlockRecord] = match chunk.as_ref().map(|c| c.as_slices()) {
-            None => &[],
-            Some((first, [])) => first,
-            Some((first, second)) => {
-                batch.clear();
-                batch.extend_from_slice(first);
-                batch.extend_from_slice(second);
-                batch
-            }
-        };
+        let (first, second) = chunk.as_ref().map_or((&[][..], &[][..]), |c| c.as_slices());
+        let (records, readings) = read(&mut p.cycle, first, second, scratch);
         let requests = &p.requests;
         let mode = if requests.offline() {
             Mode::Off
@@ -331,7 +379,7 @@ impl MemberState {
             healer.checkpoint_tick(&mut *cp, realtime, inputs.ceiling);
             #[cfg(feature = "chaos")]
             if let Some(log) = chaos_log {
-                log.tick(batch, &healer);
+                log.tick(batch, readings, &healer);
             }
             (
                 d,
@@ -371,7 +419,14 @@ impl MemberState {
                 false
             }
         };
-        place(&mut self.heard, p.offset_ns, instance, records, samples);
+        place(
+            &mut self.heard,
+            p.offset_ns,
+            instance,
+            records,
+            readings,
+            samples,
+        );
         if let Some(chunk) = chunk {
             chunk.commit_all();
         }
@@ -395,10 +450,10 @@ fn place(
     offset_ns: u64,
     instance: u32,
     batch: &[BlockRecord],
+    readings: &[Reading],
     samples: &mut Vec<Sample>,
 ) {
-    use crate::probe::events::EventKind;
-    for r in batch {
+    for (r, reading) in batch.iter().zip(readings) {
         if r.deadline_ns == 0 {
             continue;
         }
@@ -408,7 +463,7 @@ fn place(
         {
             continue;
         }
-        let wait_ns = if r.regular { r.wait_ns } else { 0 };
+        let wait_ns = if reading.regular { reading.wait_ns } else { 0 };
         samples.push(Sample {
             thread: r.thread,
             instance,
@@ -418,7 +473,7 @@ fn place(
             busy_ns: r.elapsed_ns,
             dropout: r.events.contains(EventKind::CallbackGap)
                 || r.events.contains(EventKind::TransportJump),
-            placed: r.regular,
+            placed: reading.regular,
         });
     }
 }
@@ -433,7 +488,8 @@ impl MemberState {
         if let Some(log) = &mut self.chaos_log {
             let mut batch = Vec::new();
             drain(&mut p.records, &mut batch);
-            log.tick(&batch, &healer);
+            let readings: Vec<Reading> = batch.iter().map(|r| p.cycle.read(r)).collect();
+            log.tick(&batch, &readings, &healer);
             log.finish(&healer);
         }
     }
@@ -461,23 +517,27 @@ mod tests {
     fn blocks_of_a_host_without_a_steady_cycle_still_count() {
         // Salve's busy time is known however the host calls; the wake-up only when it calls
         // once a period of an audio clock.
-        let record = |regular: bool, start_ns: u64| BlockRecord {
+        let record = |start_ns: u64| BlockRecord {
             seq: 1_000,
             ratio: 16,
             deadline_ns: 1_333_333,
             start_ns,
-            wait_ns: 400_000,
             elapsed_ns: 9_000,
+            ..Default::default()
+        };
+        let reading = |regular: bool| Reading {
+            wait_ns: 400_000,
             regular,
             ..Default::default()
         };
         let offline = BlockRecord {
             deadline_ns: 0,
-            ..record(false, 3_000_000)
+            ..record(3_000_000)
         };
         let (mut heard, mut samples) = (None, Vec::with_capacity(8));
-        let batch = [record(true, 1_000_000), record(false, 2_000_000), offline];
-        place(&mut heard, 50, 3, &batch, &mut samples);
+        let batch = [record(1_000_000), record(2_000_000), offline];
+        let readings = [reading(true), reading(false), Reading::default()];
+        place(&mut heard, 50, 3, &batch, &readings, &mut samples);
         assert_eq!(samples.len(), 2, "offline blocks have no cycle");
         assert!(samples[0].placed);
         assert_eq!(samples[0].start_ns(), 1_000_050);
@@ -497,16 +557,64 @@ mod tests {
             deadline_ns: 1_000_000,
             start_ns: 1_000_000 + seq * 1_000_000,
             elapsed_ns: 2_000_000,
-            regular: true,
             ..Default::default()
         };
         let batch: Vec<BlockRecord> = (495..505).map(block).collect();
+        let readings = [Reading {
+            regular: true,
+            ..Default::default()
+        }; 10];
         let (mut heard, mut samples) = (None, Vec::with_capacity(16));
-        place(&mut heard, 0, 0, &batch, &mut samples);
+        place(&mut heard, 0, 0, &batch, &readings, &mut samples);
         assert_eq!(samples.len(), 5);
         assert_eq!(samples[0].start_ns(), block(500).start_ns);
         // The factor heard counts from the first block on.
         assert_eq!(heard, Some(8));
+    }
+
+    #[test]
+    fn the_fleet_reads_the_cycle_and_marks_late_calls_for_the_healer() {
+        use crate::probe::telemetry::Telemetry;
+        // A steady stream at 64 samples, 48 kHz, then one call three periods late.
+        let (writer, telemetry) = Telemetry::channel();
+        let mut cycle = CycleReader::new(Default::default(), writer.gap_counter());
+        let period = 1_333_333u64;
+        let record = |seq: u64, start_ns: u64| BlockRecord {
+            seq,
+            start_ns,
+            deadline_ns: period,
+            samples: 64,
+            sample_rate: 48_000.0,
+            ..Default::default()
+        };
+        let steady: Vec<BlockRecord> = (0..40).map(|i| record(i, i * period)).collect();
+        let mut scratch = Scratch::default();
+        let (records, readings) = read(&mut cycle, &steady[..30], &steady[30..], &mut scratch);
+        // Wrapped around the ring's end: one slice, copied, in order; every call one cycle on.
+        assert_eq!(records, &steady[..]);
+        assert_eq!(readings.len(), 40);
+        assert!(readings[1..].iter().all(|r| r.cycles == 1 && !r.late));
+        // In one piece and on time: read where it lies, not copied.
+        let on_time = [record(40, 40 * period), record(41, 41 * period)];
+        let (records, _) = read(&mut cycle, &on_time, &[], &mut scratch);
+        assert!(std::ptr::eq(records, &on_time[..]));
+        assert_eq!(telemetry.count(EventKind::CallbackGap), 0);
+        // Late: the copy carries the gap for the healer, and the instance's telemetry counts it.
+        let late = [record(42, 45 * period), record(43, 46 * period)];
+        let (records, readings) = read(&mut cycle, &late, &[], &mut scratch);
+        assert!(records[0].events.contains(EventKind::CallbackGap));
+        assert!(!records[1].events.contains(EventKind::CallbackGap));
+        assert!(readings[0].late && readings[0].cycles == 4);
+        assert!(
+            late.iter().all(|r| r.events.is_empty()),
+            "the ring's records stay as written"
+        );
+        assert_eq!(telemetry.count(EventKind::CallbackGap), 1);
+        // A record lost to a full ring: nothing is judged across the hole.
+        let after_hole = [record(50, 60 * period)];
+        let (_, readings) = read(&mut cycle, &after_hole, &[], &mut scratch);
+        assert_eq!(readings[0], Reading::default());
+        assert_eq!(telemetry.count(EventKind::CallbackGap), 1);
     }
 
     #[test]

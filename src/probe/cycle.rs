@@ -1,4 +1,7 @@
 //! Where a `process()` call lands in the host's cycle, estimated from inside one plugin instance.
+//! The probe only stamps each call's start in its record on the audio thread; the fleet thread
+//! reads the records in order with a [`CycleReader`], which runs the estimate and judges callback
+//! gaps, so none of this is in `process()`.
 //!
 //! The audio driver wakes the host's thread once per period P; the host runs its graph; Salve's
 //! call starts `wait` after the wake-up (the work done before Salve in this cycle), runs for
@@ -74,6 +77,11 @@
 //! no more than 5 % of the last [`RHYTHM_LEN`] gaps were as long (over `gap_factor`). So a
 //! regular host that misses one period is told at once, and a missed period never becomes the
 //! norm, while a host that calls in bursts is judged against its own bursts.
+
+use super::ProbeConfig;
+use super::events::EventKind;
+use super::record::BlockRecord;
+use super::telemetry::GapCounter;
 
 /// How far the estimated wake-up may rise per cycle, as a share of the period, until the clocks'
 /// drift is learned (100 ppm: crystals differ by up to about that much).
@@ -591,6 +599,149 @@ impl CycleEstimator {
     /// The edge's rise per cycle now (share of the period), for tests.
     pub fn rise(&self) -> f64 {
         self.rise
+    }
+}
+
+/// What the fleet thread reads of one call (see [`CycleReader`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reading {
+    /// From the host cycle's estimated wake-up to the call's start: the work done before Salve
+    /// in this cycle (ns; 0 offline).
+    pub wait_ns: u64,
+    /// Whole periods since the previous call (1 steady, 2 or more after missed cycles, 0 within
+    /// a burst or for the first call).
+    pub cycles: u32,
+    /// Whether the host calls about once a period, so that `wait_ns` is a position in a cycle.
+    pub regular: bool,
+    /// The call came late: a callback gap (see the module's doc).
+    pub late: bool,
+}
+
+impl Reading {
+    /// The time left in the cycle after the call of `record`: deadline - wait - busy (ns;
+    /// negative when the cycle overran before Salve finished). 0 offline.
+    pub fn slack_ns(&self, record: &BlockRecord) -> i64 {
+        if record.deadline_ns == 0 {
+            return 0;
+        }
+        record.deadline_ns as i64 - self.wait_ns as i64 - record.elapsed_ns as i64
+    }
+}
+
+/// The previous call, as the reader keeps it.
+#[derive(Debug, Clone, Copy)]
+struct Previous {
+    seq: u64,
+    start_ns: u64,
+    /// Its block's duration at the host's rate (ns).
+    duration_ns: f64,
+}
+
+/// The fleet thread's reading of one instance's block records, in the order the probe wrote
+/// them: where each call landed in the host's cycle ([`CycleEstimator`]) and whether it came
+/// late (a callback gap, counted in the instance's telemetry). The probe only stamps each call's
+/// start; this work, a few hundred bytes of state per instance, stays off the audio thread.
+///
+/// A stream starts afresh at a record numbered 0 (an activation, a reset), after records lost to
+/// a full ring (nothing is judged across the hole), and at a new block size or rate.
+#[derive(Debug)]
+pub struct CycleReader {
+    estimator: CycleEstimator,
+    rules: ProbeConfig,
+    gaps: GapCounter,
+    previous: Option<Previous>,
+    /// The block size and rate the durations below are for, the host's period (at a sane rate)
+    /// and the block's duration at the host's rate (ns).
+    timing: (u32, u32, f64, f64),
+}
+
+impl CycleReader {
+    /// A reader judging gaps by `rules` and counting them in `gaps`. Allocates nothing; the
+    /// estimator lives inline.
+    pub fn new(rules: ProbeConfig, gaps: GapCounter) -> Self {
+        Self {
+            estimator: CycleEstimator::default(),
+            rules,
+            gaps,
+            previous: None,
+            timing: (0, 0, f64::NAN, f64::NAN),
+        }
+    }
+
+    /// Reads the next record of the instance's stream.
+    pub fn read(&mut self, r: &BlockRecord) -> Reading {
+        let previous = self.previous.take().filter(|p| r.seq == p.seq + 1);
+        if previous.is_none() {
+            self.estimator.restart();
+        }
+        if (self.timing.0, self.timing.1) != (r.samples, r.sample_rate.to_bits()) {
+            let (period_s, duration_ns) = super::durations(r.samples, r.sample_rate);
+            self.timing = (
+                r.samples,
+                r.sample_rate.to_bits(),
+                period_s * 1e9,
+                duration_ns,
+            );
+        }
+        let (period_ns, duration_ns) = (self.timing.2, self.timing.3);
+        self.previous = Some(Previous {
+            seq: r.seq,
+            start_ns: r.start_ns,
+            duration_ns,
+        });
+        if r.deadline_ns == 0 {
+            return Reading::default();
+        }
+        let previous_ns = previous.map_or(period_ns, |p| p.duration_ns);
+        let mut position = self.estimator.observe(r.start_ns, period_ns, previous_ns);
+        let mut late = false;
+        if let Some(p) = previous {
+            let gap_ns = r.start_ns.saturating_sub(p.start_ns) as f64;
+            let ratio = position.gap_ratio;
+            let rules = &self.rules;
+            late = r.seq >= rules.warm_up_blocks as u64
+                && ratio > rules.gap_min_periods
+                && gap_ns < rules.max_gap_seconds as f64 * 1e9
+                && !self.estimator.is_rhythm(ratio / rules.gap_factor);
+            if late {
+                self.gaps.count();
+            }
+            if r.events.contains(EventKind::BlockSizeChange)
+                || r.events.contains(EventKind::SampleRateChange)
+            {
+                // Another period: the cycle is followed afresh from here.
+                self.estimator.restart();
+                position = self.estimator.observe(r.start_ns, period_ns, period_ns);
+            }
+        }
+        Reading {
+            wait_ns: position.wait_ns,
+            cycles: position.cycles,
+            regular: self.estimator.regular(),
+            late,
+        }
+    }
+
+    /// The edge's rise per cycle now (share of the period), for tests.
+    pub fn rise(&self) -> f64 {
+        self.estimator.rise()
+    }
+
+    /// Asks for the reader's state in the cache ahead of [`CycleReader::read`]: the fleet thread
+    /// reads it once a tick, cold, and its lines can be fetched side by side with the others the
+    /// tick waits for.
+    #[inline]
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let start = (self as *const Self).cast::<i8>();
+            for offset in (0..std::mem::size_of::<Self>()).step_by(64) {
+                // SAFETY: a prefetch is a hint: it never faults and changes no memory (SSE is
+                // part of every x86_64).
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+            }
+        }
     }
 }
 

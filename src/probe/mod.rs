@@ -51,7 +51,8 @@ pub struct ProbeConfig {
     pub gap_min_periods: f32,
     /// Gaps longer than this are the host pausing, not a stall (seconds).
     pub max_gap_seconds: f32,
-    /// Blocks the probe must have seen before it judges callback gaps.
+    /// Blocks of a stream before callback gaps are judged. (The gap rules are applied by the
+    /// fleet thread's [`cycle::CycleReader`], which [`Probe::cycle_reader`] makes.)
     pub warm_up_blocks: u32,
     /// DC offset (linear) that counts as drift once the slow average stays above it.
     pub dc_threshold: f32,
@@ -119,14 +120,24 @@ struct Timing {
     meter_step: f32,
 }
 
+/// A block's period in seconds (its duration at a sane rate: 48 kHz when the host gives none)
+/// and its duration at the host's rate in ns (at least 1 Hz), as the probe and the cycle's
+/// reader take them.
+pub(crate) fn durations(samples: u32, sample_rate: f32) -> (f64, f64) {
+    let rate = if sample_rate.is_finite() && sample_rate > 0.0 {
+        sample_rate
+    } else {
+        48_000.0
+    };
+    (
+        samples as f64 / rate as f64,
+        samples as f64 / sample_rate.max(1.0) as f64 * 1e9,
+    )
+}
+
 impl Timing {
     fn of(samples: u32, sample_rate: f32) -> Self {
-        let rate = if sample_rate.is_finite() && sample_rate > 0.0 {
-            sample_rate
-        } else {
-            48_000.0
-        };
-        let duration_s = samples as f64 / rate as f64;
+        let (duration_s, duration_ns) = durations(samples, sample_rate);
         let deadline_ns = ((duration_s * 1e9) as u64).max(1);
         Self {
             deadline_ns,
@@ -134,7 +145,7 @@ impl Timing {
             samples,
             sample_rate,
             duration_s,
-            duration_ns: samples as f64 / sample_rate.max(1.0) as f64 * 1e9,
+            duration_ns,
             score_keep: score::keep(duration_s),
             meter_step: telemetry::meter_step(duration_s),
         }
@@ -156,9 +167,6 @@ pub struct Probe<C: Clock> {
     previous: Option<Previous>,
     /// The sample rate of the previous activation, to notice a change.
     last_rate: Option<f32>,
-    /// Where calls land in the host's cycle, and the host's usual rhythm, against which
-    /// callback gaps are judged (hosts that call in bursts have their own).
-    cycle: cycle::CycleEstimator,
     score_inputs: ScoreInputs,
     timing: Timing,
     /// Audio since the health score was last published (seconds).
@@ -167,6 +175,8 @@ pub struct Probe<C: Clock> {
     dc_drifting: bool,
     limiting: bool,
     gui_overruns_seen: u64,
+    /// Callback gaps the fleet thread had counted at the last score.
+    gaps_seen: u64,
     /// The record of the last block.
     last: BlockRecord,
 }
@@ -180,6 +190,7 @@ impl<C: Clock> Probe<C> {
     ) -> (Self, rtrb::Consumer<BlockRecord>) {
         let (producer, consumer) = rtrb::RingBuffer::new(RING_CAPACITY);
         let gui_overruns_seen = telemetry.gui_frame_overruns();
+        let gaps_seen = telemetry.gaps();
         (
             Self {
                 clock,
@@ -189,7 +200,6 @@ impl<C: Clock> Probe<C> {
                 seq: 0,
                 previous: None,
                 last_rate: None,
-                cycle: cycle::CycleEstimator::default(),
                 score_inputs: ScoreInputs::default(),
                 timing: Timing::of(0, 0.0),
                 score_age_s: f64::INFINITY,
@@ -197,6 +207,7 @@ impl<C: Clock> Probe<C> {
                 dc_drifting: false,
                 limiting: false,
                 gui_overruns_seen,
+                gaps_seen,
                 last: BlockRecord::default(),
             },
             consumer,
@@ -228,7 +239,13 @@ impl<C: Clock> Probe<C> {
         }
         self.previous = None;
         self.seq = 0;
-        self.cycle.restart();
+    }
+
+    /// The fleet thread's reader of this probe's records: where each call landed in the host's
+    /// cycle, and whether it came late (counted in this probe's telemetry). Call it off the
+    /// audio thread, once per activation.
+    pub fn cycle_reader(&self) -> cycle::CycleReader {
+        cycle::CycleReader::new(self.config, self.telemetry.gap_counter())
     }
 
     /// Call first thing in `process()`: returns the block's start time.
@@ -273,24 +290,10 @@ impl<C: Clock> Probe<C> {
             events.insert(EventKind::NearMiss);
         }
 
-        // Where the call lands in the host's cycle, and stream continuity.
-        let mut position = cycle::CyclePosition::default();
-        if info.realtime {
-            let period_ns = duration_s * 1e9;
-            let previous_ns = self.previous.map_or(period_ns, |p| p.duration_ns);
-            position = self.cycle.observe(start_ns, period_ns, previous_ns);
-        }
+        // Stream continuity (where the call lands in the host's cycle, and whether it came late,
+        // the fleet thread reads from the records: `cycle::CycleReader`).
         if let Some(prev) = self.previous {
-            self.judge_continuity(&prev, start_ns, info, position.gap_ratio, &mut events);
-            if events.contains(EventKind::BlockSizeChange)
-                || events.contains(EventKind::SampleRateChange)
-            {
-                // Another period: the cycle is followed afresh from here.
-                self.cycle.restart();
-                position = self
-                    .cycle
-                    .observe(start_ns, duration_s * 1e9, duration_s * 1e9);
-            }
+            Self::judge_continuity(&prev, start_ns, info, &mut events);
         } else if let Some(last) = self.last_rate
             && last != info.sample_rate
         {
@@ -337,9 +340,6 @@ impl<C: Clock> Probe<C> {
             peak: output.peak,
             transport_pos: info.position,
             events,
-            wait_ns: position.wait_ns,
-            cycles: position.cycles,
-            regular: self.cycle.regular(),
             thread: cycle::thread_tag(),
         };
         self.seq += 1;
@@ -358,14 +358,7 @@ impl<C: Clock> Probe<C> {
         &self.last
     }
 
-    fn judge_continuity(
-        &mut self,
-        prev: &Previous,
-        start_ns: u64,
-        info: &BlockInfo,
-        ratio: f32,
-        events: &mut Events,
-    ) {
+    fn judge_continuity(prev: &Previous, start_ns: u64, info: &BlockInfo, events: &mut Events) {
         if info.samples != prev.samples {
             events.insert(EventKind::BlockSizeChange);
         }
@@ -374,14 +367,6 @@ impl<C: Clock> Probe<C> {
         }
         let prev_duration_ns = prev.duration_ns;
         let gap_ns = start_ns.saturating_sub(prev.start_ns) as f64;
-        let late = info.realtime
-            && self.seq >= self.config.warm_up_blocks as u64
-            && ratio > self.config.gap_min_periods
-            && gap_ns < self.config.max_gap_seconds as f64 * 1e9
-            && !self.cycle.is_rhythm(ratio / self.config.gap_factor);
-        if late {
-            events.insert(EventKind::CallbackGap);
-        }
 
         // Transport continuity while playing.
         if let (true, true, Some(pos), Some(prev_pos)) =
@@ -421,9 +406,7 @@ impl<C: Clock> Probe<C> {
         }
         let e = record.events;
         self.score_inputs.overruns += e.contains(EventKind::Overrun) as u8 as f32;
-        self.score_inputs.dropouts += (e.contains(EventKind::CallbackGap)
-            || e.contains(EventKind::TransportJump)) as u8
-            as f32;
+        self.score_inputs.dropouts += e.contains(EventKind::TransportJump) as u8 as f32;
         self.score_inputs.faults +=
             (e.contains(EventKind::NonFinite) || e.contains(EventKind::Panic)) as u8 as f32;
 
@@ -437,6 +420,10 @@ impl<C: Clock> Probe<C> {
             let gui = t.gui_frame_overruns();
             self.score_inputs.gui_overruns += gui.saturating_sub(self.gui_overruns_seen) as f32;
             self.gui_overruns_seen = gui;
+            // The callback gaps the fleet thread found since (a reset may have cleared them).
+            let gaps = t.gaps();
+            self.score_inputs.dropouts += gaps.saturating_sub(self.gaps_seen) as f32;
+            self.gaps_seen = gaps;
             t.score(self.score_inputs.score());
         }
 

@@ -137,6 +137,18 @@ impl Writer {
         Reader(self.0.clone())
     }
 
+    /// The fleet thread's end: the count of callback gaps, which the fleet thread judges from
+    /// the records (see [`super::cycle::CycleReader`]). Call it off the audio thread.
+    pub fn gap_counter(&self) -> GapCounter {
+        GapCounter(self.0.clone())
+    }
+
+    /// Callback gaps counted so far (by the fleet thread).
+    #[inline]
+    pub fn gaps(&self) -> u64 {
+        self.0.counters[EventKind::CallbackGap as usize].load(Ordering::Relaxed)
+    }
+
     /// Counts one event.
     #[inline]
     pub fn bump(&self, kind: EventKind) {
@@ -209,6 +221,18 @@ impl Writer {
     #[inline]
     pub fn gui_frame_overruns(&self) -> u64 {
         self.0.gui_frame_overruns.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer of one figure, the callback gaps: the fleet thread judges them from the block
+/// records, so the probe never counts them (one writer per value).
+#[derive(Debug)]
+pub struct GapCounter(Arc<Telemetry>);
+
+impl GapCounter {
+    /// Counts one callback gap.
+    pub fn count(&self) {
+        increment(&self.0.counters[EventKind::CallbackGap as usize]);
     }
 }
 

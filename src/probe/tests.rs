@@ -9,11 +9,13 @@ const RATE: f32 = 48_000.0;
 /// 64 samples at 48 kHz, in ns.
 const BLOCK_NS: u64 = 1_333_333;
 
-/// A host calling the probe at a steady pace on a virtual clock.
+/// A host calling the probe at a steady pace on a virtual clock, its records read as the fleet
+/// thread reads them.
 struct Stream {
     probe: Probe<VirtualClock>,
     clock: VirtualClock,
     consumer: rtrb::Consumer<BlockRecord>,
+    reader: cycle::CycleReader,
     /// When the next callback starts.
     next_ns: u64,
     info: BlockInfo,
@@ -28,6 +30,7 @@ impl Stream {
             Telemetry::channel().0,
         );
         Self {
+            reader: probe.cycle_reader(),
             probe,
             clock,
             consumer,
@@ -54,13 +57,7 @@ impl Stream {
             self.clock.set_ns(self.next_ns);
             let start = self.probe.begin();
             self.clock.advance_ns(BLOCK_NS / 10);
-            self.probe.end(
-                start,
-                &self.info,
-                &OutputStats::default(),
-                4,
-                Events::default(),
-            );
+            self.end(start, &OutputStats::default());
             self.next_ns += if i == 3 {
                 4 * BLOCK_NS - 3 * BLOCK_NS / 10
             } else {
@@ -69,19 +66,29 @@ impl Stream {
         }
     }
 
+    /// The probe's end of a call, and the fleet thread's reading of its record.
+    fn end(&mut self, start: u64, output: &OutputStats) -> Seen {
+        let mut record = *self
+            .probe
+            .end(start, &self.info, output, 4, Events::default());
+        let reading = self.reader.read(&record);
+        if reading.late {
+            record.events.insert(EventKind::CallbackGap);
+        }
+        Seen { record, reading }
+    }
+
     /// One callback whose processing takes `load` of the block's duration.
-    fn block(&mut self, load: f64) -> BlockRecord {
+    fn block(&mut self, load: f64) -> Seen {
         self.block_with(load, &OutputStats::default())
     }
 
-    fn block_with(&mut self, load: f64, output: &OutputStats) -> BlockRecord {
+    fn block_with(&mut self, load: f64, output: &OutputStats) -> Seen {
         self.clock.set_ns(self.next_ns);
         let start = self.probe.begin();
         self.clock
             .advance_ns((self.block_ns() as f64 * load) as u64);
-        let record = *self
-            .probe
-            .end(start, &self.info, output, 4, Events::default());
+        let record = self.end(start, output);
         self.next_ns += self.block_ns();
         if let Some(pos) = &mut self.info.position {
             *pos += self.info.samples as i64;
@@ -103,6 +110,21 @@ impl Stream {
 
     fn count(&self, kind: EventKind) -> u64 {
         self.probe.telemetry().count(kind)
+    }
+}
+
+/// A block as the fleet thread sees it: the probe's record (a late call marked, as the fleet
+/// marks it for the healer) and what the cycle's reader read of it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    record: BlockRecord,
+    reading: cycle::Reading,
+}
+
+impl std::ops::Deref for Seen {
+    type Target = BlockRecord;
+    fn deref(&self) -> &BlockRecord {
+        &self.record
     }
 }
 
@@ -364,7 +386,7 @@ mod cycle_sensing {
         }
 
         /// One cycle whose work before Salve takes `wait` of the period; returns the record.
-        fn cycle(&mut self, wait: f64) -> BlockRecord {
+        fn cycle(&mut self, wait: f64) -> Seen {
             self.s.next_ns = (self.wake_ns + wait * self.period_ns) as u64;
             self.wake_ns += self.period_ns;
             self.s.block(0.1)
@@ -372,8 +394,8 @@ mod cycle_sensing {
 
         /// The host misses `n` cycles (its thread stalled, the driver skipped them).
         /// How far the record's wait is from the true share `wait` of the cycle (a share).
-        fn wait_error(&self, r: &BlockRecord, wait: f64) -> f64 {
-            (r.wait_ns as f64 / self.period_ns - wait).abs()
+        fn wait_error(&self, r: &Seen, wait: f64) -> f64 {
+            (r.reading.wait_ns as f64 / self.period_ns - wait).abs()
         }
 
         fn miss(&mut self, n: u32) {
@@ -412,7 +434,7 @@ mod cycle_sensing {
                 .filter(|w| w[0] - w[1] > 0.5)
                 .count();
             if i > CADENCE_WINDOW as usize + 100 && bursts == 0 {
-                assert!(r.regular, "drift {drift_ppm} ppm, cycle {i}");
+                assert!(r.reading.regular, "drift {drift_ppm} ppm, cycle {i}");
             }
             // A call that late (a miss's) is not told; what matters is what follows it.
             if i >= settle && w < 0.9 {
@@ -491,7 +513,7 @@ mod cycle_sensing {
             }
             // (The session's period is whole nanoseconds: 0.25 ppm short of the block's.)
             let truth = session.period_ns / (64.0 / RATE as f64 * 1e9) - 1.0;
-            let excess = session.s.probe.cycle.rise() - truth;
+            let excess = session.s.reader.rise() - truth;
             println!(
                 "drift {drift:+} ppm: the edge rises {:.2} ppm faster",
                 excess * 1e6
@@ -670,18 +692,18 @@ mod cycle_sensing {
         let r = session.cycle(0.8);
         let p = session.period_ns;
         assert!(
-            (r.wait_ns as f64 / p - 0.8).abs() < 0.02,
+            (r.reading.wait_ns as f64 / p - 0.8).abs() < 0.02,
             "{}",
-            r.wait_ns as f64 / p
+            r.reading.wait_ns as f64 / p
         );
         // Salve's 10 % leaves about 10 % of the cycle.
         assert!(
-            (r.slack_ns() as f64 / p - 0.1).abs() < 0.03,
+            (r.reading.slack_ns(&r) as f64 / p - 0.1).abs() < 0.03,
             "{}",
-            r.slack_ns()
+            r.reading.slack_ns(&r)
         );
-        assert!(r.regular);
-        assert_eq!(r.cycles, 1);
+        assert!(r.reading.regular);
+        assert_eq!(r.reading.cycles, 1);
     }
 
     #[test]
@@ -694,7 +716,7 @@ mod cycle_sensing {
             session.miss(1);
             let r = session.cycle(0.2);
             assert!(r.events.contains(EventKind::CallbackGap), "{:?}", r.events);
-            assert_eq!(r.cycles, 2);
+            assert_eq!(r.reading.cycles, 2);
             for _ in 0..20 {
                 assert!(!session.cycle(0.2).events.contains(EventKind::CallbackGap));
             }
@@ -706,11 +728,7 @@ mod cycle_sensing {
     /// A host without an audio clock (nice-plug's standalone with its dummy backend): after each
     /// cycle's start it sleeps until a period later and wakes `oversleep_ns` late (the timer's
     /// slack), then calls Salve after `before` of a period of its own work.
-    fn free_running(
-        period_samples: u32,
-        oversleep_ns: (u64, u64),
-        cycles: usize,
-    ) -> Vec<BlockRecord> {
+    fn free_running(period_samples: u32, oversleep_ns: (u64, u64), cycles: usize) -> Vec<Seen> {
         let mut s = Stream::new();
         s.info.samples = period_samples;
         let period = s.block_ns();
@@ -738,10 +756,10 @@ mod cycle_sensing {
         ] {
             let records = free_running(samples, oversleep, 4 * CADENCE_WINDOW as usize);
             // Told at the first check, or for the slightest oversleep the second.
-            let regular = records.iter().filter(|r| r.regular).count();
+            let regular = records.iter().filter(|r| r.reading.regular).count();
             let after_two = records[2 * CADENCE_WINDOW as usize + 2..]
                 .iter()
-                .filter(|r| r.regular)
+                .filter(|r| r.reading.regular)
                 .count();
             println!("{samples} samples, oversleeping {oversleep:?} ns: {regular} calls regular");
             assert_eq!(
@@ -763,15 +781,16 @@ mod cycle_sensing {
         let period = s.block_ns();
         let late = shares(43, 2 * CADENCE_WINDOW as usize, 30_000.0, 150_000.0);
         let mut wake = s.next_ns;
-        let mut last = BlockRecord::default();
+        let mut last = None;
         for l in late {
             s.next_ns = wake + l as u64;
-            last = s.block(0.05);
+            last = Some(s.block(0.05));
             wake += period;
         }
-        assert!(last.regular);
+        let last = last.unwrap();
+        assert!(last.reading.regular);
         // Told within the timer's slack: at most 150 us, 1.4 % of the cycle.
-        assert!(last.wait_ns < 150_000, "{}", last.wait_ns);
+        assert!(last.reading.wait_ns < 150_000, "{}", last.reading.wait_ns);
     }
 
     #[test]
@@ -781,6 +800,6 @@ mod cycle_sensing {
             s.burst();
         }
         let r = s.block(0.1);
-        assert!(!r.regular);
+        assert!(!r.reading.regular);
     }
 }
