@@ -112,7 +112,7 @@ fn run(members: usize, seconds: f64) -> f64 {
                 let _ = p.push(BlockRecord {
                     seq: seq + i,
                     start_ns: (seq + i) * block_ns,
-                    elapsed_ns: block_ns / 40,
+                    elapsed_ns: (block_ns / 40) as u32,
                     deadline_ns: block_ns,
                     samples: 64,
                     sample_rate: 48_000.0,

@@ -13,7 +13,7 @@ fn records(n: usize) -> Vec<BlockRecord> {
     (0..n)
         .map(|i| BlockRecord {
             seq: i as u64,
-            elapsed_ns: 500_000 + (i as u64 * 7919) % 100_000,
+            elapsed_ns: 500_000 + (i as u32 * 7919) % 100_000,
             deadline_ns: 1_333_333,
             samples: 64,
             sample_rate: 48_000.0,

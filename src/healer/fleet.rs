@@ -470,7 +470,7 @@ fn place(
             wake_ns: (offset_ns + r.start_ns).saturating_sub(wait_ns),
             period_ns: r.deadline_ns,
             wait_ns,
-            busy_ns: r.elapsed_ns,
+            busy_ns: r.elapsed_ns as u64,
             dropout: r.events.contains(EventKind::CallbackGap)
                 || r.events.contains(EventKind::TransportJump),
             placed: reading.regular,

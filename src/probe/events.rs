@@ -101,7 +101,7 @@ impl EventKind {
 
 /// A set of [`EventKind`]s, one bit each.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Events(pub u32);
+pub struct Events(pub u16);
 
 impl Events {
     pub fn insert(&mut self, kind: EventKind) {
@@ -133,7 +133,7 @@ mod tests {
         for (i, k) in EventKind::ALL.iter().enumerate() {
             assert_eq!(*k as usize, i);
         }
-        const { assert!(EventKind::COUNT <= 32) };
+        const { assert!(EventKind::COUNT <= 16) };
     }
 
     #[test]

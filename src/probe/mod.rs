@@ -331,14 +331,14 @@ impl<C: Clock> Probe<C> {
         self.last = BlockRecord {
             seq: self.seq,
             start_ns,
-            elapsed_ns,
+            elapsed_ns: elapsed_ns.min(u32::MAX as u64) as u32,
             deadline_ns,
             samples: info.samples,
             sample_rate: info.sample_rate,
             load,
             ratio,
             peak: output.peak,
-            transport_pos: info.position,
+            transport_pos: info.position.unwrap_or(record::NO_POSITION),
             events,
             thread: cycle::thread_tag(),
         };

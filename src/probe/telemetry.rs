@@ -36,7 +36,7 @@ pub struct Telemetry {
     /// The smoothed load ratio.
     load_smoothed: AtomicF32,
     /// The worst load since the counters were reset, with when (probe clock, ns) and where (the
-    /// transport position, `i64::MIN` when unknown) it happened.
+    /// transport position, [`NO_POSITION`](super::record::NO_POSITION) when unknown) it happened.
     worst_load: AtomicF32,
     /// The meters: the input's and the output's highest peak since the editor last took them,
     /// and their mean square, smoothed over [`METER_RMS_S`].
@@ -172,10 +172,8 @@ impl Writer {
             t.worst_load.store(record.load, Ordering::Relaxed);
             t.worst_at_ns.store(record.start_ns, Ordering::Relaxed);
             t.worst_played_ns.store(played, Ordering::Relaxed);
-            t.worst_pos.store(
-                record.transport_pos.unwrap_or(i64::MIN) as u64,
-                Ordering::Relaxed,
-            );
+            t.worst_pos
+                .store(record.transport_pos as u64, Ordering::Relaxed);
         }
         t.ratio.store(record.ratio as u64, Ordering::Relaxed);
         increment(&t.blocks);
@@ -359,7 +357,7 @@ mod tests {
             load,
             ratio: 8,
             start_ns: 77,
-            transport_pos: pos,
+            transport_pos: pos.unwrap_or(crate::probe::record::NO_POSITION),
             ..Default::default()
         }
     }
