@@ -29,8 +29,8 @@ pub struct BlockRecord {
     pub ratio: u8,
     /// The largest output sample.
     pub peak: f32,
-    /// The transport position at the block start, [`NO_POSITION`] when the host gives none
-    /// (see [`BlockRecord::position`]; an `Option` takes 8 bytes more).
+    /// The transport position at the block start, [`NO_POSITION`] when the host gives none (an
+    /// `Option` takes 8 bytes more).
     pub transport_pos: i64,
     pub events: Events,
     /// A tag of the calling thread (see [`super::cycle::thread_tag`]).
@@ -58,12 +58,5 @@ impl Default for BlockRecord {
             events: Events::default(),
             thread: 0,
         }
-    }
-}
-
-impl BlockRecord {
-    /// The transport position at the block start, when the host gave one.
-    pub fn position(&self) -> Option<i64> {
-        (self.transport_pos != NO_POSITION).then_some(self.transport_pos)
     }
 }

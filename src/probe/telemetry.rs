@@ -4,10 +4,11 @@
 //! The types say who may do what: [`Telemetry::channel`] gives one [`Writer`], which the probe
 //! owns on the audio thread, and a [`Reader`] that any other thread may clone. The reader's three
 //! writes are the editor's own: taking the frame peak, counting its slow frames, and the panel's
-//! reset button.
+//! reset button. One count has a writer of its own, [`GapCounter`]: the callback gaps, which the
+//! fleet thread judges from the records.
 
 use super::events::EventKind;
-use super::record::BlockRecord;
+use super::record::{BlockRecord, NO_POSITION};
 use atomic_float::AtomicF32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +37,7 @@ pub struct Telemetry {
     /// The smoothed load ratio.
     load_smoothed: AtomicF32,
     /// The worst load since the counters were reset, with when (probe clock, ns) and where (the
-    /// transport position, [`NO_POSITION`](super::record::NO_POSITION) when unknown) it happened.
+    /// transport position, [`NO_POSITION`] when unknown) it happened.
     worst_load: AtomicF32,
     /// The meters: the input's and the output's highest peak since the editor last took them,
     /// and their mean square, smoothed over [`METER_RMS_S`].
@@ -108,7 +109,7 @@ impl Telemetry {
             score: AtomicF32::new(1.0),
             worst_load: AtomicF32::new(0.0),
             worst_at_ns: AtomicU64::new(0),
-            worst_pos: AtomicU64::new(i64::MIN as u64),
+            worst_pos: AtomicU64::new(NO_POSITION as u64),
             played_ns: AtomicU64::new(0),
             worst_played_ns: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
@@ -264,7 +265,7 @@ impl Reader {
             load: t.worst_load.load(Ordering::Relaxed),
             at_ns: t.worst_at_ns.load(Ordering::Relaxed),
             played_s: t.worst_played_ns.load(Ordering::Relaxed) as f32 * 1e-9,
-            position: (pos != i64::MIN).then_some(pos),
+            position: (pos != NO_POSITION).then_some(pos),
         }
     }
 
@@ -336,7 +337,7 @@ impl Reader {
         t.worst_at_ns.store(0, Ordering::Relaxed);
         t.worst_played_ns.store(0, Ordering::Relaxed);
         t.played_ns.store(0, Ordering::Relaxed);
-        t.worst_pos.store(i64::MIN as u64, Ordering::Relaxed);
+        t.worst_pos.store(NO_POSITION as u64, Ordering::Relaxed);
     }
 }
 
@@ -357,7 +358,7 @@ mod tests {
             load,
             ratio: 8,
             start_ns: 77,
-            transport_pos: pos.unwrap_or(crate::probe::record::NO_POSITION),
+            transport_pos: pos.unwrap_or(NO_POSITION),
             ..Default::default()
         }
     }
