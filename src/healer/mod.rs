@@ -634,9 +634,29 @@ impl Healer {
     }
 
     fn dropout(&mut self, r: &BlockRecord) {
-        self.dropout_times.push(self.now_s);
-        self.incident(IncidentKind::Dropout, Action::Observe, 0.0);
         let window_s = self.config.dropout_window_s;
+        // A run of dropouts (an overloaded host drops every other cycle), each within a second
+        // of the last, is one incident that counts them, so that it cannot push what Salve did
+        // out of the log.
+        const RUN_GAP_S: f64 = 1.0;
+        let previous = self.dropout_times.latest();
+        let open = self
+            .log
+            .iter()
+            .next_back()
+            .filter(|i| i.kind == IncidentKind::Dropout)
+            .map(|i| i.id);
+        match open {
+            Some(id) if previous.is_some_and(|t| self.now_s - t <= RUN_GAP_S) => {
+                if let Some(i) = self.log.get_mut(id) {
+                    i.repeats += 1;
+                }
+            }
+            _ => {
+                self.incident(IncidentKind::Dropout, Action::Observe, 0.0);
+            }
+        }
+        self.dropout_times.push(self.now_s);
         let recent = self.dropout_times.count_since(self.now_s - window_s);
         if recent >= self.config.dropouts_advice
             && self.stats.fast < self.config.dropout_own_load_max

@@ -557,3 +557,41 @@ fn a_bypassed_instance_holds_its_level_and_learns_nothing_until_it_plays_again()
     }
     assert!(h.level() > Level::Minimal, "stuck at {:?}", h.level());
 }
+
+#[test]
+fn a_run_of_dropouts_is_one_incident_that_leaves_the_log_to_what_salve_did() {
+    // An overloaded host drops every other cycle for four seconds (each late call is marked by
+    // the fleet's reader): one incident counts them, and the log keeps what came before it.
+    let (mut h, inputs) = started(Mode::Auto, 0);
+    h.tick(20_000_000, &[], inputs);
+    h.record_journal_failure();
+    let before = h.log.total();
+    let mut block = 0;
+    for tick in 2..202 {
+        let mut batch = ticks_blocks(&mut block, 16, |_| 0.05);
+        for r in batch.iter_mut().step_by(2) {
+            r.events.insert(EventKind::CallbackGap);
+        }
+        auto_tick(&mut h, tick, &batch);
+    }
+    let dropouts: Vec<_> = h
+        .log
+        .iter()
+        .filter(|i| i.kind == IncidentKind::Dropout)
+        .collect();
+    assert_eq!(dropouts.len(), 1, "{dropouts:?}");
+    assert_eq!(dropouts[0].repeats + 1, 200 * 8);
+    assert!(h.log.iter().any(|i| i.kind == IncidentKind::Journal));
+    assert!(h.log.total() < before + 32, "{}", h.log.total() - before);
+    // A dropout long after the run is a new incident.
+    let mut batch = ticks_blocks(&mut block, 16, |_| 0.05);
+    batch[0].events.insert(EventKind::CallbackGap);
+    auto_tick(&mut h, 400, &batch);
+    assert_eq!(
+        h.log
+            .iter()
+            .filter(|i| i.kind == IncidentKind::Dropout)
+            .count(),
+        2
+    );
+}

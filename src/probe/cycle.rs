@@ -73,10 +73,12 @@
 //!   tag of the calling thread so that they are told apart.
 //!
 //! The same record of gaps judges callback gaps: a gap counts when it exceeds
-//! [`ProbeConfig::gap_min_periods`](super::ProbeConfig) and is not the host's rhythm, that is,
+//! [`ProbeConfig::gap_min_periods`](super::ProbeConfig) and the host calls once a period of its
+//! audio clock ([`CycleEstimator::regular`]), or else when it is not the host's rhythm, that is,
 //! no more than 5 % of the last [`RHYTHM_LEN`] gaps were as long (over `gap_factor`). So a
 //! regular host that misses one period is told at once, and a missed period never becomes the
-//! norm, while a host that calls in bursts is judged against its own bursts.
+//! norm, not even when the host misses every other one for seconds (an overloaded session),
+//! while a host that calls in bursts is judged against its own bursts.
 
 use super::ProbeConfig;
 use super::events::EventKind;
@@ -699,10 +701,13 @@ impl CycleReader {
             let gap_ns = r.start_ns.saturating_sub(p.start_ns) as f64;
             let ratio = position.gap_ratio;
             let rules = &self.rules;
+            // A host that calls once a period of its audio clock has no rhythm of long gaps:
+            // each one is a cycle it missed, the hundredth in a row as much as the first.
             late = r.seq >= rules.warm_up_blocks as u64
                 && ratio > rules.gap_min_periods
                 && gap_ns < rules.max_gap_seconds as f64 * 1e9
-                && !self.estimator.is_rhythm(ratio / rules.gap_factor);
+                && (self.estimator.regular()
+                    || !self.estimator.is_rhythm(ratio / rules.gap_factor));
             if late {
                 self.gaps.count();
             }

@@ -169,6 +169,24 @@ fn a_late_callback_in_a_steady_stream_is_a_gap() {
 }
 
 #[test]
+fn a_host_that_misses_every_other_period_drops_every_other_cycle() {
+    // An overloaded session: once the host is known to call once a period of its clock, each
+    // call two periods after the last is a cycle it dropped, the hundredth as much as the first
+    // (they used to become the host's rhythm after four).
+    let mut s = Stream::new();
+    s.settle(2 * cycle::CADENCE_WINDOW as usize);
+    for _ in 0..200 {
+        s.next_ns += BLOCK_NS;
+        let r = s.block(0.3);
+        assert!(r.events.contains(EventKind::CallbackGap), "{:?}", r.events);
+    }
+    assert_eq!(s.count(EventKind::CallbackGap), 200);
+    // Back to once a period: no more gaps.
+    s.settle(100);
+    assert_eq!(s.count(EventKind::CallbackGap), 200);
+}
+
+#[test]
 fn gaps_are_judged_against_a_bursty_hosts_own_rhythm() {
     let mut s = Stream::new();
     let burst = Stream::burst;
