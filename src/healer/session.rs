@@ -538,8 +538,14 @@ impl ShedPolicy {
                 .filter(|&&(t, f)| f >= fill && now_s - t <= window_s && t > self.last_change_s)
                 .count()
         };
+        // Dropouts of cycles only half full up to Salve's end come from the work after it or
+        // from the machine. Shedding helps the first when they are many (an overloaded host
+        // drops every other cycle), the second when Salve's own calls slowed down with the
+        // machine (the level below leaves room for it). A machine that stalls while Salve's
+        // calls take their usual time drops a few on its own (a clean session: 12-14 in a
+        // second, twice in three runs), which no level prevents.
         let dropping = recent >= enough.saturating_mul(2)
-            || (recent >= enough && visible >= c.fill_dropouts)
+            || (recent >= enough && visible >= c.fill_dropouts && self.surge >= SLOWED)
             || full_drops(c.near_full, c.near_full_window_s) >= c.near_full_dropouts
             || full_drops(c.busy, c.busy_window_s) >= c.busy_dropouts;
         if dropping && m.dropouts > 0 && visible >= c.fill_dropouts {
@@ -1253,6 +1259,28 @@ mod tests {
         let busy = run(0.78).expect("sheds");
         assert!(busy <= 2.0, "first step down at {busy} s");
         assert_eq!(run(0.5), None);
+    }
+
+    #[test]
+    fn a_stalling_machine_is_no_overload_unless_salves_calls_slow_down_with_it() {
+        // A clean session, half full up to Salve's end (25 % of it Salve's), whose machine
+        // stalls for a second: two dropouts a tick for six ticks, 12 in all, a sixtieth of the
+        // cycles. If Salve's calls took their usual time, no level would prevent them: no shed.
+        // If they took twice as long, the machine slowed down as a whole: shed, for room.
+        let run = |slowed: f32| {
+            let mut policy = ShedPolicy::default();
+            let mut downs = 0;
+            for tick in 0..300 {
+                let now = tick as f64 * 0.02;
+                let stalling = (150..156).contains(&tick);
+                let cost = if stalling { slowed } else { 1.0 };
+                let m = even_tick(0.5, 2 * stalling as u32, 0.25 * cost, 30);
+                downs += matches!(policy.tick(now, &m), Some(Shed::Down { .. })) as u32;
+            }
+            downs
+        };
+        assert_eq!(run(1.0), 0);
+        assert!(run(2.0) > 0);
     }
 
     #[test]
