@@ -498,11 +498,7 @@ fn a_journal_that_keeps_failing_is_one_incident_with_a_count() {
         h.checkpoint_now(&mut c, true, Level::Ultra);
         c.urgent_for_tests();
     }
-    let journal: Vec<_> = h
-        .log
-        .iter()
-        .filter(|i| i.kind == IncidentKind::Journal)
-        .collect();
+    let journal: Vec<_> = h.log.of_kind(IncidentKind::Journal).collect();
     assert_eq!(journal.len(), 1, "{journal:?}");
     assert_eq!(journal[0].repeats, 99);
     // The disk works again: the incident is over.

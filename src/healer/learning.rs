@@ -171,6 +171,11 @@ impl IncidentLog {
         self.entries.iter()
     }
 
+    /// The incidents of one kind, oldest first.
+    pub fn of_kind(&self, kind: IncidentKind) -> impl DoubleEndedIterator<Item = &Incident> {
+        self.entries.iter().filter(move |i| i.kind == kind)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -574,11 +574,7 @@ fn a_run_of_dropouts_is_one_incident_that_leaves_the_log_to_what_salve_did() {
         }
         auto_tick(&mut h, tick, &batch);
     }
-    let dropouts: Vec<_> = h
-        .log
-        .iter()
-        .filter(|i| i.kind == IncidentKind::Dropout)
-        .collect();
+    let dropouts: Vec<_> = h.log.of_kind(IncidentKind::Dropout).collect();
     assert_eq!(dropouts.len(), 1, "{dropouts:?}");
     assert_eq!(dropouts[0].repeats + 1, 200 * 8);
     assert!(h.log.iter().any(|i| i.kind == IncidentKind::Journal));
@@ -587,11 +583,5 @@ fn a_run_of_dropouts_is_one_incident_that_leaves_the_log_to_what_salve_did() {
     let mut batch = ticks_blocks(&mut block, 16, |_| 0.05);
     batch[0].events.insert(EventKind::CallbackGap);
     auto_tick(&mut h, 400, &batch);
-    assert_eq!(
-        h.log
-            .iter()
-            .filter(|i| i.kind == IncidentKind::Dropout)
-            .count(),
-        2
-    );
+    assert_eq!(h.log.of_kind(IncidentKind::Dropout).count(), 2);
 }
