@@ -610,10 +610,12 @@ mod tests {
             "the ring's records stay as written"
         );
         assert_eq!(telemetry.count(EventKind::CallbackGap), 1);
-        // A record lost to a full ring: nothing is judged across the hole.
+        // Records lost to a full ring: the cycle goes on across the hole (fourteen periods),
+        // but no gap is judged over it.
         let after_hole = [record(50, 60 * period)];
-        let (_, readings) = read(&mut cycle, &after_hole, &[], &mut scratch);
-        assert_eq!(readings[0], Reading::default());
+        let (records, readings) = read(&mut cycle, &after_hole, &[], &mut scratch);
+        assert!(!readings[0].late && readings[0].cycles == 14);
+        assert!(records[0].events.is_empty());
         assert_eq!(telemetry.count(EventKind::CallbackGap), 1);
     }
 
