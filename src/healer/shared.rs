@@ -130,6 +130,12 @@ impl FleetSide {
 pub struct AudioSide(Arc<Decisions>);
 
 impl AudioSide {
+    /// Asks for the shared decisions in the cache (see [`crate::cache`]).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::cache::prefetch_value(&*self.0);
+    }
+
     pub fn level(&self) -> Level {
         self.0.level()
     }

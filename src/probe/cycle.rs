@@ -766,16 +766,7 @@ impl CycleReader {
     /// tick waits for.
     #[inline]
     pub fn prefetch(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let start = (self as *const Self).cast::<i8>();
-            for offset in (0..std::mem::size_of::<Self>()).step_by(64) {
-                // SAFETY: a prefetch is a hint: it never faults and changes no memory (SSE is
-                // part of every x86_64).
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-            }
-        }
+        crate::cache::prefetch_value(self);
     }
 }
 

@@ -182,6 +182,14 @@ pub struct Probe<C: Clock> {
 }
 
 impl<C: Clock> Probe<C> {
+    /// Asks for what [`Probe::begin`] and [`Probe::end`] read outside the probe: the ring's
+    /// shared part and the telemetry (see [`crate::cache`]).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::cache::prefetch_value(self.producer.buffer());
+        self.telemetry.prefetch();
+    }
+
     /// A probe with its ring; the consumer goes to the background thread.
     pub fn new(
         clock: C,
@@ -258,7 +266,7 @@ impl<C: Clock> Probe<C> {
     pub fn begin(&mut self) -> u64 {
         if let Ok(mut slot) = self.producer.write_chunk_uninit(1) {
             // Not committed: the record is pushed at the end.
-            prefetch_for_write(slot.as_mut_slices().0.as_ptr());
+            crate::cache::prefetch_for_write(slot.as_mut_slices().0.as_ptr());
         }
         self.clock.now_ns()
     }
@@ -439,18 +447,6 @@ impl<C: Clock> Probe<C> {
         if self.producer.push(*record).is_err() {
             t.ring_drop();
         }
-    }
-}
-
-/// Asks for the cache line at `at` in a state to be written (a hint: it never faults).
-#[inline]
-fn prefetch_for_write<T>(at: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch changes no memory and never faults, whatever the address (SSE is part
-    // of every x86_64; a CPU without PREFETCHW takes it for a plain prefetch or a no-op).
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_ET0>(at.cast::<i8>());
     }
 }
 

@@ -133,6 +133,12 @@ impl Telemetry {
 pub struct Writer(Arc<Telemetry>);
 
 impl Writer {
+    /// Asks for the shared telemetry in the cache (see [`crate::cache`]).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::cache::prefetch_value(&*self.0);
+    }
+
     /// A reader of the same figures.
     pub fn reader(&self) -> Reader {
         Reader(self.0.clone())
