@@ -282,6 +282,9 @@ impl Salve {
         self.probe.prefetch();
         cache::prefetch_value(&*self.controls);
         cache::prefetch_value(self);
+        if let Some(engine) = &self.engine {
+            engine.prefetch();
+        }
     }
 
     fn target(&self) -> (Factor, bool) {

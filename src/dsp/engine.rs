@@ -609,6 +609,28 @@ impl Engine {
         self.active
     }
 
+    /// Asks for the memory the next block reads and writes, at once (see [`crate::cache`]):
+    /// the heard tier's state, its padding and the chunk's buffers. The tier's filter stages
+    /// come in order, where the hardware's own prefetch follows them.
+    #[inline]
+    pub fn prefetch(&self) {
+        use crate::cache::{prefetch, prefetch_value};
+        let tier = &self.tiers[self.active.index()];
+        prefetch(&tier.os as *const Oversampler, 64);
+        prefetch_value(&tier.tilt);
+        prefetch_value(&tier.dc);
+        prefetch_value(&tier.safe);
+        prefetch_value(&tier.hi_pad);
+        prefetch_value(&tier.base_pad);
+        prefetch_value(&self.chunk.input);
+        prefetch_value(&self.chunk.out_active);
+        let a = &self.hi_rate.a;
+        prefetch(
+            a.as_ptr(),
+            size_of_val(&a[..a.len().min(MAX_LATENCY + CHUNK)]),
+        );
+    }
+
     /// The factor currently heard; `None` while the safe path plays.
     pub fn active_factor(&self) -> Option<Factor> {
         match self.active {
