@@ -62,6 +62,10 @@ pub struct Args {
     /// logs (`log/instances-auto`, `log/instances-off`), instead of searching for the largest count.
     #[arg(long)]
     instance_count: Option<usize>,
+    /// The instances' Oversampling setting, their ceiling under Auto: 16x unless a run measures
+    /// the cost of a call at a lower factor (`--instance-count 400 --oversampling 1x`).
+    #[arg(long, default_value = "16x")]
+    oversampling: String,
     /// Instance benchmark: runs per block size and mode.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -215,16 +219,16 @@ fn sleep_until(when: Instant) {
 fn active_salve(
     entry: &clack_host::prelude::PluginEntry,
     mode: Healing,
-    rate: f64,
+    args: &Args,
     max_block: usize,
 ) -> Result<Player, String> {
     let mut salve = Player::new(entry)?;
     salve.set_inactive(&[
-        ("oversampling", "16x"),
+        ("oversampling", args.oversampling.as_str()),
         ("healing", mode.param_text()),
         ("drive", "12 dB"),
     ])?;
-    salve.activate(rate, max_block)?;
+    salve.activate(args.rate, max_block)?;
     Ok(salve)
 }
 
@@ -239,7 +243,7 @@ fn run_scenario(
 ) -> Result<(RunReport, Timeline), String> {
     log_to(log_dir, false)?;
     let max_block = scenario.max_block(args.block);
-    let mut salve = active_salve(entry, mode, args.rate, max_block)?;
+    let mut salve = active_salve(entry, mode, args, max_block)?;
     let input = signal(args.rate, max_block * 64);
     let label = format!("{} / {:?}", scenario.name(), mode);
 
@@ -789,7 +793,7 @@ fn probe_instances(
 ) -> Result<(u32, f64), String> {
     log_to(log_dir, true)?;
     let mut salves = (0..k)
-        .map(|_| active_salve(entry, mode, args.rate, block))
+        .map(|_| active_salve(entry, mode, args, block))
         .collect::<Result<Vec<_>, String>>()?;
     let input = signal(args.rate, block * 64);
     let period = block as f64 / args.rate;

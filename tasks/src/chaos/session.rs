@@ -368,7 +368,7 @@ pub fn run(
     let mut first: Vec<Played> = Vec::with_capacity(max);
     let mut second: Vec<Played> = Vec::with_capacity(max);
     for i in 0..session.instances(0.0, seconds, n) {
-        let mut salve = active_salve(entry, mode, args.rate, block)?;
+        let mut salve = active_salve(entry, mode, args, block)?;
         let played = new_played(&mut salve, i)?;
         salves.push(salve);
         if threads == 2 && i % 2 == 1 {
@@ -467,7 +467,7 @@ pub fn run(
         let t = f64::from_bits(cycle.now_s.load(Ordering::Relaxed));
         let wanted = session.instances(t, seconds, n);
         if salves.len() < wanted {
-            let mut salve = active_salve(entry, mode, args.rate, block)?;
+            let mut salve = active_salve(entry, mode, args, block)?;
             let played = new_played(&mut salve, salves.len())?;
             salves.push(salve);
             let _ = send.send(played);
