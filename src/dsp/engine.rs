@@ -615,13 +615,15 @@ impl Engine {
     #[inline]
     pub fn prefetch(&self) {
         use crate::cache::{prefetch, prefetch_value};
-        let tier = &self.tiers[self.active.index()];
-        prefetch(&tier.os as *const Oversampler, 64);
-        prefetch_value(&tier.tilt);
-        prefetch_value(&tier.dc);
-        prefetch_value(&tier.safe);
-        prefetch_value(&tier.hi_pad);
-        prefetch_value(&tier.base_pad);
+        // (Outside the block's guard against panics: nothing here may index out of bounds.)
+        if let Some(tier) = self.tiers.get(self.active.index()) {
+            prefetch(&tier.os as *const Oversampler, 64);
+            prefetch_value(&tier.tilt);
+            prefetch_value(&tier.dc);
+            prefetch_value(&tier.safe);
+            prefetch_value(&tier.hi_pad);
+            prefetch_value(&tier.base_pad);
+        }
         prefetch_value(&self.chunk.input);
         prefetch_value(&self.chunk.out_active);
         let a = &self.hi_rate.a;

@@ -124,6 +124,48 @@ struct Scratch {
     /// Indices into the samples, sorted (see [`order_by_thread_and_start`]).
     order: Vec<u64>,
     seen_in: Vec<u32>,
+    /// For [`chain_head`]: the host thread each instance was last placed for, and the places.
+    placed_for: Vec<u32>,
+    phases: Vec<(u64, u32)>,
+}
+
+/// The instance at the head of one host thread's chain (`run`: its samples in the order of their
+/// starts), the first to start in each of its cycles. Each instance's first call is placed in the
+/// period (its start modulo the period), and the longest stretch of the period in which no
+/// instance starts ends at the head: the time from the chain's end to the next cycle's head
+/// (the time to spare and the work before Salve) is longer than any gap inside the chain, unless
+/// other plugins between two instances take more than that.
+///
+/// A tick's first samples may be the tail of a cycle whose head the last tick read (the fleet
+/// reads the instances' rings one after another while the audio thread plays them). Grouped
+/// from its first sample, the tick's every cycle would put one cycle's tail with the next
+/// cycle's head, and read as full as a period.
+fn chain_head(
+    samples: &[Sample],
+    run: &[u64],
+    mark: u32,
+    placed_for: &mut [u32],
+    phases: &mut Vec<(u64, u32)>,
+) -> Option<u32> {
+    let period = samples[*run.first()? as usize].period_ns.max(1);
+    phases.clear();
+    for &k in run {
+        let s = &samples[k as usize];
+        let placed = &mut placed_for[s.instance as usize];
+        if *placed != mark {
+            *placed = mark;
+            phases.push((s.start_ns() % period, s.instance));
+        }
+    }
+    phases.sort_unstable();
+    let (&(last, _), &(first, head)) = (phases.last()?, phases.first()?);
+    let mut widest = (first + period - last, head);
+    for w in phases.windows(2) {
+        if w[1].0 - w[0].0 > widest.0 {
+            widest = (w[1].0 - w[0].0, w[1].1);
+        }
+    }
+    Some(widest.1)
 }
 
 /// Measures the session tick after tick with its buffers kept: see [`measure`].
@@ -152,7 +194,13 @@ impl Measurer {
     /// nothing of Salve's runs before that instance, so shedding never moves its edge.
     pub fn measure(&mut self, samples: &[Sample]) -> Measured {
         order_by_thread_and_start(samples, &mut self.scratch);
-        let Scratch { order, seen_in, .. } = &mut self.scratch;
+        let Scratch {
+            order,
+            seen_in,
+            placed_for,
+            phases,
+            ..
+        } = &mut self.scratch;
         let at = |j: usize| samples[order[j] as usize];
         let mut m = Measured::default();
         let (mut salve_sum, mut fill_sum) = (0.0f64, 0.0f64);
@@ -163,8 +211,27 @@ impl Measurer {
         let instances = samples.iter().map(|s| s.instance as usize + 1).max();
         seen_in.clear();
         seen_in.resize(instances.unwrap_or(0), 0);
+        placed_for.clear();
+        placed_for.resize(instances.unwrap_or(0), 0);
+        let mut thread_runs = 0;
         let mut i = 0;
         while i < samples.len() {
+            if i == 0 || at(i).thread != at(i - 1).thread {
+                // A host thread's samples begin: its cycles are grouped from its chain's head,
+                // the samples before the head's first (the tail of a cycle the last tick saw
+                // begin) left out.
+                thread_runs += 1;
+                let thread = at(i).thread;
+                let end = (i..samples.len())
+                    .find(|&j| at(j).thread != thread)
+                    .unwrap_or(samples.len());
+                let run = &order[i..end];
+                if let Some(head) = chain_head(samples, run, thread_runs, placed_for, phases) {
+                    while at(i).instance != head {
+                        i += 1;
+                    }
+                }
+            }
             let first = at(i);
             let cycle = m.cycles + 1;
             let mut wake = first.placed.then_some(first.wake_ns);
@@ -943,6 +1010,43 @@ mod tests {
         // others' waits are told from it: 3 x 5 % before the last, which ends at 20 %.
         assert!((m.fill_mean - 0.2).abs() < 0.01, "{m:?}");
         assert!((m.salve_share - 0.2).abs() < 0.01, "{m:?}");
+    }
+
+    #[test]
+    fn a_tick_that_begins_in_the_middle_of_a_cycle_is_grouped_from_the_chains_head() {
+        // The fleet read the rings of the first two of four instances after the audio thread
+        // had played them in cycle 0, those of the last two before: the tick begins with the
+        // last two instances' calls of cycle 0 and ends with the first two's of cycle 10.
+        // Other plugins take 25 % of each cycle before them, each instance 5 %.
+        let mut samples = Vec::new();
+        for cycle in 0..11u64 {
+            for i in 0..4u64 {
+                if (cycle == 0 && i < 2) || (cycle == 10 && i >= 2) {
+                    continue;
+                }
+                let wait = PERIOD_NS / 4 + i * PERIOD_NS / 20;
+                samples.push(call(i, cycle * PERIOD_NS, wait, PERIOD_NS / 20));
+            }
+        }
+        // A second host thread whose chain begins in the middle of the period, its tick at
+        // its head: nothing left out there.
+        for cycle in 0..10u64 {
+            for i in 4..6u64 {
+                let wait = PERIOD_NS * 6 / 10 + (i - 4) * PERIOD_NS / 10;
+                samples.push(Sample {
+                    thread: 2,
+                    ..call(i, cycle * PERIOD_NS, wait, PERIOD_NS / 10)
+                });
+            }
+        }
+        let m = measure(&samples);
+        // Grouped from the tick's first call, each cycle ran from the third instance's start
+        // to the second's end in the next cycle: 135 % full, every one.
+        assert!((m.fill_peak - 0.8).abs() < 0.01, "{m:?}");
+        // Cycle 0's tail is left out; cycle 10's head is measured as far as it goes (35 %).
+        assert_eq!(m.cycles, 10 + 10);
+        let mean = (9.0 * 0.45 + 0.35 + 10.0 * 0.8) / 20.0;
+        assert!((m.fill_mean - mean).abs() < 0.01, "{m:?}");
     }
 
     #[test]
