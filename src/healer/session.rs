@@ -124,48 +124,37 @@ struct Scratch {
     /// Indices into the samples, sorted (see [`order_by_thread_and_start`]).
     order: Vec<u64>,
     seen_in: Vec<u32>,
-    /// For [`chain_head`]: the host thread each instance was last placed for, and the places.
-    placed_for: Vec<u32>,
-    phases: Vec<(u64, u32)>,
+    /// For [`chain_head`]: the idle time before each instance's calls.
+    idle_before: Vec<u64>,
 }
 
 /// The instance at the head of one host thread's chain (`run`: its samples in the order of their
-/// starts), the first to start in each of its cycles. Each instance's first call is placed in the
-/// period (its start modulo the period), and the longest stretch of the period in which no
-/// instance starts ends at the head: the time from the chain's end to the next cycle's head
-/// (the time to spare and the work before Salve) is longer than any gap inside the chain, unless
-/// other plugins between two instances take more than that.
+/// starts), the first to start in each of its cycles: the one after the most idle time of Salve's
+/// over the tick, which is the time from the chain's end to the next cycle's head (the time to
+/// spare and the work before Salve) in every cycle. A stall in the middle of the chain puts
+/// its idle time before one instance once; other plugins between two instances that take more
+/// than that, every cycle, would make the second the head.
 ///
 /// A tick's first samples may be the tail of a cycle whose head the last tick read (the fleet
 /// reads the instances' rings one after another while the audio thread plays them). Grouped
 /// from its first sample, the tick's every cycle would put one cycle's tail with the next
 /// cycle's head, and read as full as a period.
-fn chain_head(
-    samples: &[Sample],
-    run: &[u64],
-    mark: u32,
-    placed_for: &mut [u32],
-    phases: &mut Vec<(u64, u32)>,
-) -> Option<u32> {
-    let period = samples[*run.first()? as usize].period_ns.max(1);
-    phases.clear();
+fn chain_head(samples: &[Sample], run: &[u64], idle_before: &mut [u64]) -> Option<u32> {
+    for &k in run {
+        idle_before[samples[k as usize].instance as usize] = 0;
+    }
+    let mut end: Option<u64> = None;
     for &k in run {
         let s = &samples[k as usize];
-        let placed = &mut placed_for[s.instance as usize];
-        if *placed != mark {
-            *placed = mark;
-            phases.push((s.start_ns() % period, s.instance));
+        if let Some(e) = end {
+            idle_before[s.instance as usize] += s.start_ns().saturating_sub(e);
         }
+        let own_end = s.start_ns() + s.busy_ns;
+        end = Some(end.map_or(own_end, |e| e.max(own_end)));
     }
-    phases.sort_unstable();
-    let (&(last, _), &(first, head)) = (phases.last()?, phases.first()?);
-    let mut widest = (first + period - last, head);
-    for w in phases.windows(2) {
-        if w[1].0 - w[0].0 > widest.0 {
-            widest = (w[1].0 - w[0].0, w[1].1);
-        }
-    }
-    Some(widest.1)
+    run.iter()
+        .map(|&k| samples[k as usize].instance)
+        .max_by_key(|&i| idle_before[i as usize])
 }
 
 /// Measures the session tick after tick with its buffers kept: see [`measure`].
@@ -197,8 +186,7 @@ impl Measurer {
         let Scratch {
             order,
             seen_in,
-            placed_for,
-            phases,
+            idle_before,
             ..
         } = &mut self.scratch;
         let at = |j: usize| samples[order[j] as usize];
@@ -211,22 +199,20 @@ impl Measurer {
         let instances = samples.iter().map(|s| s.instance as usize + 1).max();
         seen_in.clear();
         seen_in.resize(instances.unwrap_or(0), 0);
-        placed_for.clear();
-        placed_for.resize(instances.unwrap_or(0), 0);
-        let mut thread_runs = 0;
+        idle_before.clear();
+        idle_before.resize(instances.unwrap_or(0), 0);
         let mut i = 0;
         while i < samples.len() {
             if i == 0 || at(i).thread != at(i - 1).thread {
                 // A host thread's samples begin: its cycles are grouped from its chain's head,
                 // the samples before the head's first (the tail of a cycle the last tick saw
                 // begin) left out.
-                thread_runs += 1;
                 let thread = at(i).thread;
                 let end = (i..samples.len())
                     .find(|&j| at(j).thread != thread)
                     .unwrap_or(samples.len());
                 let run = &order[i..end];
-                if let Some(head) = chain_head(samples, run, thread_runs, placed_for, phases) {
+                if let Some(head) = chain_head(samples, run, idle_before) {
                     while at(i).instance != head {
                         i += 1;
                     }
@@ -1017,14 +1003,16 @@ mod tests {
         // The fleet read the rings of the first two of four instances after the audio thread
         // had played them in cycle 0, those of the last two before: the tick begins with the
         // last two instances' calls of cycle 0 and ends with the first two's of cycle 10.
-        // Other plugins take 25 % of each cycle before them, each instance 5 %.
+        // Other plugins take 25 % of each cycle before them, each instance 5 %; the machine
+        // stalled before the third instance's call in cycle 0, for 60 % of a period.
         let mut samples = Vec::new();
         for cycle in 0..11u64 {
             for i in 0..4u64 {
                 if (cycle == 0 && i < 2) || (cycle == 10 && i >= 2) {
                     continue;
                 }
-                let wait = PERIOD_NS / 4 + i * PERIOD_NS / 20;
+                let stall = if cycle == 0 { PERIOD_NS * 6 / 10 } else { 0 };
+                let wait = PERIOD_NS / 4 + i * PERIOD_NS / 20 + stall;
                 samples.push(call(i, cycle * PERIOD_NS, wait, PERIOD_NS / 20));
             }
         }

@@ -425,6 +425,16 @@ mod cycle_sensing {
             (r.reading.wait_ns as f64 / self.period_ns - wait).abs()
         }
 
+        /// A session that starts with five quiet seconds (other plugins at 1-5 % before
+        /// Salve: a stopped transport), in which the drift is learned.
+        fn after_a_quiet_start(drift_ppm: f64, seed: u64) -> Self {
+            let mut session = Session::new(drift_ppm);
+            for w in shares(seed, 3_750, 0.01, 0.05) {
+                session.cycle(w);
+            }
+            session
+        }
+
         fn miss(&mut self, n: u32) {
             self.wake_ns += n as f64 * self.period_ns;
         }
@@ -576,10 +586,7 @@ mod cycle_sensing {
         // next cycle, and the next call comes a whole skipped cycle later, so the gap does not
         // tell; the next call, landing where the old edge expects it, does.
         for drift in [0.0, 80.0, -80.0] {
-            let mut session = Session::new(drift);
-            for w in shares(50, 3_750, 0.01, 0.05) {
-                session.cycle(w);
-            }
+            let mut session = Session::after_a_quiet_start(drift, 50);
             let busy = shares(51, 20_000, 0.55, 0.65);
             let late = shares(52, 20_000, 0.92, 0.99);
             let mut worst = 0.0f64;
@@ -611,10 +618,7 @@ mod cycle_sensing {
         // (375 cycles) is lost to the full ring, three times. No call after a hole comes down
         // to the floor again, so the edge must be carried across it.
         for drift in [0.0, 80.0, -80.0] {
-            let mut session = Session::new(drift);
-            for w in shares(60, 3_750, 0.01, 0.05) {
-                session.cycle(w);
-            }
+            let mut session = Session::after_a_quiet_start(drift, 60);
             let busy = shares(61, 6_000, 0.6, 0.7);
             let mut worst = 0.0f64;
             for (i, &w) in busy.iter().enumerate() {
@@ -645,10 +649,7 @@ mod cycle_sensing {
         // instances before this one are shed and its calls move earlier for good, by 3 % to
         // 40 % of the cycle: the new, lower waits are told within a few cycles.
         for drop in [0.03, 0.08, 0.15, 0.4] {
-            let mut session = Session::new(0.0);
-            for w in shares(60, 3_750, 0.01, 0.05) {
-                session.cycle(w);
-            }
+            let mut session = Session::after_a_quiet_start(0.0, 60);
             for w in shares(61, 2_000, 0.55, 0.65) {
                 session.cycle(w);
             }
