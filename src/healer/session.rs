@@ -172,8 +172,9 @@ impl Measurer {
     /// Groups the samples by thread and cycle and measures them.
     ///
     /// On one host thread the instances run one after another, each once a cycle: in the order of
-    /// their starts, a cycle ends where an instance comes again (or two periods after the cycle's first
-    /// start). This needs no agreement between the instances' estimates of
+    /// their starts, a cycle ends where an instance comes again or the chain's head does (see
+    /// [`chain_head`]), or two periods after the cycle's first start (a stall: the rest of that
+    /// cycle is a cycle of its own, and the head's next call starts the next). This needs no agreement between the instances' estimates of
     /// the wake-up, which differ: each instance places it at the lower edge of its own calls, so one
     /// late in the chain takes the instances and plugins always before it for part of it, and one
     /// whose place in the chain just moved earlier (the instances before it were shed) keeps an
@@ -202,6 +203,7 @@ impl Measurer {
         idle_before.clear();
         idle_before.resize(instances.unwrap_or(0), 0);
         let mut i = 0;
+        let mut head = None;
         while i < samples.len() {
             if i == 0 || at(i).thread != at(i - 1).thread {
                 // A host thread's samples begin: its cycles are grouped from its chain's head,
@@ -212,7 +214,8 @@ impl Measurer {
                     .find(|&j| at(j).thread != thread)
                     .unwrap_or(samples.len());
                 let run = &order[i..end];
-                if let Some(head) = chain_head(samples, run, idle_before) {
+                head = chain_head(samples, run, idle_before);
+                if let Some(head) = head {
                     while at(i).instance != head {
                         i += 1;
                     }
@@ -228,7 +231,8 @@ impl Measurer {
                 && at(j).thread == first.thread
                 && (j == i
                     || at(j).start_ns() < first.start_ns() + 2 * first.period_ns
-                        && seen_in[at(j).instance as usize] != cycle)
+                        && seen_in[at(j).instance as usize] != cycle
+                        && Some(at(j).instance) != head)
             {
                 let s = at(j);
                 seen_in[s.instance as usize] = cycle;
@@ -1004,14 +1008,19 @@ mod tests {
         // had played them in cycle 0, those of the last two before: the tick begins with the
         // last two instances' calls of cycle 0 and ends with the first two's of cycle 10.
         // Other plugins take 25 % of each cycle before them, each instance 5 %; the machine
-        // stalled before the third instance's call in cycle 0, for 60 % of a period.
+        // stalled before the third instance's call in cycle 0, for 60 % of a period, and in
+        // cycle 5 for 2.1 periods, after which the host skipped cycles 6 and 7.
         let mut samples = Vec::new();
-        for cycle in 0..11u64 {
+        for cycle in (0..11u64).filter(|c| !(6..8).contains(c)) {
             for i in 0..4u64 {
                 if (cycle == 0 && i < 2) || (cycle == 10 && i >= 2) {
                     continue;
                 }
-                let stall = if cycle == 0 { PERIOD_NS * 6 / 10 } else { 0 };
+                let stall = match (cycle, i >= 2) {
+                    (0, true) => PERIOD_NS * 6 / 10,
+                    (5, true) => PERIOD_NS * 21 / 10,
+                    _ => 0,
+                };
                 let wait = PERIOD_NS / 4 + i * PERIOD_NS / 20 + stall;
                 samples.push(call(i, cycle * PERIOD_NS, wait, PERIOD_NS / 20));
             }
@@ -1029,11 +1038,13 @@ mod tests {
         }
         let m = measure(&samples);
         // Grouped from the tick's first call, each cycle ran from the third instance's start
-        // to the second's end in the next cycle: 135 % full, every one.
+        // to the second's end in the next cycle: 135 % full, every one. After the long stall
+        // the same happened from cycle 5 on unless the head's call starts a cycle.
         assert!((m.fill_peak - 0.8).abs() < 0.01, "{m:?}");
-        // Cycle 0's tail is left out; cycle 10's head is measured as far as it goes (35 %).
-        assert_eq!(m.cycles, 10 + 10);
-        let mean = (9.0 * 0.45 + 0.35 + 10.0 * 0.8) / 20.0;
+        // Cycle 0's tail is left out; cycle 5 is measured in two (its head, then the tail
+        // that ran 2.1 periods late, as late as it ran); cycle 10's head as far as it goes.
+        assert_eq!(m.cycles, 9 + 10);
+        let mean = (6.0 * 0.45 + 0.35 + 2.55 + 0.35 + 10.0 * 0.8) / 19.0;
         assert!((m.fill_mean - mean).abs() < 0.01, "{m:?}");
     }
 
