@@ -171,14 +171,15 @@ pub fn measure(samples: &[Sample]) -> Measured {
 impl Measurer {
     /// Groups the samples by thread and cycle and measures them.
     ///
-    /// On one host thread the instances run one after another, each once a cycle: in the order of
-    /// their starts, a cycle ends where an instance comes again or the chain's head does (see
+    /// On one host thread the instances run one after another, each once a cycle: in the order
+    /// of their starts, a cycle ends where an instance comes again or the chain's head does (see
     /// [`chain_head`]), or two periods after the cycle's first start (a stall: the rest of that
-    /// cycle is a cycle of its own, and the head's next call starts the next). This needs no agreement between the instances' estimates of
-    /// the wake-up, which differ: each instance places it at the lower edge of its own calls, so one
-    /// late in the chain takes the instances and plugins always before it for part of it, and one
-    /// whose place in the chain just moved earlier (the instances before it were shed) keeps an
-    /// edge from before the move, up to a period too early, until its estimate catches up.
+    /// cycle is a cycle of its own, and the head's next call starts the next). This needs no
+    /// agreement between the instances' estimates of the wake-up, which differ: each instance
+    /// places it at the lower edge of its own calls, so one late in the chain takes the
+    /// instances and plugins always before it for part of it, and one whose place in the chain
+    /// just moved earlier (the instances before it were shed) keeps an edge from before the
+    /// move, up to a period too early, until its estimate catches up.
     ///
     /// The cycle is measured from the wake-up estimated by the instance that started first in it:
     /// nothing of Salve's runs before that instance, so shedding never moves its edge.
