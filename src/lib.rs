@@ -267,26 +267,28 @@ fn controls_at_rest(params: &SalveParams, loudness: &dsp::loudness::LoudnessMatc
 }
 
 impl Salve {
-    /// What to play now, as a factor and whether safe mode is on: offline, the best factor
-    /// (unless the user wants renders to match realtime) and no healing; in realtime, the
-    /// healer's level under the user's ceiling in Auto, the ceiling in monitor-only, the user's
-    /// choice with healing off.
     /// Asks for the memory a block reads, all at once (see [`cache`]): what the plugin shares
     /// with other threads, its controls, and itself. With hundreds of instances in a session
     /// all of it left the cache since this instance's last block.
     #[inline]
     fn prefetch(&self) {
+        // Its own lines first: the pointers to everything else are read from them, and each
+        // would wait for its line in turn.
+        cache::prefetch_value(self);
         cache::prefetch_value(&*self.changes);
         self.decisions_audio.prefetch();
         self.requests.prefetch();
         self.probe.prefetch();
         cache::prefetch_value(&*self.controls);
-        cache::prefetch_value(self);
         if let Some(engine) = &self.engine {
             engine.prefetch();
         }
     }
 
+    /// What to play now, as a factor and whether safe mode is on: offline, the best factor
+    /// (unless the user wants renders to match realtime) and no healing; in realtime, the
+    /// healer's level under the user's ceiling in Auto, the ceiling in monitor-only, the user's
+    /// choice with healing off.
     fn target(&self) -> (Factor, bool) {
         let choice = self.snapshot.oversampling;
         if self.offline {
