@@ -49,7 +49,7 @@ mod quiet_panic;
 pub mod sync;
 pub mod wall_clock;
 
-use dsp::{Controls, Engine, Factor, OutputStats, Path};
+use dsp::{ControlValues, Controls, Engine, Factor, OutputStats, Path};
 use healer::level::Level;
 use healer::shared::{AudioSide, Decisions, FleetSide, Reflex};
 use healer::{Healer, HealerConfig, Mode};
@@ -59,6 +59,7 @@ use probe::clock::MonotonicClock;
 use probe::events::{EventKind, Events};
 use probe::telemetry::{self, Telemetry};
 use probe::{BlockInfo, Probe, ProbeConfig};
+use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -86,10 +87,12 @@ pub struct Salve {
     snapshot: Snapshot,
     changes: Arc<params::ParamChanges>,
     changes_seen: Option<u64>,
-    /// ...and whether nothing has moved since: no smoother (the parameters' or the loudness
-    /// match's) glides and `controls` holds every chunk's values. Then a block reads no
-    /// parameter and fills no control.
-    steady: bool,
+    /// ...and, when nothing has moved since (no smoother, the parameters' or the loudness
+    /// match's, glides), the values every sample takes. Then a block reads no parameter, and
+    /// spreads these over a chunk on the stack rather than reading `controls`: 20 cache lines
+    /// that, with hundreds of instances, left the cache since this instance's last block,
+    /// where the stack is where every instance's block left it.
+    steady: Option<ControlValues>,
     /// "Match loudness": the output compensation for the drive.
     loudness: dsp::loudness::LoudnessMatch,
     /// Whether the host renders offline (no deadline: always the best quality).
@@ -199,7 +202,7 @@ impl Default for Salve {
             engine: None,
             controls: Box::default(),
             changes_seen: None,
-            steady: false,
+            steady: None,
             loudness: Default::default(),
             offline: false,
             probe,
@@ -279,7 +282,9 @@ impl Salve {
         self.decisions_audio.prefetch();
         self.requests.prefetch();
         self.probe.prefetch();
-        cache::prefetch_value(&*self.controls);
+        if self.steady.is_none() {
+            cache::prefetch_value(&*self.controls);
+        }
         if let Some(engine) = &self.engine {
             engine.prefetch();
         }
@@ -318,7 +323,7 @@ impl Salve {
         self.changes_seen = Some(self.changes.count());
         self.snapshot = Snapshot::read(&self.params);
         self.chaos.read(&self.params.chaos);
-        self.steady = false;
+        self.steady = None;
     }
 
     /// Tells the fleet thread the user's current choices (relaxed atomic stores).
@@ -542,9 +547,12 @@ impl Plugin for Salve {
             snapshot.mix,
         );
         let loudness = &self.loudness;
-        let controls = &mut self.controls;
-        // At rest, `controls` already holds every chunk's values.
         let steady = self.steady;
+        let mut resting = MaybeUninit::<Controls>::uninit();
+        let controls = match steady {
+            Some(values) => resting.write(Controls::splat(values)),
+            None => &mut *self.controls,
+        };
         let mut dsp = || {
             catch_unwind(AssertUnwindSafe(|| {
                 quiet_panic::quietly(|| {
@@ -557,7 +565,7 @@ impl Plugin for Salve {
                                 Some((left, rest)) => {
                                     let right = rest.first_mut().map(|r| &mut **r);
                                     engine.process(left, right, controls, |ctl, n| {
-                                        if !steady {
+                                        if steady.is_none() {
                                             fill_controls(params, loudness, ctl, n)
                                         }
                                     })
@@ -577,10 +585,10 @@ impl Plugin for Salve {
             dsp()
         };
         self.chaos.after();
-        if !self.steady && controls_at_rest(&self.params, &self.loudness) {
-            // Every chunk's values, once (the smoothers stand still: nothing advances).
-            fill_controls(&self.params, &self.loudness, &mut self.controls, dsp::CHUNK);
-            self.steady = true;
+        if self.steady.is_none() && controls_at_rest(&self.params, &self.loudness) {
+            // The values, once (the smoothers stand still: nothing advances).
+            fill_controls(&self.params, &self.loudness, &mut self.controls, 1);
+            self.steady = Some(self.controls.first());
         }
 
         let mut events = Events::default();

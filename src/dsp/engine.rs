@@ -147,6 +147,38 @@ impl Controls {
         self.tilt_high.fill(hi);
         self.output.fill(output);
     }
+
+    /// The first sample's values: all of them when the controls stand still.
+    pub fn first(&self) -> ControlValues {
+        ControlValues {
+            drive: self.drive[0],
+            mix: self.mix[0],
+            tilt_low: self.tilt_low[0],
+            tilt_high: self.tilt_high[0],
+            output: self.output[0],
+        }
+    }
+
+    /// Every sample at `values`.
+    pub fn splat(values: ControlValues) -> Self {
+        Self {
+            drive: [values.drive; CHUNK],
+            mix: [values.mix; CHUNK],
+            tilt_low: [values.tilt_low; CHUNK],
+            tilt_high: [values.tilt_high; CHUNK],
+            output: [values.output; CHUNK],
+        }
+    }
+}
+
+/// One sample's worth of [`Controls`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ControlValues {
+    pub drive: f32,
+    pub mix: f32,
+    pub tilt_low: f32,
+    pub tilt_high: f32,
+    pub output: f32,
 }
 
 /// The state of a curve change.

@@ -15,7 +15,7 @@ pub mod tap;
 
 #[cfg(any(test, feature = "fault-injection"))]
 pub use engine::InjectedFault;
-pub use engine::{CHUNK, Controls, Engine, OutputStats, Path};
+pub use engine::{CHUNK, ControlValues, Controls, Engine, OutputStats, Path};
 pub use oversampler::Factor;
 pub use shaper::Curve;
 pub use simd::Simd;
