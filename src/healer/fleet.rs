@@ -57,6 +57,11 @@ pub const THREAD_NAME: &str = "salve-fleet";
 /// quarter of the fleet thread's time. With many instances each one's routine interval grows
 /// instead (128: every 16 s); checkpoints after significant incidents are still written at once.
 pub const ROUTINE_WRITES_PER_S: f64 = 8.0;
+/// The most journal writes in one tick; the others stay pending for the next ticks, taken in
+/// turn. Each is synced to the disk: when 900 instances started together, their first
+/// checkpoints held one tick for a second, the fleet was blind all that while, and their
+/// rings overflowed.
+pub const JOURNAL_WRITES_PER_TICK: usize = 8;
 
 /// What one instance hands the fleet when it joins.
 pub struct Parts {
@@ -117,6 +122,7 @@ struct MemberState {
     parts: Parts,
     /// The factor heard in its last realtime block.
     heard: Option<u8>,
+    stream: StreamStart,
     /// The editor's frame count at the last tick (see `Requests::editor_frames`).
     editor_frames_seen: u64,
     #[cfg(feature = "chaos")]
@@ -159,6 +165,7 @@ pub fn join(parts: Parts) -> std::io::Result<Membership> {
         id: registry.next_id,
         parts: Mutex::new(MemberState {
             heard: None,
+            stream: StreamStart::default(),
             editor_frames_seen: 0,
             #[cfg(feature = "chaos")]
             chaos_log: super::chaos_log::ChaosLog::open(parts.offset_ns),
@@ -215,6 +222,7 @@ fn run() {
     let mut fleet_log = super::chaos_log::FleetLog::open();
     CAP.store(Level::Ultra as u8, Ordering::Relaxed);
     URGENT.store(false, Ordering::Relaxed);
+    let mut next_write = 0usize;
     loop {
         members.clear();
         {
@@ -259,10 +267,18 @@ fn run() {
             log.tick(clock.now_ns() + clock.process_offset_ns(), &view);
         }
         *lock(&VIEW) = Some(view);
-        // The journal writes of every member, in one batch, with no healer locked.
-        for checkpointer in &journal {
+        // The journal writes of the members, in one batch, with no healer locked; a few a
+        // tick, from where the last tick's stopped.
+        let from = next_write % journal.len().max(1);
+        for checkpointer in journal
+            .iter()
+            .cycle()
+            .skip(from)
+            .take(journal.len().min(JOURNAL_WRITES_PER_TICK))
+        {
             lock(checkpointer).flush();
         }
+        next_write = next_write.wrapping_add(JOURNAL_WRITES_PER_TICK);
         std::thread::park_timeout(tick_interval(members.len()));
     }
 }
@@ -426,6 +442,7 @@ impl MemberState {
         };
         place(
             &mut self.heard,
+            &mut self.stream,
             p.offset_ns,
             instance,
             records,
@@ -444,7 +461,35 @@ impl MemberState {
 /// overrun in any session: at 128 instances, activated together, they measured 106 % full while
 /// the cycles after were 45 % full at 16x, and the fleet shed every instance to 8x for good. A
 /// lower quality does not make a cold start warmer.
+///
+/// The stream's time is the later of its blocks' audio time and the time since its first
+/// block: in a session so overloaded that each cycle takes three periods, half a second of
+/// audio took a second and a half, and the fleet, blind all that while, finished shedding
+/// 700 instances only two seconds after they started.
 pub const STREAM_GRACE_S: f64 = 0.5;
+
+/// Where a member's stream started: the first realtime block the fleet saw of it (its number
+/// and start), and the number of the last, which tells a new stream (the numbers start again).
+#[derive(Debug, Default, Clone, Copy)]
+struct StreamStart {
+    first: Option<(u64, u64)>,
+    last_seq: u64,
+}
+
+impl StreamStart {
+    /// Whether the block `r` is in its stream's first [`STREAM_GRACE_S`].
+    fn in_grace(&mut self, r: &BlockRecord) -> bool {
+        let deadline = r.deadline_ns as f64;
+        let (seq, start) = match self.first {
+            Some(first) if r.seq > self.last_seq => first,
+            _ => *self.first.insert((r.seq, r.start_ns)),
+        };
+        self.last_seq = r.seq;
+        let audio = r.seq as f64 * deadline;
+        let since = r.start_ns.saturating_sub(start) as f64 + seq as f64 * deadline;
+        audio.max(since) < STREAM_GRACE_S * 1e9
+    }
+}
 
 /// A member's realtime blocks of this tick, placed in their host's cycles on the process time
 /// line (blocks of hosts that do not call once a period have no known wake-up: they go in as
@@ -452,6 +497,7 @@ pub const STREAM_GRACE_S: f64 = 0.5;
 /// first [`STREAM_GRACE_S`] stay out.
 fn place(
     heard: &mut Option<u8>,
+    stream: &mut StreamStart,
     offset_ns: u64,
     instance: u32,
     batch: &[BlockRecord],
@@ -463,9 +509,7 @@ fn place(
             continue;
         }
         *heard = Some(r.ratio);
-        if samples.len() == samples.capacity()
-            || (r.seq as f64) * (r.deadline_ns as f64) < STREAM_GRACE_S * 1e9
-        {
+        if stream.in_grace(r) || samples.len() == samples.capacity() {
             continue;
         }
         let wait_ns = if reading.regular { reading.wait_ns } else { 0 };
@@ -542,7 +586,16 @@ mod tests {
         let (mut heard, mut samples) = (None, Vec::with_capacity(8));
         let batch = [record(1_000_000), record(2_000_000), offline];
         let readings = [reading(true), reading(false), Reading::default()];
-        place(&mut heard, 50, 3, &batch, &readings, &mut samples);
+        let mut stream = StreamStart::default();
+        place(
+            &mut heard,
+            &mut stream,
+            50,
+            3,
+            &batch,
+            &readings,
+            &mut samples,
+        );
         assert_eq!(samples.len(), 2, "offline blocks have no cycle");
         assert!(samples[0].placed);
         assert_eq!(samples[0].start_ns(), 1_000_050);
@@ -570,11 +623,83 @@ mod tests {
             ..Default::default()
         }; 10];
         let (mut heard, mut samples) = (None, Vec::with_capacity(16));
-        place(&mut heard, 0, 0, &batch, &readings, &mut samples);
+        let mut stream = StreamStart::default();
+        place(
+            &mut heard,
+            &mut stream,
+            0,
+            0,
+            &batch,
+            &readings,
+            &mut samples,
+        );
         assert_eq!(samples.len(), 5);
         assert_eq!(samples[0].start_ns(), block(500).start_ns);
         // The factor heard counts from the first block on.
         assert_eq!(heard, Some(8));
+    }
+
+    #[test]
+    fn an_overloaded_streams_grace_ends_half_a_second_after_its_start() {
+        // Every cycle takes three periods of 1 ms: half a second after the stream's first
+        // block is its 167th, long before 500 blocks of audio time.
+        let block = |seq: u64| BlockRecord {
+            seq,
+            ratio: 16,
+            deadline_ns: 1_000_000,
+            start_ns: 7_000_000 + seq * 3_000_000,
+            elapsed_ns: 2_900_000,
+            ..Default::default()
+        };
+        let regular = Reading {
+            regular: true,
+            ..Default::default()
+        };
+        let (mut heard, mut samples) = (None, Vec::with_capacity(400));
+        let mut stream = StreamStart::default();
+        let first: Vec<BlockRecord> = (0..100).map(block).collect();
+        let then: Vec<BlockRecord> = (100..300).map(block).collect();
+        place(
+            &mut heard,
+            &mut stream,
+            0,
+            0,
+            &first,
+            &[regular; 100],
+            &mut samples,
+        );
+        assert!(samples.is_empty());
+        place(
+            &mut heard,
+            &mut stream,
+            0,
+            0,
+            &then,
+            &[regular; 200],
+            &mut samples,
+        );
+        assert_eq!(samples[0].start_ns(), block(167).start_ns);
+        assert_eq!(samples.len(), 300 - 167);
+        // A new stream (an activation: the numbers start again) has its own grace.
+        samples.clear();
+        let again: Vec<BlockRecord> = (0..100)
+            .map(|seq| BlockRecord {
+                start_ns: 2_000_000_000 + seq * 1_000_000,
+                deadline_ns: 1_000_000,
+                seq,
+                ..Default::default()
+            })
+            .collect();
+        place(
+            &mut heard,
+            &mut stream,
+            0,
+            0,
+            &again,
+            &[regular; 100],
+            &mut samples,
+        );
+        assert!(samples.is_empty());
     }
 
     #[test]
