@@ -606,17 +606,22 @@ mod tests {
         assert_eq!(heard, Some(16));
     }
 
-    #[test]
-    fn a_streams_first_half_second_stays_out_of_the_session() {
-        // Blocks of 1 ms: the 500th starts half a second into the stream, the first one in.
-        let block = |seq: u64| BlockRecord {
+    /// Block `seq` of a stream of 1 ms blocks at 8x, one every `every_ns`.
+    fn stream_block(seq: u64, every_ns: u64) -> BlockRecord {
+        BlockRecord {
             seq,
             ratio: 8,
             deadline_ns: 1_000_000,
-            start_ns: 1_000_000 + seq * 1_000_000,
-            elapsed_ns: 2_000_000,
+            start_ns: 1_000_000 + seq * every_ns,
+            elapsed_ns: 900_000,
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_streams_first_half_second_stays_out_of_the_session() {
+        // Blocks of 1 ms: the 500th starts half a second into the stream, the first one in.
+        let block = |seq: u64| stream_block(seq, 1_000_000);
         let batch: Vec<BlockRecord> = (495..505).map(block).collect();
         let readings = [Reading {
             regular: true,
@@ -643,14 +648,7 @@ mod tests {
     fn an_overloaded_streams_grace_ends_half_a_second_after_its_start() {
         // Every cycle takes three periods of 1 ms: half a second after the stream's first
         // block is its 167th, long before 500 blocks of audio time.
-        let block = |seq: u64| BlockRecord {
-            seq,
-            ratio: 16,
-            deadline_ns: 1_000_000,
-            start_ns: 7_000_000 + seq * 3_000_000,
-            elapsed_ns: 2_900_000,
-            ..Default::default()
-        };
+        let block = |seq: u64| stream_block(seq, 3_000_000);
         let regular = Reading {
             regular: true,
             ..Default::default()
