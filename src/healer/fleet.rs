@@ -267,20 +267,22 @@ fn run() {
             log.tick(clock.now_ns() + clock.process_offset_ns(), &view);
         }
         *lock(&VIEW) = Some(view);
-        // The journal writes of the members, in one batch, with no healer locked; a few a
-        // tick, from where the last tick's stopped.
-        let from = next_write % journal.len().max(1);
-        for checkpointer in journal
-            .iter()
-            .cycle()
-            .skip(from)
-            .take(journal.len().min(JOURNAL_WRITES_PER_TICK))
-        {
-            lock(checkpointer).flush();
-        }
-        next_write = next_write.wrapping_add(JOURNAL_WRITES_PER_TICK);
+        // The journal writes of the members, in one batch, with no healer locked.
+        write_journals(&journal, &mut next_write);
         std::thread::park_timeout(tick_interval(members.len()));
     }
+}
+
+/// Writes the waiting checkpoints of `journal` (the members with one), at most
+/// [`JOURNAL_WRITES_PER_TICK`], starting where the last call's turn stopped (`next`): the rest
+/// stay waiting for the next ticks.
+fn write_journals(journal: &[Arc<Mutex<dyn super::Keeper>>], next: &mut usize) {
+    let from = *next % journal.len().max(1);
+    let count = journal.len().min(JOURNAL_WRITES_PER_TICK);
+    for checkpointer in journal.iter().cycle().skip(from).take(count) {
+        lock(checkpointer).flush();
+    }
+    *next = next.wrapping_add(JOURNAL_WRITES_PER_TICK);
 }
 
 /// The fleet thread's buffers for one member's tick, shared by all members: they stay in the
@@ -615,6 +617,76 @@ mod tests {
             start_ns: 1_000_000 + seq * every_ns,
             elapsed_ns: 900_000,
             ..Default::default()
+        }
+    }
+
+    /// A keeper whose checkpoint waits until flushed, and that counts its writes.
+    #[derive(Default)]
+    struct CountingKeeper {
+        pending: bool,
+        writes: u32,
+    }
+
+    impl crate::healer::Keeper for CountingKeeper {
+        fn news(&mut self) -> crate::healer::News {
+            Default::default()
+        }
+        fn save(&mut self, _: &Healer, _: bool) {}
+        fn flush(&mut self) {
+            self.writes += std::mem::take(&mut self.pending) as u32;
+        }
+        fn has_pending(&self) -> bool {
+            self.pending
+        }
+        fn finish(&mut self, _: &Healer) -> Option<bool> {
+            None
+        }
+        fn wrote(&self) -> bool {
+            self.writes > 0
+        }
+        fn last_write_wall_s(&self) -> Option<u64> {
+            None
+        }
+        fn spread_routine_writes(&mut self, _: f64) {}
+    }
+
+    #[test]
+    fn a_tick_writes_a_few_journals_and_every_waiting_one_gets_its_turn() {
+        // 20 members start at once, each with its first checkpoint; eight of them have a new
+        // one every tick, as many as a tick writes. Each tick writes at most 8, and no other
+        // member waits more than three ticks (taken from the list's start every tick, the
+        // eight would have every turn).
+        let keepers: Vec<Arc<Mutex<CountingKeeper>>> = (0..20)
+            .map(|_| {
+                Arc::new(Mutex::new(CountingKeeper {
+                    pending: true,
+                    writes: 0,
+                }))
+            })
+            .collect();
+        let mut next = 0;
+        let mut ticks = 0;
+        loop {
+            for k in &keepers[..JOURNAL_WRITES_PER_TICK] {
+                lock(k).pending = true;
+            }
+            let journal: Vec<Arc<Mutex<dyn crate::healer::Keeper>>> = keepers
+                .iter()
+                .filter(|k| lock(k).pending)
+                .map(|k| k.clone() as Arc<Mutex<dyn crate::healer::Keeper>>)
+                .collect();
+            let before: u32 = keepers.iter().map(|k| lock(k).writes).sum();
+            write_journals(&journal, &mut next);
+            let after: u32 = keepers.iter().map(|k| lock(k).writes).sum();
+            assert!(after - before <= JOURNAL_WRITES_PER_TICK as u32);
+            ticks += 1;
+            if keepers[JOURNAL_WRITES_PER_TICK..]
+                .iter()
+                .all(|k| lock(k).writes > 0)
+            {
+                break;
+            }
+            assert!(ticks < 4, "members still waiting after {ticks} ticks");
         }
     }
 
