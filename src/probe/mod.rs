@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod cycle;
 pub mod events;
+pub mod floor;
 pub mod record;
 pub mod score;
 pub mod telemetry;
