@@ -825,10 +825,16 @@ impl CycleReader {
 
     /// Asks for the reader's state in the cache ahead of [`CycleReader::read`]: the fleet thread
     /// reads it once a tick, cold, and its lines can be fetched side by side with the others the
-    /// tick waits for.
+    /// tick waits for. All but the run of lows, which only a window's close reads (every 256
+    /// cycles): three of the reader's thirteen lines.
     #[inline]
     pub fn prefetch(&self) {
-        crate::cache::prefetch_value(self);
+        let start = (self as *const Self).cast::<u8>();
+        let end = start.wrapping_add(std::mem::size_of::<Self>());
+        let lows = (&self.estimator.run as *const FloorFit).cast::<u8>();
+        let after = lows.wrapping_add(std::mem::size_of::<FloorFit>());
+        crate::cache::prefetch(start, lows as usize - start as usize);
+        crate::cache::prefetch(after, end as usize - after as usize);
     }
 }
 

@@ -14,7 +14,7 @@
 //! one-sided noise do not make) loses its second one.
 
 /// The most vertices of the lower hull kept.
-pub const HULL_CAPACITY: usize = 32;
+pub const HULL_CAPACITY: usize = 8;
 
 /// The floor line found under a run of lows.
 #[derive(Debug, Clone, Copy, PartialEq)]
