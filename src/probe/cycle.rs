@@ -29,7 +29,8 @@
 //! (the load before Salve fell, the cycle moved after a stall), not drift: a new run of lows
 //! starts there. The edge rises faster than the drift by how far the lows may lie off the
 //! floor's line (in a young run the most any low strayed or the two lines disagree, later the
-//! lows' mean height above the line below them), over the cycles learned from (rather too fast
+//! lows' mean height above the line below them, or how far a low pulled the drift down, which
+//! may be the floor falling short of a shift), over the cycles learned from (rather too fast
 //! than too slow: an edge too slow never meets a call again).
 //!
 //! What the figures prove, and what they cannot:
@@ -63,10 +64,12 @@
 //!   back while the drift is learned, then steady at 24-28 %, 4.3 % (62 % before shifts were
 //!   told from drift); the step session with the machine slow for 300-600 cycles while the
 //!   drift is learned (calls 0.5 % or 1.2 % late), 3.6 % (26 % when one lifted low counted as
-//!   the floor's noise for good). After five quiet seconds the edge rises 0.1-0.4 ppm of the
-//!   period per cycle faster than the wake-up (drift 0 to ±150 ppm), never slower. In `cargo
-//!   xtask chaos`'s sessions the fleet's estimate is compared with the runner's truth for every
-//!   block (README).
+//!   the floor's noise for good); a quiet start whose last 300-750 cycles come 1.2 % or 2 %
+//!   earlier (the floor falling just short of a shift), then 55 s at 21-29 %, 2.7 % (24 % when
+//!   the pull of that last low on the line below the lows was not counted as noise). After five
+//!   quiet seconds the edge rises 0.1-0.4 ppm of the period per cycle faster than the wake-up
+//!   (drift 0 to ±150 ppm), never slower. In `cargo xtask chaos`'s sessions the fleet's
+//!   estimate is compared with the runner's truth for every block (README).
 //! - The fleet thread may be starved (audio threads that take every core) and lose records to
 //!   a full ring. The edge is carried across the hole as across missed cycles, by whole
 //!   periods and one cycle's rise; no gap is judged over it. Three holes of 375 cycles at
@@ -213,6 +216,8 @@ pub struct CycleEstimator {
     /// its last low (cycle, place in periods).
     run: FloorFit,
     run_last: (f64, f64),
+    /// The most a low of the run pulled its drift down, over the cycles learned from (periods).
+    run_fall: f64,
     /// Runs closed by a shift of the floor: their cycles, how far the floor moved over them
     /// (periods), how many, and the most their lows lay above their floor on average
     /// (periods; 0 if none had three lows).
@@ -277,6 +282,7 @@ impl Default for CycleEstimator {
             window_end: 0.0,
             run: FloorFit::default(),
             run_last: (0.0, 0.0),
+            run_fall: 0.0,
             learned_cycles: 0.0,
             learned_rise: 0.0,
             learned_runs: 0,
@@ -563,9 +569,17 @@ impl CycleEstimator {
         // The edge rises that much faster (rather too fast than too slow: too slow never snaps
         // again).
         let (rise, noise, base) = if self.run.len() >= ROBUST_LOWS {
+            // A low that pulls the drift down may be a fall of the floor short of a shift (the
+            // line below every low passes through it), which leaves the edge too slow for good:
+            // how far it pulled the line over the cycles is noise too. (A pull up is not: an
+            // edge too fast comes back down at the next call near the floor.)
+            let drift = (self.learned_rise + fit.slope * self.run.span()) / cycles;
+            if let Some(before) = self.drift {
+                self.run_fall = self.run_fall.max((before - drift) * cycles);
+            }
             (
                 fit.slope * self.run.span(),
-                fit.height.max(self.learned_height),
+                fit.height.max(self.run_fall).max(self.learned_height),
                 self.learned_cycles + fit.base,
             )
         } else {
@@ -597,6 +611,7 @@ impl CycleEstimator {
     /// A run of lows starts at `low`.
     fn start_run(&mut self, low: (f64, f64)) {
         self.run.clear();
+        self.run_fall = 0.0;
         self.run.push(low.0, low.1);
         self.run_last = low;
     }
@@ -609,7 +624,7 @@ impl CycleEstimator {
             && let Some(fit) = self.run.fit()
         {
             let slope = if self.run.len() >= ROBUST_LOWS {
-                self.learned_height = self.learned_height.max(fit.height);
+                self.learned_height = self.learned_height.max(fit.height).max(self.run_fall);
                 fit.slope
             } else {
                 self.run.chord()

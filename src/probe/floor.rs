@@ -114,27 +114,33 @@ impl FloorFit {
         self.hull_len += 1;
     }
 
-    /// The line below every low with the least sum of heights above it: the hull's edge over
-    /// the lows' mean cycle (the sum is the count times the height there). `None` before two
-    /// lows in different cycles.
-    pub fn fit(&self) -> Option<Fit> {
+    /// The floor line: a point on it (relative), its slope, and the cycles between the two lows
+    /// it passes through.
+    fn line(&self) -> Option<((f64, f64), f64, f64)> {
         if self.hull_len < 2 {
             return None;
         }
-        let n = self.count as f64;
-        let mean_x = self.sum_x / n;
+        let mean_x = self.sum_x / self.count as f64;
         let edges = &self.hull[..self.hull_len];
         let (a, b) = edges
             .windows(2)
             .map(|w| (w[0], w[1]))
             .find(|(_, b)| b.0 >= mean_x)
             .unwrap_or((edges[self.hull_len - 2], edges[self.hull_len - 1]));
-        let slope = (b.1 - a.1) / (b.0 - a.0);
-        let at_mean = a.1 + slope * (mean_x - a.0);
+        Some((a, (b.1 - a.1) / (b.0 - a.0), b.0 - a.0))
+    }
+
+    /// The line below every low with the least sum of heights above it: the hull's edge over
+    /// the lows' mean cycle (the sum is the count times the height there). `None` before two
+    /// lows in different cycles.
+    pub fn fit(&self) -> Option<Fit> {
+        let (a, slope, base) = self.line()?;
+        let n = self.count as f64;
+        let at_mean = a.1 + slope * (self.sum_x / n - a.0);
         Some(Fit {
             slope,
             height: (self.sum_y / n - at_mean).max(0.0),
-            base: b.0 - a.0,
+            base,
         })
     }
 }
