@@ -544,6 +544,15 @@ impl CycleEstimator {
         if stray.abs() > allowed {
             // The floor shifted in one go (the load before Salve fell, or the cycle moved after a
             // stall): the run closes, and a new one starts from this low.
+            if self.scouted && self.learned_runs == 0 && self.run.len() <= 1 {
+                // Nothing learned since the scouts, and the low before this one already started
+                // a run of its own: the scouts' drift is what every low strays from (two lows
+                // that happened to differ by the load's noise). Scout again.
+                self.scouted = false;
+                self.drift = None;
+                self.drift_ns = 0.0;
+                self.rise = DRIFT_PER_CYCLE;
+            }
             self.close_run();
             self.start_run(low);
             return;
@@ -555,7 +564,10 @@ impl CycleEstimator {
         self.run.push(low.0, low.1);
         self.run_last = low;
         let cycles = self.learned_cycles + self.run.span();
-        let Some(fit) = self.run.fit().filter(|_| cycles >= 1.0) else {
+        // Lows closer than half a window (the lows of two windows on either side of their
+        // boundary) differ by the load's noise, not by drift: 8 cycles apart, their line said
+        // 200 ppm, and every later low strayed from it as a shift.
+        let Some(fit) = self.run.fit().filter(|_| cycles >= LOW_WINDOW / 2.0) else {
             return;
         };
         // A young run's drift is the line through its first and last lows, which is off by at
