@@ -66,7 +66,9 @@
 //!   drift is learned (calls 0.5 % or 1.2 % late), 3.6 % (26 % when one lifted low counted as
 //!   the floor's noise for good); a quiet start whose last 300-750 cycles come 1.2 % or 2 %
 //!   earlier (the floor falling just short of a shift), then 55 s at 21-29 %, 2.7 % (24 % when
-//!   the pull of that last low on the line below the lows was not counted as noise). After five
+//!   the pull of that last low on the line below the lows was not counted as noise); the first
+//!   two lows 8 cycles apart on either side of a window's end, then 27 s at 30-40 %, 4.3 % (32 %
+//!   when their line's drift, 200 ppm, was learned and every later low strayed from it). After five
 //!   quiet seconds the edge rises 0.1-0.4 ppm of the period per cycle faster than the wake-up
 //!   (drift 0 to ±150 ppm), never slower. In `cargo xtask chaos`'s sessions the fleet's
 //!   estimate is compared with the runner's truth for every block (README).
