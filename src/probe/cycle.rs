@@ -164,6 +164,9 @@ const CADENCE_MARGIN: f64 = 1e-3;
 const CADENCE_MARGIN_LONG: f64 = 3e-4;
 /// How many recent gaps make the host's rhythm.
 pub const RHYTHM_LEN: usize = 64;
+/// A call that begins within this share of a period after the previous one ended, which overran
+/// its period, opens a cycle the host started afresh (see [`CycleEstimator::restart_cycle`]).
+const RESTART_WITHIN: f64 = 0.05;
 /// A gap this short (in periods) is a call back to back with the previous one: a burst.
 const BURST_GAP: f32 = 0.5;
 
@@ -267,6 +270,8 @@ pub struct CycleEstimator {
     clocked: Option<bool>,
     /// Calls were missed before the next one (see [`CycleEstimator::bridge`]).
     bridged: bool,
+    /// The host starts its cycle afresh at the next call (see [`CycleEstimator::restart_cycle`]).
+    restarted: bool,
 }
 
 impl Default for CycleEstimator {
@@ -313,6 +318,7 @@ impl Default for CycleEstimator {
             cadence_total_breaks: 0.0,
             clocked: None,
             bridged: false,
+            restarted: false,
         }
     }
 }
@@ -327,6 +333,13 @@ impl CycleEstimator {
     /// the cycle as usual, but the gap to it is no gap of the host's.
     pub fn bridge(&mut self) {
         self.bridged = true;
+    }
+
+    /// The host starts its cycle afresh at the next call (it recovered from an overrun by
+    /// starting from then, not at its next period): that call opens a cycle. The wake-up moved,
+    /// so the run of lows ends; the drift learned and the cadence stay.
+    pub fn restart_cycle(&mut self) {
+        self.restarted = true;
     }
 
     /// Whether gaps of `ratio` periods are part of the host's rhythm: more than 5 % of the
@@ -408,6 +421,16 @@ impl CycleEstimator {
                 self.snapped();
             }
             self.last_snap_ns = 0.0;
+        }
+        if std::mem::take(&mut self.restarted) {
+            // This call opens a cycle: the edge one period before it, the line of whole periods
+            // (and the run of lows placed against it) starting over from there.
+            self.last_snap_ns = 0.0;
+            self.wake_ns = start_ns as i64 as f64 - self.period;
+            self.close_run();
+            self.window_low_ns = f64::INFINITY;
+            self.window_snapped = false;
+            self.line_ns = self.wake_ns;
         }
         // The cycle this call is in, counted from the previous call's wake-up: a call starts
         // between its wake-up and the next one, so whole periods since that wake-up tell (a
@@ -743,6 +766,8 @@ impl Reading {
 struct Previous {
     seq: u64,
     start_ns: u64,
+    /// How long Salve's processing took (ns).
+    elapsed_ns: u64,
     /// Its block's duration at the host's rate (ns).
     duration_ns: f64,
 }
@@ -809,12 +834,25 @@ impl CycleReader {
         self.previous = Some(Previous {
             seq: r.seq,
             start_ns: r.start_ns,
+            elapsed_ns: r.elapsed_ns as u64,
             duration_ns,
         });
         if r.deadline_ns == 0 {
             return Reading::default();
         }
         let previous_ns = previous.map_or(period_ns, |p| p.duration_ns);
+        if let Some(p) = previous {
+            // The previous call overran its period and this one began as it ended: a driver
+            // that recovers from an xrun by starting its cycle afresh from now (one that skips
+            // to its next period calls a whole period later).
+            let end = p.start_ns + p.elapsed_ns;
+            if p.elapsed_ns as f64 > p.duration_ns
+                && r.start_ns >= end
+                && ((r.start_ns - end) as f64) < RESTART_WITHIN * p.duration_ns
+            {
+                self.estimator.restart_cycle();
+            }
+        }
         let mut position = self.estimator.observe(r.start_ns, period_ns, previous_ns);
         let mut late = false;
         if let Some(p) = previous {

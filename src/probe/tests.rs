@@ -866,6 +866,39 @@ mod cycle_sensing {
     }
 
     #[test]
+    fn a_host_that_restarts_its_cycle_after_an_overrun_is_followed_at_once() {
+        // The chaos runner's own-fault scenarios, as a driver that recovers from an xrun by
+        // starting afresh: one call takes 1.42 periods, and the host's next cycle starts as it
+        // ends, its calls from then on 0.42 of a period later on the old grid. Read against
+        // the old grid, every wait after it was 42 % too high; a settled edge rises too slowly
+        // to follow (the fleet then saw a cycle 80 % full and shed a clean session to 4x).
+        for at in [300, 800, 2_000, 4_000] {
+            let mut s = Stream::new();
+            let period = s.block_ns() as f64;
+            let mut wake = s.next_ns as f64;
+            let mut worst = 0.0f64;
+            for (i, w) in shares(99, 6_000, 0.0, 0.02).into_iter().enumerate() {
+                s.next_ns = (wake + w * period) as u64;
+                let load = if i == at { 1.42 } else { 0.3 };
+                let r = s.block(load);
+                wake = if i == at {
+                    (wake + w * period) + load * period
+                } else {
+                    wake + period
+                };
+                if i > at && i > 100 {
+                    worst = worst.max((r.reading.wait_ns as f64 / period - w).abs());
+                }
+            }
+            println!(
+                "a restart after an overrun at cycle {at}: worst wait error {:.2} % of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.05, "overrun at {at}: {worst}");
+        }
+    }
+
+    #[test]
     fn a_shift_of_the_cycle_while_the_drift_is_learned_does_not_pull_the_edge_away() {
         // The runner's clean session as one run measured it: a stopped transport with the
         // others at 2-3 % of each cycle, but from 0.6 s to 2.25 s every call starts 3 % of a
