@@ -434,6 +434,19 @@ mod cycle_sensing {
             session
         }
 
+        /// Plays a cycle for each of `waits` and returns the worst error of the estimated wait
+        /// after the first `skip` of them, as a share of the period.
+        fn worst_error_over(&mut self, waits: impl IntoIterator<Item = f64>, skip: usize) -> f64 {
+            let mut worst = 0.0f64;
+            for (i, w) in waits.into_iter().enumerate() {
+                let r = self.cycle(w);
+                if i > skip {
+                    worst = worst.max(self.wait_error(&r, w));
+                }
+            }
+            worst
+        }
+
         /// The host misses `n` cycles (its thread stalled, the driver skipped them).
         fn miss(&mut self, n: u32) {
             self.wake_ns += n as f64 * self.period_ns;
@@ -807,13 +820,7 @@ mod cycle_sensing {
                 for (i, w) in shares(95, 3_750, 0.024, 0.027).into_iter().enumerate() {
                     session.cycle(if i >= drop_at { w - drop } else { w });
                 }
-                let mut worst = 0.0f64;
-                for (i, w) in shares(96, 41_250, 0.21, 0.29).into_iter().enumerate() {
-                    let r = session.cycle(w);
-                    if i > 750 {
-                        worst = worst.max(session.wait_error(&r, w));
-                    }
-                }
+                let worst = session.worst_error_over(shares(96, 41_250, 0.21, 0.29), 750);
                 println!(
                     "calls {:.1} % earlier from cycle {drop_at}, drift {drift:+} ppm: worst wait \
                      error {:.2} % of the cycle",
@@ -843,13 +850,7 @@ mod cycle_sensing {
                         w
                     });
                 }
-                let mut error = 0.0f64;
-                for (i, w) in shares(98, 20_000, 0.3, 0.4).into_iter().enumerate() {
-                    let r = session.cycle(w);
-                    if i > 750 {
-                        error = error.max(session.wait_error(&r, w));
-                    }
-                }
+                let error = session.worst_error_over(shares(98, 20_000, 0.3, 0.4), 750);
                 if error > worst.0 {
                     worst = (error, first, drift);
                 }
@@ -913,13 +914,7 @@ mod cycle_sensing {
                 let shifted = (450..1_690).contains(&i);
                 session.cycle(if shifted { w + 0.03 } else { w });
             }
-            let mut worst = 0.0f64;
-            for (i, w) in shares(81, 41_250, 0.24, 0.28).into_iter().enumerate() {
-                let r = session.cycle(w);
-                if i > 750 {
-                    worst = worst.max(session.wait_error(&r, w));
-                }
-            }
+            let worst = session.worst_error_over(shares(81, 41_250, 0.24, 0.28), 750);
             println!(
                 "drift {drift:+} ppm, the cycle shifted while learning: worst wait error {:.2} % \
                  of the cycle",
