@@ -847,14 +847,18 @@ impl CycleReader {
         }
         let previous_ns = previous.map_or(period_ns, |p| p.duration_ns);
         if let Some(p) = previous {
-            // The previous call overran its period and this one began as it ended: a driver
-            // that recovers from an xrun by starting its cycle afresh from now (one that skips
-            // to its next period calls a whole period later).
+            // This call began as the previous one ended, which overran its period or began so
+            // late that both fall within one: a driver that recovers from an xrun by starting
+            // its cycle afresh from now (one that skips to its next period calls a whole period
+            // later). Taken for one wrongly (a host catching up on a missed period, or one whose
+            // cycle ended just as this call's began), the edge lies later than the wake-up, and
+            // the next earlier call snaps it back.
             let end = p.start_ns + p.elapsed_ns;
-            if p.elapsed_ns as f64 > p.duration_ns
-                && r.start_ns >= end
-                && ((r.start_ns - end) as f64) < RESTART_WITHIN * p.duration_ns
-            {
+            let back_to_back =
+                r.start_ns >= end && ((r.start_ns - end) as f64) < RESTART_WITHIN * p.duration_ns;
+            let within_one =
+                ((r.start_ns - p.start_ns) as f64) < (1.0 - EARLY_SHARE) * p.duration_ns;
+            if back_to_back && (p.elapsed_ns as f64 > p.duration_ns || within_one) {
                 self.estimator.restart_cycle();
             }
         }
