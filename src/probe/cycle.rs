@@ -222,10 +222,9 @@ pub struct CycleEstimator {
     /// Whether a confirmed snap fell in the window: only then is its low the floor's.
     window_snapped: bool,
     window_end: f64,
-    /// The run of window lows under way, not yet shifted, with the floor line under it, and
-    /// its last low (cycle, place in periods).
+    /// The run of window lows under way (cycle, place in periods), not yet shifted, with the
+    /// floor line under it.
     run: FloorFit,
-    run_last: (f64, f64),
     /// The most a low of the run pulled its drift down, over the cycles learned from (periods).
     run_fall: f64,
     /// Runs closed by a shift of the floor: their cycles, how far the floor moved over them
@@ -293,7 +292,6 @@ impl Default for CycleEstimator {
             window_snapped: false,
             window_end: 0.0,
             run: FloorFit::default(),
-            run_last: (0.0, 0.0),
             run_fall: 0.0,
             learned_cycles: 0.0,
             learned_rise: 0.0,
@@ -562,7 +560,7 @@ impl CycleEstimator {
         }
         // How far this low strays from the line the drift learned so far draws through the
         // previous one. Before anything is learned, the drift may be anything up to DRIFT_MAX.
-        let (cycles, place) = self.run_last;
+        let (cycles, place) = self.run.last();
         let span = low.0 - cycles;
         let stray = (low.1 - place) - self.drift.unwrap_or(0.0) * span;
         let allowed = SNAP_CAP
@@ -592,7 +590,6 @@ impl CycleEstimator {
             self.floor_noise = Some(self.floor_noise.unwrap_or(0.0).max(stray.abs()));
         }
         self.run.push(low.0, low.1);
-        self.run_last = low;
         let cycles = self.learned_cycles + self.run.span();
         // Lows closer than half a window (the lows of two windows on either side of their
         // boundary) differ by the load's noise, not by drift: 8 cycles apart, their line said
@@ -655,7 +652,6 @@ impl CycleEstimator {
         self.run.clear();
         self.run_fall = 0.0;
         self.run.push(low.0, low.1);
-        self.run_last = low;
     }
 
     /// The run of lows under way ends: what it showed is kept if it had three lows or more (a
@@ -856,8 +852,9 @@ impl CycleReader {
             let end = p.start_ns + p.elapsed_ns;
             let back_to_back =
                 r.start_ns >= end && ((r.start_ns - end) as f64) < RESTART_WITHIN * p.duration_ns;
-            let within_one =
-                ((r.start_ns - p.start_ns) as f64) < (1.0 - EARLY_SHARE) * p.duration_ns;
+            // (Saturating: another thread's clock may read a little behind.)
+            let since_start = r.start_ns.saturating_sub(p.start_ns) as f64;
+            let within_one = since_start < (1.0 - EARLY_SHARE) * p.duration_ns;
             if back_to_back && (p.elapsed_ns as f64 > p.duration_ns || within_one) {
                 self.estimator.restart_cycle();
             }

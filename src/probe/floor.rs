@@ -6,8 +6,8 @@
 //! never below it; but a slow patch of the machine lifts a whole window's calls, and its low
 //! then lies far above (0.5 % to 1 % of the period). A line through a run's first and last lows,
 //! or a least-squares line, tilts with such a low; the line below every low does not, unless the
-//! low is the first or the last. Its slope is off by about the lows' height above the true floor
-//! over the run's length, and the mean height tells how far that is.
+//! low is the first or the last. Its slope is off by about the two lows' height above the true
+//! floor over the cycles between them, and the lows' mean height tells how far that is.
 //!
 //! Fixed capacity, no allocation: the lower hull of the lows (which holds the line) is kept, and
 //! their count and sums; a hull that grows past [`HULL_CAPACITY`] vertices (which lows with
@@ -72,6 +72,11 @@ impl FloorFit {
         self.count == 0
     }
 
+    /// The run's last low (cycle, place), as pushed.
+    pub fn last(&self) -> (f64, f64) {
+        (self.origin.0 + self.last.0, self.origin.1 + self.last.1)
+    }
+
     /// Cycles from the run's first low to its last.
     pub fn span(&self) -> f64 {
         self.last.0
@@ -115,7 +120,7 @@ impl FloorFit {
     }
 
     /// The floor line: a point on it (relative), its slope, and the cycles between the two lows
-    /// it passes through.
+    /// it passes through. `None` before two lows in different cycles.
     fn line(&self) -> Option<((f64, f64), f64, f64)> {
         if self.hull_len < 2 {
             return None;
@@ -127,7 +132,8 @@ impl FloorFit {
             .map(|w| (w[0], w[1]))
             .find(|(_, b)| b.0 >= mean_x)
             .unwrap_or((edges[self.hull_len - 2], edges[self.hull_len - 1]));
-        Some((a, (b.1 - a.1) / (b.0 - a.0), b.0 - a.0))
+        let base = b.0 - a.0;
+        (base > 0.0).then(|| (a, (b.1 - a.1) / base, base))
     }
 
     /// The line below every low with the least sum of heights above it: the hull's edge over
@@ -186,6 +192,11 @@ mod tests {
     fn one_low_gives_no_line() {
         assert!(lows(0.0, &[0.0]).fit().is_none());
         assert!(FloorFit::default().fit().is_none());
+        // Nor two in one cycle: no slope to divide by.
+        let mut same = FloorFit::default();
+        same.push(1000.0, 0.3);
+        same.push(1000.0, 0.2);
+        assert!(same.fit().is_none());
     }
 
     #[test]
