@@ -170,8 +170,10 @@ const CADENCE_MARGIN_LONG: f64 = 3e-4;
 /// How many recent gaps make the host's rhythm.
 pub const RHYTHM_LEN: usize = 64;
 /// A call that begins within this share of a period after the previous one ended, which overran
-/// its period, opens a cycle the host started afresh (see [`CycleEstimator::restart_cycle`]).
-const RESTART_WITHIN: f64 = 0.05;
+/// its cycle, opens a cycle the host started afresh (see [`CycleEstimator::restart_cycle`]).
+/// (The chaos runner's first call after a restart began 6 % of a period after the late one
+/// ended: its own work between calls on a machine that had just stalled.)
+const RESTART_WITHIN: f64 = 0.1;
 /// A gap this short (in periods) is a call back to back with the previous one: a burst.
 const BURST_GAP: f32 = 0.5;
 
@@ -771,6 +773,8 @@ struct Previous {
     elapsed_ns: u64,
     /// Its block's duration at the host's rate (ns).
     duration_ns: f64,
+    /// How long it waited in its cycle before it began, as estimated (ns).
+    wait_ns: u64,
 }
 
 /// The fleet thread's reading of one instance's block records, in the order the probe wrote
@@ -837,29 +841,35 @@ impl CycleReader {
             start_ns: r.start_ns,
             elapsed_ns: r.elapsed_ns as u64,
             duration_ns,
+            wait_ns: 0,
         });
         if r.deadline_ns == 0 {
             return Reading::default();
         }
         let previous_ns = previous.map_or(period_ns, |p| p.duration_ns);
         if let Some(p) = previous {
-            // This call began as the previous one ended, which overran its period or began so
-            // late that both fall within one: a driver that recovers from an xrun by starting
-            // its cycle afresh from now (one that skips to its next period calls a whole period
-            // later). Taken for one wrongly (a host catching up on a missed period, or one whose
-            // cycle ended just as this call's began), the edge lies later than the wake-up, and
-            // the next earlier call snaps it back.
+            // This call began as the previous one ended, and that one ended past its cycle's
+            // end as estimated (it waited and ran longer than a period) or began so late that
+            // both fall within one: a driver that recovers from an xrun by starting its cycle
+            // afresh from now (one that skips to its next period calls a whole period later).
+            // Taken for one wrongly (a host catching up on a missed period, or one whose cycle
+            // ended just as this call's began), the edge lies later than the wake-up, and the
+            // next earlier call snaps it back.
             let end = p.start_ns + p.elapsed_ns;
             let back_to_back =
                 r.start_ns >= end && ((r.start_ns - end) as f64) < RESTART_WITHIN * p.duration_ns;
+            let overran = (p.wait_ns + p.elapsed_ns) as f64 > p.duration_ns;
             // (Saturating: another thread's clock may read a little behind.)
             let since_start = r.start_ns.saturating_sub(p.start_ns) as f64;
             let within_one = since_start < (1.0 - EARLY_SHARE) * p.duration_ns;
-            if back_to_back && (p.elapsed_ns as f64 > p.duration_ns || within_one) {
+            if back_to_back && (overran || within_one) {
                 self.estimator.restart_cycle();
             }
         }
         let mut position = self.estimator.observe(r.start_ns, period_ns, previous_ns);
+        if let Some(p) = &mut self.previous {
+            p.wait_ns = position.wait_ns;
+        }
         let mut late = false;
         if let Some(p) = previous {
             let gap_ns = r.start_ns.saturating_sub(p.start_ns) as f64;
