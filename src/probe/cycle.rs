@@ -171,9 +171,14 @@ const CADENCE_MARGIN_LONG: f64 = 3e-4;
 pub const RHYTHM_LEN: usize = 64;
 /// A call that begins within this share of a period after the previous one ended, which overran
 /// its cycle, opens a cycle the host started afresh (see [`CycleEstimator::restart_cycle`]).
-/// (The chaos runner's first call after a restart began 6 % of a period after the late one
-/// ended: its own work between calls on a machine that had just stalled.)
-const RESTART_WITHIN: f64 = 0.1;
+/// (The chaos runner's first call after a restart began 6 % to 12 % of a period after the late
+/// one ended: its own work between calls on a machine that had just stalled.)
+const RESTART_WITHIN: f64 = 0.2;
+/// How much later in the old cycle than calls usually land (share of a period) a call must land
+/// at least to be taken for a restart ...
+const RESTART_UNUSUAL: f64 = 0.05;
+/// ... and how many times further than they usually stray from that.
+const RESTART_STRAYS: f64 = 3.0;
 /// A gap this short (in periods) is a call back to back with the previous one: a burst.
 const BURST_GAP: f32 = 0.5;
 
@@ -791,6 +796,9 @@ pub struct CycleReader {
     rules: ProbeConfig,
     gaps: GapCounter,
     previous: Option<Previous>,
+    /// The calls' usual wait in their cycle and how far it strays from that (shares of the
+    /// block's duration; means over about the last 16 calls).
+    usual_wait: (f64, f64),
     /// The block size and rate the durations below are for, the host's period (at a sane rate)
     /// and the block's duration at the host's rate (ns).
     timing: (u32, u32, f64, f64),
@@ -805,6 +813,7 @@ impl CycleReader {
             rules,
             gaps,
             previous: None,
+            usual_wait: (0.0, 0.0),
             timing: (0, 0, f64::NAN, f64::NAN),
         }
     }
@@ -852,9 +861,10 @@ impl CycleReader {
             // end as estimated (it waited and ran longer than a period) or began so late that
             // both fall within one: a driver that recovers from an xrun by starting its cycle
             // afresh from now (one that skips to its next period calls a whole period later).
-            // Taken for one wrongly (a host catching up on a missed period, or one whose cycle
-            // ended just as this call's began), the edge lies later than the wake-up, and the
-            // next earlier call snaps it back.
+            // Unless the old grid explains the call as well: it lands where calls usually do
+            // (a full session's cycle that overran and the next one's call, as late in its
+            // cycle as ever). Taken for a restart wrongly, the edge lies later than the wake-up,
+            // and the next earlier call snaps it back.
             let end = p.start_ns + p.elapsed_ns;
             let back_to_back =
                 r.start_ns >= end && ((r.start_ns - end) as f64) < RESTART_WITHIN * p.duration_ns;
@@ -862,13 +872,29 @@ impl CycleReader {
             // (Saturating: another thread's clock may read a little behind.)
             let since_start = r.start_ns.saturating_sub(p.start_ns) as f64;
             let within_one = since_start < (1.0 - EARLY_SHARE) * p.duration_ns;
-            if back_to_back && (overran || within_one) {
+            // Where this call lands on the old grid (a call just before a wake-up is early).
+            let on_grid = ((since_start + p.wait_ns as f64) / p.duration_ns).fract();
+            let on_grid = if on_grid > 1.0 - EARLY_SHARE {
+                on_grid - 1.0
+            } else {
+                on_grid
+            };
+            let (usual, strays) = self.usual_wait;
+            let unexplained = on_grid > usual + (RESTART_STRAYS * strays).max(RESTART_UNUSUAL);
+            if back_to_back && (overran || within_one) && unexplained {
                 self.estimator.restart_cycle();
             }
         }
         let mut position = self.estimator.observe(r.start_ns, period_ns, previous_ns);
         if let Some(p) = &mut self.previous {
             p.wait_ns = position.wait_ns;
+        }
+        let wait = position.wait_ns as f64 / duration_ns;
+        if wait.is_finite() {
+            let (usual, strays) = &mut self.usual_wait;
+            let off = wait.min(1.0) - *usual;
+            *usual += off / 16.0;
+            *strays += (off.abs() - *strays) / 16.0;
         }
         let mut late = false;
         if let Some(p) = previous {

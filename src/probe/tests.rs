@@ -888,6 +888,8 @@ mod cycle_sensing {
             (2_000, 0.12, 0.95, 0.0),
             (4_000, 0.0, 5.2, 0.07),
             (2_000, 0.12, 0.95, 0.07),
+            (2_000, 2.25, 0.3, 0.12),
+            (4_000, 0.0, 5.2, 0.15),
         ] {
             let mut s = Stream::new();
             let period = s.block_ns() as f64;
@@ -922,6 +924,40 @@ mod cycle_sensing {
                 worst < 0.05,
                 "overrun at {at}, held {held}, load {load}: {worst}"
             );
+        }
+    }
+
+    #[test]
+    fn a_full_cycle_that_overruns_into_the_next_calls_start_is_no_restart() {
+        // A session whose other plugins take 82-88 % of each cycle before Salve: a stall makes
+        // one of Salve's calls end just before the next cycle's call begins, as late in its
+        // cycle as ever. The host kept its grid; taken for a restart, the wake-up would move to
+        // that call and every wait after it read 85 % low, a full session seen as empty.
+        for at in [4_000, 6_000, 9_000] {
+            let mut s = Stream::new();
+            let period = s.block_ns() as f64;
+            // (After a quiet start that shows the host's wake-up.)
+            let mut waits = shares(7, 3_750, 0.0, 0.02);
+            waits.extend(shares(8, 6_000, 0.82, 0.88));
+            let mut worst = 0.0f64;
+            for (i, &w) in waits.iter().enumerate() {
+                s.next_ns = (1_000_000.0 + (i as f64 + w) * period) as u64;
+                let load = if i == at {
+                    1.0 + waits[i + 1] - w - 0.03
+                } else {
+                    0.1
+                };
+                let r = s.block(load);
+                if i > at {
+                    worst = worst.max((r.reading.wait_ns as f64 / period - w).abs());
+                }
+            }
+            println!(
+                "a full cycle overrun into the next call at cycle {at}: worst wait error {:.2} % \
+                 of the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.05, "overrun at {at}: {worst}");
         }
     }
 
