@@ -797,7 +797,8 @@ pub struct CycleReader {
     gaps: GapCounter,
     previous: Option<Previous>,
     /// The calls' usual wait in their cycle and how far it strays from that (shares of the
-    /// block's duration; means over about the last 16 calls).
+    /// block's duration; means over about the last 16 calls, each call's part clipped to twice
+    /// the stray).
     usual_wait: (f64, f64),
     /// The block size and rate the durations below are for, the host's period (at a sane rate)
     /// and the block's duration at the host's rate (ns).
@@ -891,8 +892,10 @@ impl CycleReader {
         }
         let wait = position.wait_ns as f64 / duration_ns;
         if wait.is_finite() {
+            // Clipped: a call held up by a stall of the machine moves neither much.
             let (usual, strays) = &mut self.usual_wait;
-            let off = wait.min(1.0) - *usual;
+            let clip = 2.0 * *strays + 0.01;
+            let off = (wait.min(1.0) - *usual).clamp(-clip, clip);
             *usual += off / 16.0;
             *strays += (off.abs() - *strays) / 16.0;
         }

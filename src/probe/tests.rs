@@ -879,51 +879,66 @@ mod cycle_sensing {
         // of a period (a slow patch of the machine): neither overran its period alone. And when
         // the restarted cycle's first call begins 7 % of a period after the late one ended (the
         // host's own work between them, or its wake-up).
-        for (at, held, load, after) in [
-            (300, 0.0, 1.42, 0.0),
-            (800, 0.0, 1.42, 0.0),
-            (2_000, 0.0, 1.42, 0.0),
-            (4_000, 0.0, 1.42, 0.0),
-            (2_000, 2.25, 0.3, 0.0),
-            (2_000, 0.12, 0.95, 0.0),
-            (4_000, 0.0, 5.2, 0.07),
-            (2_000, 0.12, 0.95, 0.07),
-            (2_000, 2.25, 0.3, 0.12),
-            (4_000, 0.0, 5.2, 0.15),
-        ] {
-            let mut s = Stream::new();
-            let period = s.block_ns() as f64;
-            let mut wake = s.next_ns as f64;
-            let mut worst = 0.0f64;
-            for (i, w) in shares(99, 6_000, 0.0, 0.02).into_iter().enumerate() {
-                let (late, load, after) = if i == at {
-                    (held, load, after)
-                } else {
-                    (0.0, 0.3, 0.0)
-                };
-                let start = wake + (w + late) * period;
-                s.next_ns = start as u64;
-                let r = s.block(load);
-                let end = start + load * period;
-                // A call that ends past its period restarts the host's cycle.
-                wake = if end > wake + period {
-                    end + after * period
-                } else {
-                    wake + period
-                };
-                if i > at && i > 100 {
-                    worst = worst.max((r.reading.wait_ns as f64 / period - w).abs());
+        // And all of these on a machine that holds up every eighth call by 25-45 % of a period
+        // (the runs of the own-fault suite on a noisy day): the usual spread of the waits that
+        // tells a restart from a late call must not grow with them.
+        for noisy in [false, true] {
+            for (at, held, load, after) in [
+                (300, 0.0, 1.42, 0.0),
+                (800, 0.0, 1.42, 0.0),
+                (2_000, 0.0, 1.42, 0.0),
+                (4_000, 0.0, 1.42, 0.0),
+                (2_000, 2.25, 0.3, 0.0),
+                (2_000, 0.12, 0.95, 0.0),
+                (4_000, 0.0, 5.2, 0.07),
+                (2_000, 0.12, 0.95, 0.07),
+                (2_000, 2.25, 0.3, 0.12),
+                (4_000, 0.0, 5.2, 0.15),
+            ] {
+                let held_up = shares(98, 6_000, 0.25, 0.45);
+                let mut s = Stream::new();
+                let period = s.block_ns() as f64;
+                let mut wake = s.next_ns as f64;
+                let mut worst = 0.0f64;
+                for (i, w) in shares(99, 6_000, 0.0, 0.02).into_iter().enumerate() {
+                    let (late, load, after) = if i == at {
+                        (held, load, after)
+                    } else if noisy && i % 8 == 7 && i != at + 1 {
+                        (held_up[i], 0.3, 0.0)
+                    } else {
+                        (0.0, 0.3, 0.0)
+                    };
+                    let start = wake + (w + late) * period;
+                    s.next_ns = start as u64;
+                    let r = s.block(load);
+                    let end = start + load * period;
+                    // A call that ends past its period restarts the host's cycle.
+                    wake = if end > wake + period {
+                        end + after * period
+                    } else {
+                        wake + period
+                    };
+                    if i > at && i > 100 {
+                        let error = r.reading.wait_ns as f64 / period - (w + late);
+                        worst = worst.max(error.abs());
+                    }
                 }
+                println!(
+                    "a restart after a call of {load} periods at cycle {at} (held {held} periods \
+                     before it, the next {after} after it{}): worst wait error {:.2} % of the \
+                     cycle",
+                    if noisy {
+                        ", every eighth call held up"
+                    } else {
+                        ""
+                    },
+                    worst * 100.0
+                );
+                assert!(
+                    worst < 0.05,
+                    "overrun at {at}, held {held}, load {load}, noisy {noisy}: {worst}"
+                );
             }
-            println!(
-                "a restart after a call of {load} periods at cycle {at} (held {held} periods \
-                 before it, the next {after} after it): worst wait error {:.2} % of the cycle",
-                worst * 100.0
-            );
-            assert!(
-                worst < 0.05,
-                "overrun at {at}, held {held}, load {load}: {worst}"
-            );
         }
     }
 
