@@ -834,6 +834,7 @@ impl CycleReader {
                 self.estimator.bridge();
             } else {
                 self.estimator.restart();
+                self.usual_wait = (0.0, 0.0);
             }
         }
         if retimed {
@@ -887,18 +888,6 @@ impl CycleReader {
             }
         }
         let mut position = self.estimator.observe(r.start_ns, period_ns, previous_ns);
-        if let Some(p) = &mut self.previous {
-            p.wait_ns = position.wait_ns;
-        }
-        let wait = position.wait_ns as f64 / duration_ns;
-        if wait.is_finite() {
-            // Clipped: a call held up by a stall of the machine moves neither much.
-            let (usual, strays) = &mut self.usual_wait;
-            let clip = 2.0 * *strays + 0.01;
-            let off = (wait.min(1.0) - *usual).clamp(-clip, clip);
-            *usual += off / 16.0;
-            *strays += (off.abs() - *strays) / 16.0;
-        }
         let mut late = false;
         if let Some(p) = previous {
             let gap_ns = r.start_ns.saturating_sub(p.start_ns) as f64;
@@ -921,6 +910,18 @@ impl CycleReader {
                 self.estimator.restart();
                 position = self.estimator.observe(r.start_ns, period_ns, period_ns);
             }
+        }
+        if let Some(p) = &mut self.previous {
+            p.wait_ns = position.wait_ns;
+        }
+        let wait = position.wait_ns as f64 / duration_ns;
+        if wait.is_finite() {
+            // Clipped: a call held up by a stall of the machine moves neither much.
+            let (usual, strays) = &mut self.usual_wait;
+            let clip = 2.0 * *strays + 0.01;
+            let off = (wait.min(1.0) - *usual).clamp(-clip, clip);
+            *usual += off / 16.0;
+            *strays += (off.abs() - *strays) / 16.0;
         }
         Reading {
             wait_ns: position.wait_ns,
