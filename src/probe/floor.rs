@@ -119,30 +119,25 @@ impl FloorFit {
         self.hull_len += 1;
     }
 
-    /// The floor line: a point on it (relative), its slope, and the cycles between the two lows
-    /// it passes through. `None` before two lows in different cycles.
-    fn line(&self) -> Option<((f64, f64), f64, f64)> {
+    /// The line below every low with the least sum of heights above it: the hull's edge over
+    /// the lows' mean cycle (the sum is the count times the height there). `None` before two
+    /// lows in different cycles.
+    pub fn fit(&self) -> Option<Fit> {
         if self.hull_len < 2 {
             return None;
         }
-        let mean_x = self.sum_x / self.count as f64;
+        let n = self.count as f64;
+        let mean_x = self.sum_x / n;
         let edges = &self.hull[..self.hull_len];
         let (a, b) = edges
             .windows(2)
             .map(|w| (w[0], w[1]))
             .find(|(_, b)| b.0 >= mean_x)
             .unwrap_or((edges[self.hull_len - 2], edges[self.hull_len - 1]));
-        let base = b.0 - a.0;
-        (base > 0.0).then(|| (a, (b.1 - a.1) / base, base))
-    }
-
-    /// The line below every low with the least sum of heights above it: the hull's edge over
-    /// the lows' mean cycle (the sum is the count times the height there). `None` before two
-    /// lows in different cycles.
-    pub fn fit(&self) -> Option<Fit> {
-        let (a, slope, base) = self.line()?;
-        let n = self.count as f64;
-        let at_mean = a.1 + slope * (self.sum_x / n - a.0);
+        // (Two lows in one cycle: no slope to divide by.)
+        let base = Some(b.0 - a.0).filter(|&base| base > 0.0)?;
+        let slope = (b.1 - a.1) / base;
+        let at_mean = a.1 + slope * (mean_x - a.0);
         Some(Fit {
             slope,
             height: (self.sum_y / n - at_mean).max(0.0),
