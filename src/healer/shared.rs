@@ -185,18 +185,37 @@ impl AudioSide {
 /// Consecutive overrun blocks after which the reflex steps down without waiting for the healer.
 pub const REFLEX_OVERRUNS: u32 = 2;
 
+/// A call that takes more than this many periods...
+pub const HELD_PERIODS: f32 = 4.0;
+/// ...and more than this many times the call before it was held up by the machine, not slowed
+/// by Salve's own work (which grows with its load, not 10-fold from one block to the next).
+pub const HELD_JUMP: u64 = 8;
+
 /// The audio thread's reflex: two overruns in a row mean the load is already past the budget,
 /// and the healer, ticking at 50 Hz, could take another 15 blocks to react. The reflex lowers the
 /// level by one at once (never into safe mode) and leaves everything else to the healer, which
 /// adopts the change at its next tick. Wait-free: a load, a compare-exchange, a counter.
+///
+/// A call the machine held up (a virtual machine's or the system's stall inside `process()`:
+/// many periods, and many times the call before it) neither counts nor breaks a run of
+/// overruns: stepping down cannot shorten the next stall. A longer hold is two such calls in a
+/// row, and the second, no longer many times the one before it, counts as one overrun.
 #[derive(Debug, Default)]
 pub struct Reflex {
     consecutive: u32,
+    /// The last call's own time (ns).
+    last_elapsed_ns: u32,
 }
 
 impl Reflex {
     /// Looks at the block just processed; returns whether it lowered the level.
     pub fn observe(&mut self, record: &BlockRecord, decisions: &AudioSide) -> bool {
+        let held = record.load > HELD_PERIODS
+            && u64::from(record.elapsed_ns) > HELD_JUMP * u64::from(self.last_elapsed_ns);
+        self.last_elapsed_ns = record.elapsed_ns;
+        if held {
+            return false;
+        }
         if !record.events.contains(EventKind::Overrun) {
             self.consecutive = 0;
             return false;
@@ -305,6 +324,55 @@ mod tests {
         r.observe(&record(true, 8), &d_audio);
         assert!(r.observe(&record(true, 8), &d_audio));
         assert_eq!(d.level(), Level::Medium);
+    }
+
+    /// A call of `periods` periods, `overrun` flagged by the probe when past its budget.
+    fn timed(periods: f32, ratio: u8) -> BlockRecord {
+        let period_ns = 1_333_333.0;
+        BlockRecord {
+            elapsed_ns: (periods * period_ns) as u32,
+            deadline_ns: period_ns as u64,
+            load: periods,
+            ..record(periods > 0.7, ratio)
+        }
+    }
+
+    #[test]
+    fn calls_the_machine_held_up_are_not_salves_overload() {
+        let (d, fleet, d_audio) = Decisions::new(Level::Ultra);
+        fleet.publish_acting(true);
+        let mut r = Reflex::default();
+        for _ in 0..10 {
+            assert!(!r.observe(&timed(0.03, 16), &d_audio));
+        }
+        // Two calls in a row held for 12 and 10 periods (Salve's own calls take 3 % of one):
+        // the second counts as one overrun, not two.
+        assert!(!r.observe(&timed(12.0, 16), &d_audio));
+        assert!(!r.observe(&timed(10.0, 16), &d_audio));
+        assert!(!r.observe(&timed(0.03, 16), &d_audio));
+        assert_eq!(d.level(), Level::Ultra);
+        // A stall that goes on, three calls in a row: the reflex acts at the third.
+        for periods in [12.0, 10.0] {
+            r.observe(&timed(periods, 16), &d_audio);
+        }
+        assert!(r.observe(&timed(11.0, 16), &d_audio));
+        assert_eq!(d.level(), Level::High);
+        // Salve's own load rising, however far, counts at every call: 0.9, then 5 periods.
+        let (d, fleet, d_audio) = Decisions::new(Level::Ultra);
+        fleet.publish_acting(true);
+        let mut r = Reflex::default();
+        r.observe(&timed(0.3, 16), &d_audio);
+        r.observe(&timed(0.9, 16), &d_audio);
+        assert!(r.observe(&timed(5.0, 16), &d_audio));
+        assert_eq!(d.level(), Level::High);
+        // A jump of Salve's own load from 30 % to 160 % of the period (the spikes) counts too.
+        let (d, fleet, d_audio) = Decisions::new(Level::Ultra);
+        fleet.publish_acting(true);
+        let mut r = Reflex::default();
+        r.observe(&timed(0.3, 16), &d_audio);
+        r.observe(&timed(1.6, 16), &d_audio);
+        assert!(r.observe(&timed(1.6, 16), &d_audio));
+        assert_eq!(d.level(), Level::High);
     }
 
     #[test]
