@@ -411,6 +411,10 @@ const CLEARLY_OVERRUN: f32 = 1.2;
 const SURGE_MEMORY_S: f64 = 10.0;
 /// How long a learned cost at a level is trusted (the session changes).
 const LEARNED_COST_S: f64 = 60.0;
+/// Seconds of slowed ticks in a row after which the slower cost is the level's new cost (a
+/// tone setting that runs at the oversampled rate, a machine that stays slow); before that they
+/// teach nothing about the level, and the surge keeps the room they call for.
+const NEW_COST_AFTER_S: f64 = 2.0;
 
 /// How long advice or a raise stays news for the panel, in seconds.
 pub const NEWS_S: f64 = 30.0;
@@ -443,8 +447,10 @@ pub struct ShedPolicy {
     last_tick_s: f64,
     /// Ticks in a row with the predicted fill above the line.
     full_ticks: u32,
-    /// Ticks in a row in which Salve's calls cost [`SLOWED`] times their usual.
+    /// Ticks in a row in which Salve's calls cost [`SLOWED`] times their usual...
     slowed_ticks: u32,
+    /// ...since when.
+    slowed_since_s: f64,
     /// What one instance's call was seen to cost at each cap (share of the cycle, 0 if not
     /// seen), and when: a level up is predicted from it where it is dearer than twice the
     /// level below (the instances' memory no longer fits the caches, say).
@@ -491,6 +497,7 @@ impl ShedPolicy {
             last_tick_s: f64::NEG_INFINITY,
             full_ticks: 0,
             slowed_ticks: 0,
+            slowed_since_s: f64::INFINITY,
             call_share: [(0.0, f64::NEG_INFINITY); 6],
             surge: 1.0,
             last: None,
@@ -548,11 +555,22 @@ impl ShedPolicy {
             let calm = (-(now_s - self.last_tick_s).max(0.0) / SURGE_MEMORY_S).exp() as f32;
             self.surge = (1.0 + (self.surge - 1.0) * calm).max(ratio.clamp(1.0, 4.0));
         }
+        if !slowed {
+            self.slowed_since_s = f64::INFINITY;
+        } else if self.slowed_since_s == f64::INFINITY {
+            self.slowed_since_s = now_s;
+        }
         self.fast += (m.fill_peak - self.fast) * 0.5;
         self.slow += (m.fill_peak - self.slow) * 0.05;
         self.share += (m.salve_share - self.share) * 0.3;
-        if now_s - self.last_change_s >= SETTLED_S && m.blocks > 0 {
-            // The cap has held long enough for every crossfade into it to be over.
+        if now_s - self.last_change_s >= SETTLED_S
+            && m.blocks > 0
+            && (!slowed || now_s - self.slowed_since_s >= NEW_COST_AFTER_S)
+        {
+            // The cap has held long enough for every crossfade into it to be over, and the
+            // machine did not just slow the calls down: a cost learned in a slow-down of half a
+            // second kept a lone instance at 8x for the rest of a clean run (its level up
+            // predicted at the slow cost, times the surge that already allowed for it).
             let (seen, at) = &mut self.call_share[self.cap as usize];
             *seen = if now_s - *at > LEARNED_COST_S {
                 call
@@ -1546,6 +1564,48 @@ mod tests {
         let first = first_down.expect("sheds");
         // Five ticks of grace, then three full ones: the eighth tick.
         assert!(first <= 10.0 + 0.02 * 7.5, "first step down at {first} s");
+    }
+
+    #[test]
+    fn a_half_second_slow_down_of_the_machine_is_not_what_a_level_costs() {
+        // One instance takes 30 % of the cycle at 16x (20 % at 8x, 12 % at 4x), 3 % before it.
+        // From 10 s to 10.5 s the machine runs it at a third of its speed: the cycles fill to
+        // 93 % at 16x, and shedding is right (a slow-down that lasts). Once the machine is back,
+        // the level up must be predicted at what 16x costs, not at its cost in the slow-down:
+        // the surge already keeps room for the machine's slow-downs (and its memory decides
+        // when: 17.4 s after; with the slow cost learned, only once that expired, after 60 s).
+        let cost = |level: Level| match level {
+            Level::Ultra => 0.3,
+            Level::High => 0.2,
+            _ => 0.12,
+        };
+        let mut policy = ShedPolicy::default();
+        let (mut t, mut lowest, mut back_at) = (0.0, Level::Ultra, None);
+        while t < 40.0 {
+            let slow = if (10.0..10.5).contains(&t) { 3.0 } else { 1.0 };
+            let share = cost(policy.cap) * slow;
+            policy.tick(
+                t,
+                &Measured {
+                    cycles: 15,
+                    salve_share: share,
+                    fill_mean: 0.03 + share,
+                    fill_peak: 0.03 + share,
+                    dropouts: 0,
+                    blocks: 15,
+                    blind: 0,
+                },
+            );
+            lowest = lowest.min(policy.cap);
+            if t > 10.5 && policy.cap == Level::Ultra && lowest < Level::Ultra {
+                back_at.get_or_insert(t);
+            }
+            t += 0.02;
+        }
+        assert!(lowest < Level::Ultra, "the slow-down sheds");
+        let back_at = back_at.expect("back at 16x");
+        assert!(back_at < 10.5 + 20.0, "back at 16x only at {back_at:.1} s");
+        assert_eq!(policy.cap, Level::Ultra);
     }
 
     #[test]
