@@ -91,7 +91,10 @@
 //!   it lands later in the old cycle than calls usually do: a full session's cycle that overran
 //!   into the next call's start is no restart. Read against the old grid, every wait after a
 //!   restart was 42 % too high for seconds (tests: 0.4-1.7 %, also with every eighth call held
-//!   up; the full session 0.2 %). A restart of any other shape (the host's next call well after
+//!   up; the full session 0.2 %). When the call after it comes half a period to 90 % of one
+//!   later, the restart's own call came late in the cycle it opened, and the cycle opens a period
+//!   before that next call instead (else every later wait read 86 % high; tests: 1.3-1.5 %).
+//!   A restart of any other shape (the host's next call well after
 //!   Salve's late one ended, or landing where calls usually do) reads as work before Salve until
 //!   the edge catches up.
 //! - A host with no audio clock (a standalone app without an audio device, sleeping for a period
@@ -186,6 +189,12 @@ const RESTART_UNUSUAL: f64 = 0.05;
 const RESTART_STRAYS: f64 = 3.0;
 /// A gap this short (in periods) is a call back to back with the previous one: a burst.
 const BURST_GAP: f32 = 0.5;
+/// A call this many periods after a restart's call (sooner than a period, not back to back)
+/// shows that the restart's call came late in the cycle it opened: the chaos runner's own
+/// work after an overrun (a progress line written) put it 14 % of a period after the cycle
+/// the next calls kept, and every wait after it read 86 % high, the edge a running minimum that
+/// does not rise to calls so late in a cycle.
+const RESTART_LATE: std::ops::Range<f64> = 0.5..1.0 - EARLY_SHARE;
 
 /// The cycle position of one call.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -288,6 +297,8 @@ pub struct CycleEstimator {
     bridged: bool,
     /// The host starts its cycle afresh at the next call (see [`CycleEstimator::restart_cycle`]).
     restarted: bool,
+    /// The last call opened a cycle the host started afresh (see [`RESTART_LATE`]).
+    just_restarted: bool,
 }
 
 impl Default for CycleEstimator {
@@ -334,6 +345,7 @@ impl Default for CycleEstimator {
             clocked: None,
             bridged: false,
             restarted: false,
+            just_restarted: false,
         }
     }
 }
@@ -437,7 +449,15 @@ impl CycleEstimator {
             }
             self.last_snap_ns = 0.0;
         }
-        if std::mem::take(&mut self.restarted) {
+        // The call after a restart came sooner than a period after it: the restart's call came
+        // late in its own cycle (the host's own work after the overrun), and the cycle that
+        // began afresh is this call's, one period earlier.
+        let late_restart = std::mem::take(&mut self.just_restarted)
+            && gap >= RESTART_LATE.start * self.period
+            && gap < RESTART_LATE.end * self.period
+            && self.once_a_period();
+        if std::mem::take(&mut self.restarted) || late_restart {
+            self.just_restarted = true;
             // This call opens a cycle: the edge one period before it, the line of whole periods
             // (and the run of lows placed against it) starting over from there.
             self.last_snap_ns = 0.0;
