@@ -1573,7 +1573,8 @@ mod tests {
         // 93 % at 16x, and shedding is right (a slow-down that lasts). Once the machine is back,
         // the level up must be predicted at what 16x costs, not at its cost in the slow-down:
         // the surge already keeps room for the machine's slow-downs (and its memory decides
-        // when: 17.4 s after; with the slow cost learned, only once that expired, after 60 s).
+        // when: 17.4 s after; with the slow cost learned, not within the 30 s after it, the
+        // learned cost trusted for 60 s).
         let cost = |level: Level| match level {
             Level::Ultra => 0.3,
             Level::High => 0.2,

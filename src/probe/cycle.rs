@@ -90,14 +90,14 @@
 //!   run past its cycle's end as estimated (or begun so late that both fall in one period), and
 //!   it lands elsewhere in the old cycle than calls usually do, later or earlier (nothing ran
 //!   before it, so a call just before the old wake-up is no early call of it): a full session's
-//!   cycle that overran into the next call's start is no restart. Read against the old grid, every wait after a
-//!   restart was 42 % too high for seconds (tests: 0.4-1.7 %, also with every eighth call held
-//!   up; the full session 0.2 %). When the call after it comes half a period to 90 % of one
-//!   later, the restart's own call came late in the cycle it opened, and the cycle opens a period
-//!   before that next call instead (else every later wait read 86 % high; tests: 1.3-1.5 %).
-//!   A restart of any other shape (the host's next call well after
-//!   Salve's late one ended, or landing where calls usually do) reads as work before Salve until
-//!   the edge catches up.
+//!   cycle that overran into the next call's start is no restart. Read against the old grid,
+//!   every wait after a restart was 42 % too high for seconds (tests: 0.4-1.7 %, also with every
+//!   eighth call held up; the full session 0.2 %). When the call after it comes half a period to
+//!   90 % of one later, the restart's own call came late in the cycle it opened, and the cycle
+//!   opens a period before that next call instead (else every later wait read 86 % high; tests:
+//!   1.3-1.5 %). A restart of any other shape (the host's next call well after Salve's late one
+//!   ended, or landing where calls usually do) reads as work before Salve until the edge
+//!   catches up.
 //! - A host with no audio clock (a standalone app without an audio device, sleeping for a period
 //!   after each cycle's start) calls a little later than one period every time. No wake-up
 //!   follows that: `regular` is false once the cadence check has seen it, and before the first
@@ -183,8 +183,8 @@ pub const RHYTHM_LEN: usize = 64;
 /// (The chaos runner's first call after a restart began 6 % to 12 % of a period after the late
 /// one ended: its own work between calls on a machine that had just stalled.)
 const RESTART_WITHIN: f64 = 0.2;
-/// How much later in the old cycle than calls usually land (share of a period) a call must land
-/// at least to be taken for a restart ...
+/// How much later or earlier in the old cycle than calls usually land (share of a period) a call
+/// must land at least to be taken for a restart ...
 const RESTART_UNUSUAL: f64 = 0.05;
 /// ... and how many times further than they usually stray from that.
 const RESTART_STRAYS: f64 = 3.0;
@@ -192,7 +192,7 @@ const RESTART_STRAYS: f64 = 3.0;
 const BURST_GAP: f32 = 0.5;
 /// A call this many periods after a restart's call (sooner than a period, not back to back)
 /// shows that the restart's call came late in the cycle it opened: the chaos runner's own
-/// work after an overrun (a progress line written) put it 14 % of a period after the cycle
+/// work after an overrun (likely its progress line) put it 14 % of a period after the cycle
 /// the next calls kept, and every wait after it read 86 % high, the edge a running minimum that
 /// does not rise to calls so late in a cycle.
 const RESTART_LATE: std::ops::Range<f64> = 0.5..1.0 - EARLY_SHARE;

@@ -311,9 +311,9 @@ fn run_scenario(
         }
         timeline.blocks.push((audio_s, 0.0, 0, missed));
         played += n as u64;
-        // (Not right after a miss: the device starts afresh as the late call ended, and a
-        // progress line written then, up to half a period on this VM, put the next call late in
-        // the cycle it opened.)
+        // (Not right after a miss: the device starts afresh as the late call ended, and the next
+        // call came 9.5-52 % of a period late in the cycle it opened in runs DD-own and DE-own,
+        // a progress line written in between the likeliest cause.)
         if !missed && last_progress.elapsed() > Duration::from_millis(500) {
             last_progress = Instant::now();
             eprint!(
