@@ -919,8 +919,11 @@ impl CycleReader {
             if r.events.contains(EventKind::BlockSizeChange)
                 || r.events.contains(EventKind::SampleRateChange)
             {
-                // Another period: the cycle is followed afresh from here.
+                // Another period: the cycle is followed afresh from here, and where calls
+                // usually land in it is learned afresh too (kept, a restart 30 calls after the
+                // block doubled was taken for a late call, its waits read 42 % high).
                 self.estimator.restart();
+                self.usual_wait = (0.0, 0.0);
                 position = self.estimator.observe(r.start_ns, period_ns, period_ns);
             }
         }

@@ -995,6 +995,53 @@ mod cycle_sensing {
     }
 
     #[test]
+    fn a_new_block_size_forgets_where_calls_usually_landed() {
+        // A session at 64 samples (calls 40-44 % into their cycle), then the host goes on at
+        // 128 samples with nothing before Salve. Where calls usually land tells a restart of
+        // the host's cycle from a late call (the restart's call lands where the late one ended,
+        // here 42 % into the old cycle); learned at the old size it no longer holds, and a
+        // restart soon after (a call of 1.42 periods, the host starting afresh as it ends) must
+        // still be followed at once.
+        for at in [30, 80, 200] {
+            let mut s = Stream::new();
+            let mut worst = 0.0f64;
+            let mut wake = s.next_ns as f64;
+            // (After a quiet start that shows the host's wake-up.)
+            let mut waits = shares(7, 3_750, 0.0, 0.02);
+            waits.extend(shares(9, 3_000, 0.40, 0.44));
+            for w in waits {
+                s.next_ns = (wake + w * s.block_ns() as f64) as u64;
+                s.block(0.1);
+                wake += s.block_ns() as f64;
+            }
+            s.info.samples = 128;
+            let period = s.block_ns() as f64;
+            for (i, w) in shares(10, 1_000, 0.0, 0.02).into_iter().enumerate() {
+                let start = wake + w * period;
+                s.next_ns = start as u64;
+                let load = if i == at { 1.42 } else { 0.1 };
+                let r = s.block(load);
+                let end = start + load * period;
+                wake = if end > wake + period {
+                    end
+                } else {
+                    wake + period
+                };
+                if i > at {
+                    let error = r.reading.wait_ns as f64 / period - w;
+                    worst = worst.max(error.abs());
+                }
+            }
+            println!(
+                "a restart {at} calls after the block size doubled: worst wait error {:.2} % of \
+                 the cycle",
+                worst * 100.0
+            );
+            assert!(worst < 0.05, "restart at {at}: {worst}");
+        }
+    }
+
+    #[test]
     fn a_shift_of_the_cycle_while_the_drift_is_learned_does_not_pull_the_edge_away() {
         // The runner's clean session as one run measured it: a stopped transport with the
         // others at 2-3 % of each cycle, but from 0.6 s to 2.25 s every call starts 3 % of a
