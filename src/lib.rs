@@ -442,6 +442,8 @@ impl Plugin for Salve {
         self.engine = Some(engine);
 
         self.probe.restart_stream();
+        // A new stream: the reflex judges its calls on their own, not on the last stream's.
+        self.reflex = Reflex::default();
         let records = self.probe.new_ring(sr);
         // Leaving first (a second activate without a deactivate): the final checkpoint of the
         // last session is written before the new membership starts.
@@ -480,6 +482,7 @@ impl Plugin for Salve {
             engine.reset();
         }
         self.probe.restart_stream();
+        self.reflex = Reflex::default();
     }
 
     fn deactivate(&mut self) {
