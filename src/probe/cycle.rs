@@ -79,6 +79,13 @@
 //!   it was taken for the wake-up: 60 % off). A hole of 250 cycles while the stream settles (700
 //!   instances starting at once): 2.4 % to 2.5 % (49 % when the edge rose by every missed
 //!   cycle's allowance).
+//! - A call that lands in the last tenth of its cycle reads as an early call of the next one
+//!   (waits up to 90 % are told). After a missed cycle such a call is taken for what it most
+//!   likely is, late in its own cycle (a host misses cycles when they are full), and neither
+//!   snaps the edge down by more than 2 % of a period nor confirms such a snap: a session whose
+//!   others take 88-96 % of the cycle while the host misses every other one, 0.2 % (96 % when
+//!   those calls pulled the edge down to themselves). A shift of the host's cycle that comes
+//!   with missed cycles is followed from the first call after an ordinary gap.
 //! - Work after Salve in the cycle is invisible: only dropouts (a call two periods late, a
 //!   transport jump) show it.
 //! - Hosts that render ahead of real time or call in bursts (ASIO-Guard style) have no wake-up
@@ -153,12 +160,14 @@ const ROBUST_LOWS: u32 = 6;
 const DRIFT_MAX: f64 = 2e-4;
 /// A snap down larger than this (a share of the period) may be the previous cycle's late call,
 /// and a low that strays this far from the drift's line is a shift of the floor, not drift (a
-/// new run of lows starts). Such a snap counts only when the next call confirms it (from the stream's start: a late call taken for the floor while
-/// the edge settles has its climb back learned as drift): a call that lands in the last tenth
-/// before the expected wake-up may be the next cycle's, early, or this cycle's, late. The gap to
-/// the next call tells them apart unless the host missed the cycle in between (a late call is
-/// often why it did); then the next call tells, landing below the old edge too (the load before
-/// Salve did fall) or not. (With 1.5 times this cap, late calls before misses pulled the edge
+/// new run of lows starts). Such a snap counts only when the next call confirms it (from the
+/// stream's start: a late call taken for the floor while the edge settles has its climb back
+/// learned as drift): a call that lands in the last tenth before the expected wake-up may be
+/// the next cycle's, early, or this cycle's, late. The gap to the next call tells them apart
+/// unless the host missed the cycle in between (a late call is often why it did); then the
+/// snap is undone, even if the next call lands below the old edge too (after a missed cycle it
+/// is as likely late in its own cycle), and a shift of the cycle snaps again at the next call
+/// after an ordinary gap. (With 1.5 times this cap, late calls before misses pulled the edge
 /// off by 65 % when the drift was learned from the snaps.)
 const SNAP_CAP: f64 = 0.02;
 /// A call this share of a period before the predicted wake-up still belongs to that cycle (the
@@ -190,6 +199,8 @@ const RESTART_UNUSUAL: f64 = 0.05;
 const RESTART_STRAYS: f64 = 3.0;
 /// A gap this short (in periods) is a call back to back with the previous one: a burst.
 const BURST_GAP: f32 = 0.5;
+/// A gap this long (in periods) has a cycle missed in it.
+const MISSED_GAP: f32 = 1.5;
 /// A call this many periods after a restart's call (sooner than a period, not back to back)
 /// shows that the restart's call came late in the cycle it opened: the chaos runner's own
 /// work after an overrun (likely its progress line) put it 14 % of a period after the cycle
@@ -438,10 +449,12 @@ impl CycleEstimator {
         };
         if self.last_snap_ns > 0.0 {
             let soon = gap < (1.0 - EARLY_SHARE) * self.period;
-            if (soon || self.unconfirmed(start_ns)) && self.once_a_period() {
+            let missed = gap_ratio >= MISSED_GAP;
+            if (soon || self.unconfirmed(start_ns, missed)) && self.once_a_period() {
                 // The call that snapped the edge down was the previous cycle's, late, not this
                 // cycle's, early: a host that calls once a cycle does not call again this
-                // soon, and after a missed cycle this call did not land below the old edge.
+                // soon, and after a missed cycle this call did not land below the old edge, or
+                // came after a missed cycle itself.
                 // The edge goes back, and nothing is learned from it (else every late call
                 // would pull the edge, and the drift learned, early for good).
                 self.wake_ns += self.last_snap_ns;
@@ -488,6 +501,23 @@ impl CycleEstimator {
         } else {
             let counted = period_ns.max(1.0) * (1.0 + self.drift.unwrap_or(0.0));
             let cycles = (((start - self.wake_ns) / counted + EARLY_SHARE) as i64).max(0) as f64;
+            // A call after a missed cycle that lands more than a snap's cap before the wake-up
+            // it would open is late in the cycle before: a host misses cycles when they are
+            // full (the runner's two-thread session in its last second, run DG: the others at
+            // 90-95 %, every other cycle missed; each such call was taken for an early one,
+            // the next, as early, confirmed it, the edge came down to the calls and the waits
+            // read 5 % against 80 %). A shift of the host's cycle is followed from the first
+            // call after an ordinary gap (see [`SNAP_CAP`]).
+            let opens = (start - self.wake_ns) / counted;
+            let cycles = if cycles >= 2.0
+                && gap_ratio >= MISSED_GAP
+                && cycles - opens > SNAP_CAP
+                && self.once_a_period()
+            {
+                cycles - 1.0
+            } else {
+                cycles
+            };
             (
                 cycles,
                 cycles * counted + cycles.min(1.0) * (period - counted),
@@ -526,7 +556,7 @@ impl CycleEstimator {
             self.bursts += (gap_ratio < BURST_GAP) as usize;
             self.next = (self.next + 1) % RHYTHM_LEN;
             self.filled = (self.filled + 1).min(RHYTHM_LEN);
-            if (BURST_GAP..1.5).contains(&gap_ratio) {
+            if (BURST_GAP..MISSED_GAP).contains(&gap_ratio) {
                 self.cadence_sum += gap_ratio as f64;
                 self.cadence_gaps += 1;
                 if self.cadence_gaps >= CADENCE_WINDOW {
@@ -719,11 +749,16 @@ impl CycleEstimator {
     }
 
     /// Whether the last snap was large (see [`SNAP_CAP`]) and the call starting at `start_ns`
-    /// lands at or above the edge as it was before it.
+    /// lands at or above the edge as it was before it, or came after a `missed` cycle: landing
+    /// below it then is as likely late in its own cycle (a host misses cycles when they are
+    /// full), and confirms nothing.
     #[inline]
-    fn unconfirmed(&self, start_ns: u64) -> bool {
+    fn unconfirmed(&self, start_ns: u64, missed: bool) -> bool {
         if self.last_snap_ns <= SNAP_CAP * self.period {
             return false;
+        }
+        if missed {
+            return true;
         }
         let old_wake = self.wake_ns + self.last_snap_ns;
         let since = start_ns as i64 as f64 - old_wake;
