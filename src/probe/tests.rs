@@ -105,6 +105,15 @@ impl Stream {
         record
     }
 
+    /// A call `wait` of a period into cycle `cycle` (counted from the stream's first wake-up),
+    /// taking `load` periods; returns how far the wait read of it is from `wait` (periods).
+    fn call_at(&mut self, cycle: f64, wait: f64, load: f64) -> f64 {
+        let period = self.block_ns() as f64;
+        self.next_ns = (1_000_000.0 + (cycle + wait) * period) as u64;
+        let r = self.block(load);
+        (r.reading.wait_ns as f64 / period - wait).abs()
+    }
+
     /// `n` clean blocks at 30 % load.
     fn settle(&mut self, n: usize) {
         for _ in 0..n {
@@ -968,21 +977,19 @@ mod cycle_sensing {
         // that call and every wait after it read 85 % low, a full session seen as empty.
         for at in [4_000, 6_000, 9_000] {
             let mut s = Stream::new();
-            let period = s.block_ns() as f64;
             // (After a quiet start that shows the host's wake-up.)
             let mut waits = shares(7, 3_750, 0.0, 0.02);
             waits.extend(shares(8, 6_000, 0.82, 0.88));
             let mut worst = 0.0f64;
             for (i, &w) in waits.iter().enumerate() {
-                s.next_ns = (1_000_000.0 + (i as f64 + w) * period) as u64;
                 let load = if i == at {
                     1.0 + waits[i + 1] - w - 0.03
                 } else {
                     0.1
                 };
-                let r = s.block(load);
+                let error = s.call_at(i as f64, w, load);
                 if i > at {
-                    worst = worst.max((r.reading.wait_ns as f64 / period - w).abs());
+                    worst = worst.max(error);
                 }
             }
             println!(
@@ -1004,7 +1011,6 @@ mod cycle_sensing {
         // against 80-95 %.
         for seed in [12, 13, 14] {
             let mut s = Stream::new();
-            let period = s.block_ns() as f64;
             // (A quiet start that shows the wake-up, then a busy session, every cycle played.)
             let mut waits = shares(7, 3_750, 0.0, 0.02);
             waits.extend(shares(11, 3_000, 0.80, 0.86));
@@ -1012,10 +1018,9 @@ mod cycle_sensing {
             waits.extend(shares(seed, 1_500, 0.88, 0.96));
             let (mut cycle, mut worst) = (0.0, 0.0f64);
             for (i, &w) in waits.iter().enumerate() {
-                s.next_ns = (1_000_000.0 + (cycle + w) * period) as u64;
-                let r = s.block(0.03);
+                let error = s.call_at(cycle, w, 0.03);
                 if i >= missing {
-                    worst = worst.max((r.reading.wait_ns as f64 / period - w).abs());
+                    worst = worst.max(error);
                 }
                 // (The first call of the overload comes after a missed cycle too.)
                 cycle += if i + 1 >= missing { 2.0 } else { 1.0 };
