@@ -270,6 +270,13 @@ fn controls_at_rest(params: &SalveParams, loudness: &dsp::loudness::LoudnessMatc
 }
 
 impl Salve {
+    /// A new stream (`activate`, `reset`): the probe judges gaps afresh, and the reflex judges
+    /// its calls on their own, not on the last stream's.
+    fn restart_stream(&mut self) {
+        self.probe.restart_stream();
+        self.reflex = Reflex::default();
+    }
+
     /// Asks for the memory a block reads, all at once (see [`cache`]): what the plugin shares
     /// with other threads, its controls, and itself. With hundreds of instances in a session
     /// all of it left the cache since this instance's last block.
@@ -441,9 +448,7 @@ impl Plugin for Salve {
         context.set_latency_samples(engine.latency());
         self.engine = Some(engine);
 
-        self.probe.restart_stream();
-        // A new stream: the reflex judges its calls on their own, not on the last stream's.
-        self.reflex = Reflex::default();
+        self.restart_stream();
         let records = self.probe.new_ring(sr);
         // Leaving first (a second activate without a deactivate): the final checkpoint of the
         // last session is written before the new membership starts.
@@ -481,8 +486,7 @@ impl Plugin for Salve {
             engine.set_curve(curve);
             engine.reset();
         }
-        self.probe.restart_stream();
-        self.reflex = Reflex::default();
+        self.restart_stream();
     }
 
     fn deactivate(&mut self) {

@@ -894,8 +894,7 @@ impl CycleReader {
                 // session read every wait as nothing.
                 self.estimator.bridge();
             } else {
-                self.estimator.restart();
-                self.usual_wait = (0.0, 0.0);
+                self.follow_afresh();
             }
         }
         if retimed {
@@ -954,11 +953,8 @@ impl CycleReader {
             if r.events.contains(EventKind::BlockSizeChange)
                 || r.events.contains(EventKind::SampleRateChange)
             {
-                // Another period: the cycle is followed afresh from here, and where calls
-                // usually land in it is learned afresh too (kept, a restart 30 calls after the
-                // block doubled was taken for a late call, its waits read 42 % high).
-                self.estimator.restart();
-                self.usual_wait = (0.0, 0.0);
+                // Another period: the cycle is followed afresh from here.
+                self.follow_afresh();
                 position = self.estimator.observe(r.start_ns, period_ns, period_ns);
             }
         }
@@ -980,6 +976,14 @@ impl CycleReader {
             regular: self.estimator.regular(),
             late,
         }
+    }
+
+    /// Follows the host's cycle afresh from the next call: the edge, and where calls usually land
+    /// in the cycle (kept across a new block size, a restart 30 calls after the block doubled was
+    /// taken for a late call and its waits read 42 % high).
+    fn follow_afresh(&mut self) {
+        self.estimator.restart();
+        self.usual_wait = (0.0, 0.0);
     }
 
     /// Whether a call that began at `start_ns`, back to back with the previous one `p`, opens a
