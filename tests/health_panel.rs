@@ -60,6 +60,7 @@ fn snapshot() -> HealthSnapshot {
                 salve_share: 0.31,
                 fill_mean: 0.83,
                 fill_peak: 0.91,
+                full: 3,
                 dropouts: 0,
                 blocks: 15 * 24,
                 blind: 0,

@@ -125,6 +125,8 @@ struct MemberState {
     stream: StreamStart,
     /// The editor's frame count at the last tick (see `Requests::editor_frames`).
     editor_frames_seen: u64,
+    /// Whether the fleet's cap applied at the last tick (Auto, in real time).
+    capped: bool,
     #[cfg(feature = "chaos")]
     chaos_log: Option<super::chaos_log::ChaosLog>,
 }
@@ -167,6 +169,7 @@ pub fn join(parts: Parts) -> std::io::Result<Membership> {
             heard: None,
             stream: StreamStart::default(),
             editor_frames_seen: 0,
+            capped: false,
             #[cfg(feature = "chaos")]
             chaos_log: super::chaos_log::ChaosLog::open(parts.offset_ns),
             parts,
@@ -252,9 +255,17 @@ fn run() {
         // fleet's cap for the next tick.
         let measured = measurer.measure(&samples);
         let now_s = clock.now_ns() as f64 / 1e9;
+        let cap_before = policy.cap;
         policy.tick(now_s, &measured);
         CAP.store(policy.cap as u8, Ordering::Relaxed);
         URGENT.store(policy.urgent, Ordering::Relaxed);
+        if policy.cap < cap_before {
+            // A step down is heard now, not at each member's next tick: a tick later (20-60
+            // ms) an overloaded session has dropped a cycle in two meanwhile.
+            for member in &members {
+                lock(&member.parts).impose(policy.cap, policy.urgent);
+            }
+        }
         let view = SessionView {
             instances: members.len(),
             measured,
@@ -442,6 +453,7 @@ impl MemberState {
                 false
             }
         };
+        self.capped = mode == Mode::Auto;
         place(
             &mut self.heard,
             &mut self.stream,
@@ -530,6 +542,16 @@ fn place(
 }
 
 impl MemberState {
+    /// The fleet's lower cap, between two ticks: the level as the member's next tick would
+    /// publish it (urgency first, as there), if the cap applied at its last tick.
+    fn impose(&self, cap: Level, urgent: bool) {
+        if self.capped {
+            let decisions = &self.parts.decisions;
+            decisions.publish_urgent(urgent);
+            decisions.lower_to(cap.max(Level::Minimal));
+        }
+    }
+
     /// A clean stop: the blocks played since the last tick, then the final checkpoint.
     fn finish(&mut self) {
         let p = &mut self.parts;

@@ -52,6 +52,8 @@ pub struct Measured {
     /// (The fullest cycle but two: a stall of the machine, which shedding Salve would not
     /// prevent, stretches the cycle it hits and delays the start of the next one.)
     pub fill_peak: f32,
+    /// Cycles filled at least [`FULL`] up to Salve's end.
+    pub full: u32,
     /// Cycles the host missed.
     pub dropouts: u32,
     /// Salve's calls in those cycles (all instances).
@@ -60,6 +62,10 @@ pub struct Measured {
     /// their fill counts from the first instance's start (the work before it unseen).
     pub blind: u32,
 }
+
+/// A cycle filled this far up to Salve's end is full: what is left is about the host's own
+/// jitter and the work after Salve.
+pub const FULL: f32 = 0.9;
 
 impl Measured {
     /// Other work before (or between) Salve's instances, as a share of the cycle.
@@ -260,6 +266,7 @@ impl Measurer {
             salve_sum += busy as f64 / period;
             fill_sum += fill;
             let fill = fill as f32;
+            m.full += (fill >= FULL) as u32;
             if let Some(k) = fullest.iter().position(|&f| fill > f) {
                 fullest.copy_within(k..2, k + 1);
                 fullest[k] = fill;
@@ -354,7 +361,7 @@ impl Default for ShedConfig {
             dropouts_overload: 2,
             dropout_share: 0.01,
             fill_dropouts: 0.5,
-            near_full: 0.9,
+            near_full: FULL,
             near_full_dropouts: 3,
             near_full_window_s: 5.0,
             busy: 0.75,
@@ -622,7 +629,15 @@ impl ShedPolicy {
         // dropouts, then one at the usual cost with four), and that is over. A machine that
         // stalls while Salve's calls take their usual time drops a few on its own (a clean
         // session: 12-14 in a second, twice in three runs), which no level prevents.
-        let dropping = recent >= enough.saturating_mul(2)
+        // A tick in which the host dropped many cycles, most of them measured full up to
+        // Salve's end, while Salve's calls took their usual time: the work before Salve grew (a
+        // burst of the other plugins). A stall of the machine stretches one or two cycles, or
+        // slows Salve's calls with them. Overload now, not after three such ticks: the chaos
+        // runner's first burst dropped 15 cycles in one 40 ms tick, and 16 in the next while
+        // the fleet still waited.
+        let crowded = m.dropouts as usize >= enough && m.full * 2 >= m.cycles && !slowed;
+        let dropping = crowded
+            || recent >= enough.saturating_mul(2)
             || (recent >= enough && visible >= c.fill_dropouts && slowed)
             || full_drops(c.near_full, c.near_full_window_s) >= c.near_full_dropouts
             || full_drops(c.busy, c.busy_window_s) >= c.busy_dropouts;
@@ -949,6 +964,11 @@ mod tests {
         }
     }
 
+    /// The full cycles of a tick of 15 cycles, each filled to `fill` up to Salve's end.
+    fn full_if(fill: f32) -> u32 {
+        if fill >= FULL { 15 } else { 0 }
+    }
+
     /// A tick's measure: 15 cycles, each filled to `fill` up to Salve's end (`share` of it
     /// Salve's, in `calls` calls), `dropouts` of them dropped.
     fn even_tick(fill: f32, dropouts: u32, share: f32, calls: u32) -> Measured {
@@ -957,6 +977,7 @@ mod tests {
             salve_share: share,
             fill_mean: fill,
             fill_peak: fill,
+            full: full_if(fill),
             dropouts,
             blocks: 15 * calls,
             blind: 0,
@@ -1370,6 +1391,7 @@ mod tests {
                     salve_share: 0.1,
                     fill_mean: fill,
                     fill_peak: fill,
+                    full: full_if(fill),
                     dropouts: (tick % 20 == 10) as u32,
                     blocks: 15 * 10,
                     blind: 0,
@@ -1442,6 +1464,41 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_that_fills_the_cycles_and_drops_them_sheds_at_its_first_tick() {
+        // As the runner's first burst measured it (run DN, 96 instances, 40 ms ticks): Salve's
+        // instances end at 47 % of the cycle; the other plugins' work jumps and the next tick's
+        // cycles are full up to Salve's end, half of them dropped, Salve's calls at their usual
+        // cost. A stall of the machine drops as many in one tick, but stretches two cycles of
+        // it, not most.
+        let first_step = |full: u32| {
+            let mut policy = ShedPolicy::default();
+            let mut t = 0.0;
+            // 32 cycles a tick: 15 dropped are fewer than two hundredths of a second's cycles.
+            let steady = Measured {
+                cycles: 32,
+                blocks: 32 * 96,
+                ..even_tick(0.47, 0, 0.2, 96)
+            };
+            for _ in 0..100 {
+                t += 0.04;
+                policy.tick(t, &steady);
+            }
+            (0..3).position(|_| {
+                t += 0.04;
+                let m = Measured {
+                    cycles: 15,
+                    full,
+                    blocks: 15 * 96,
+                    ..even_tick(1.02, 15, 0.2, 96)
+                };
+                matches!(policy.tick(t, &m), Some(Shed::Down { .. }))
+            })
+        };
+        assert_eq!(first_step(16), Some(0));
+        assert_ne!(first_step(2), Some(0));
+    }
+
+    #[test]
     fn one_slow_down_of_the_machine_dropping_several_cycles_is_not_an_overload() {
         // A clean session (Salve ends at 40 % of the cycle); once, the machine slows down for a
         // tick: Salve's calls take twice as long, every cycle is stretched, five are dropped.
@@ -1453,6 +1510,7 @@ mod tests {
                 salve_share: if slow { 0.37 } else { 0.15 },
                 fill_mean: if slow { 1.45 } else { 0.4 },
                 fill_peak: if slow { 1.56 } else { 0.41 },
+                full: if slow { 15 } else { 0 },
                 dropouts: if slow { 5 } else { 0 },
                 blocks: 15 * 30,
                 blind: 0,
@@ -1485,6 +1543,7 @@ mod tests {
                     salve_share: share,
                     fill_mean: 0.27 + share,
                     fill_peak: peak,
+                    full: full_if(0.27 + share),
                     dropouts,
                     blocks: 15 * 76,
                     blind: 0,
@@ -1525,6 +1584,7 @@ mod tests {
                     salve_share: share,
                     fill_mean: fill,
                     fill_peak: fill,
+                    full: full_if(fill),
                     dropouts: 0,
                     blocks: 15 * 34,
                     blind: 0,
@@ -1553,6 +1613,7 @@ mod tests {
                 salve_share: if slow { 0.8 } else { 0.2 },
                 fill_mean: if slow { 0.95 } else { 0.35 },
                 fill_peak: if slow { 0.95 } else { 0.35 },
+                full: if slow { 15 } else { 0 },
                 dropouts: 0,
                 blocks: 15 * 20,
                 blind: 0,
@@ -1592,6 +1653,7 @@ mod tests {
                     salve_share: share,
                     fill_mean: 0.03 + share,
                     fill_peak: 0.03 + share,
+                    full: full_if(0.03 + share),
                     dropouts: 0,
                     blocks: 15,
                     blind: 0,
@@ -1619,6 +1681,7 @@ mod tests {
                 salve_share: share,
                 fill_mean: 0.3 + share,
                 fill_peak: 0.3 + share,
+                full: full_if(0.3 + share),
                 dropouts: 0,
                 blocks: 15 * instances,
                 blind: 0,

@@ -102,6 +102,19 @@ impl FleetSide {
         );
     }
 
+    /// Lowers the level to `cap` now if it is above it: the fleet's step down for the session,
+    /// heard without waiting for this instance's next tick. Never raises it; a level already
+    /// at or below `cap` (a reflex step, safe mode) stands.
+    pub fn lower_to(&self, cap: Level) {
+        let cap = cap as u8;
+        let _ = self
+            .0
+            .level
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |level| {
+                (level > cap).then_some(cap)
+            });
+    }
+
     pub fn publish_vis(&self, vis: VisTier) {
         self.0.vis.store(vis as u8, Ordering::Relaxed);
     }
@@ -292,6 +305,27 @@ mod tests {
             events,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_fleets_cap_lowers_the_level_at_once_and_never_raises_it() {
+        let (d, fleet, audio) = Decisions::new(Level::Ultra);
+        fleet.publish_acting(true);
+        fleet.lower_to(Level::Medium);
+        assert_eq!(d.level(), Level::Medium);
+        fleet.lower_to(Level::High);
+        assert_eq!(
+            d.level(),
+            Level::Medium,
+            "a cap above the level raises nothing"
+        );
+        // The reflex steps below the cap (two overruns heard at 4x): its step stands.
+        let mut reflex = Reflex::default();
+        assert!(!reflex.observe(&record(true, 4), &audio));
+        assert!(reflex.observe(&record(true, 4), &audio));
+        assert_eq!(d.level(), Level::Low);
+        fleet.lower_to(Level::Medium);
+        assert_eq!(d.level(), Level::Low);
     }
 
     #[test]
