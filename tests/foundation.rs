@@ -233,7 +233,11 @@ fn alias_db(curve: &str, factor: &str) -> f64 {
     let os = inst.value_of("oversampling", factor);
     let d = inst.value_of("drive", "24 dB");
     let c = inst.value_of("curve", curve);
-    inst.set_params(&[os, d, c]);
+    // Healing off: this measures the factor as set. Under Auto the fleet, which this test binary's
+    // instances share across its tests running in parallel, may lower the quality mid-run (one
+    // CI run measured 16x at -67 dB, a part of its second at a lower factor).
+    let off = inst.value_of("healing", "Off");
+    inst.set_params(&[os, d, c, off]);
     let mut p = inst.activate(SR, 1024);
     let n = SR as usize; // 1 s: 1 Hz bins, so every harmonic and alias sits on a bin
     let out = p.run_mono(&sine(7000.0, SR, 0.5, n + 4800), 1024);
