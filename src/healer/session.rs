@@ -1494,7 +1494,7 @@ mod tests {
                 matches!(policy.tick(t, &m), Some(Shed::Down { .. }))
             })
         };
-        assert_eq!(first_step(16), Some(0));
+        assert_eq!(first_step(15), Some(0));
         assert_ne!(first_step(2), Some(0));
     }
 
