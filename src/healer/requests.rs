@@ -147,6 +147,12 @@ impl Editor {
 pub struct Fleet(Arc<Shared>);
 
 impl Fleet {
+    /// Asks for the shared requests in the cache (see [`crate::cache`]).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::cache::prefetch_value(&*self.0);
+    }
+
     pub fn mode(&self) -> Mode {
         match self.0.mode.load(Ordering::Relaxed) {
             0 => Mode::Auto,

@@ -81,6 +81,12 @@ pub struct TickStart {
 pub struct FleetSide(Arc<Decisions>);
 
 impl FleetSide {
+    /// Asks for the shared decisions in the cache (see [`crate::cache`]).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::cache::prefetch_value(&*self.0);
+    }
+
     /// Reads what the tick needs before it looks at the records.
     pub fn begin_tick(&self) -> TickStart {
         let d = &self.0;
