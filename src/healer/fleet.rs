@@ -507,23 +507,63 @@ impl MemberState {
 /// 700 instances only two seconds after they started.
 pub const STREAM_GRACE_S: f64 = 0.5;
 
+/// The stretch of wall time over which a stream's pace is judged (seconds): long enough that a
+/// host rendering ahead in bursts (ASIO-Guard, anticipative processing: tens of milliseconds)
+/// averages out to real time.
+pub const PACE_WINDOW_S: f64 = 0.25;
+/// A stream whose audio ran at least this many times as fast as the wall clock over its last
+/// [`PACE_WINDOW_S`] is played as fast as the host can, in realtime mode (a test host, a host
+/// that bounces without saying offline): it has no deadline to miss, and its calls come back to
+/// back, no cycles of a session, so its blocks stay out of the session's measure (they would read
+/// as cycles as full as the pace leaves them: at 1.3 times real time about 77 %, near the line
+/// at which the fleet sheds). A real-time stream runs at the audio clock's pace; a stream that
+/// misses cycles runs slower.
+pub const AHEAD_PACE: f64 = 1.25;
+
 /// Where a member's stream started: the first realtime block the fleet saw of it (its number
-/// and start), and the number of the last, which tells a new stream (the numbers start again).
+/// and start), and the number of the last, which tells a new stream (the numbers start again);
+/// and its pace: where the current [`PACE_WINDOW_S`] began, the audio played since (the blocks'
+/// own durations: hosts vary their block sizes), and whether the stream ran ahead of real time
+/// over the last window.
 #[derive(Debug, Default, Clone, Copy)]
 struct StreamStart {
     first: Option<(u64, u64)>,
     last_seq: u64,
+    window_start_ns: u64,
+    window_audio_ns: u64,
+    ahead: bool,
 }
 
 impl StreamStart {
-    /// Whether the block `r` is in its stream's first [`STREAM_GRACE_S`].
-    fn in_grace(&mut self, r: &BlockRecord) -> bool {
+    /// Whether the block `r` stays out of the session's measure: it is in its stream's first
+    /// [`STREAM_GRACE_S`], or the stream plays ahead of real time (see [`AHEAD_PACE`]).
+    fn stays_out(&mut self, r: &BlockRecord) -> bool {
         let deadline = r.deadline_ns as f64;
         let (seq, start) = match self.first {
             Some(first) if r.seq > self.last_seq => first,
-            _ => *self.first.insert((r.seq, r.start_ns)),
+            _ => {
+                (self.window_start_ns, self.window_audio_ns, self.ahead) = (r.start_ns, 0, false);
+                *self.first.insert((r.seq, r.start_ns))
+            }
         };
         self.last_seq = r.seq;
+        // The audio played from the window's start to this block's start, against the wall
+        // time between them (records lost to a full ring make the stream look slower, never
+        // faster).
+        let wall = r.start_ns.saturating_sub(self.window_start_ns) as f64;
+        let audio = self.window_audio_ns as f64;
+        let window = PACE_WINDOW_S * 1e9;
+        if wall >= window {
+            self.ahead = audio >= AHEAD_PACE * wall;
+            (self.window_start_ns, self.window_audio_ns) = (r.start_ns, 0);
+        } else if audio >= AHEAD_PACE * window {
+            // Already more audio than the whole window may hold: no need to wait for its end.
+            self.ahead = true;
+        }
+        self.window_audio_ns += r.deadline_ns;
+        if self.ahead {
+            return true;
+        }
         let audio = r.seq as f64 * deadline;
         let since = r.start_ns.saturating_sub(start) as f64 + seq as f64 * deadline;
         audio.max(since) < STREAM_GRACE_S * 1e9
@@ -533,7 +573,7 @@ impl StreamStart {
 /// A member's realtime blocks of this tick, placed in their host's cycles on the process time
 /// line (blocks of hosts that do not call once a period have no known wake-up: they go in as
 /// they started, `placed: false`); `heard` takes the factor of the last. Blocks of a stream's
-/// first [`STREAM_GRACE_S`] stay out.
+/// first [`STREAM_GRACE_S`], and of a stream played ahead of real time, stay out.
 fn place(
     heard: &mut Option<u8>,
     stream: &mut StreamStart,
@@ -548,7 +588,7 @@ fn place(
             continue;
         }
         *heard = Some(r.ratio);
-        if stream.in_grace(r) || samples.len() == samples.capacity() {
+        if stream.stays_out(r) || samples.len() == samples.capacity() {
             continue;
         }
         let wait_ns = if reading.regular { reading.wait_ns } else { 0 };
@@ -761,6 +801,64 @@ mod tests {
         assert_eq!(samples[0].start_ns(), block(500).start_ns);
         // The factor heard counts from the first block on.
         assert_eq!(heard, Some(8));
+    }
+
+    #[test]
+    fn a_stream_played_faster_than_real_time_stays_out_of_the_session() {
+        let regular = Reading {
+            regular: true,
+            ..Default::default()
+        };
+        let play = |blocks: &[BlockRecord], stream: &mut StreamStart| {
+            let (mut heard, mut samples) = (None, Vec::with_capacity(blocks.len()));
+            place(
+                &mut heard,
+                stream,
+                0,
+                0,
+                blocks,
+                &vec![regular; blocks.len()],
+                &mut samples,
+            );
+            assert_eq!(heard, Some(8), "the factor heard counts all the same");
+            samples
+        };
+        // 1 ms blocks every 0.2 ms, a test host playing as fast as it can: five seconds of
+        // audio in one of wall time, none of it a cycle of the session.
+        let fast: Vec<BlockRecord> = (0..5_000).map(|seq| stream_block(seq, 200_000)).collect();
+        let mut stream = StreamStart::default();
+        assert!(play(&fast, &mut stream).is_empty());
+        // The same stream in real time from then on: measured again once a whole window has
+        // kept the audio clock's pace.
+        let switch_ns = fast[4_999].start_ns + 200_000;
+        let steady: Vec<BlockRecord> = (5_000..6_000)
+            .map(|seq| BlockRecord {
+                start_ns: switch_ns + (seq - 5_000) * 1_000_000,
+                ..stream_block(seq, 0)
+            })
+            .collect();
+        let samples = play(&steady, &mut stream);
+        let first = samples
+            .first()
+            .expect("real-time blocks are measured")
+            .start_ns();
+        let within = (first - switch_ns) as f64 / 1e9;
+        assert!(
+            within <= 2.0 * PACE_WINDOW_S,
+            "measured again after {within} s"
+        );
+        let after = steady.iter().filter(|r| r.start_ns >= first).count();
+        assert_eq!(samples.len(), after, "and every block after it");
+        // A host that renders ahead in bursts (eight blocks back to back every 8 ms, as
+        // ASIO-Guard does) keeps real time on the whole: every block after the grace counts.
+        let bursts: Vec<BlockRecord> = (0..2_000)
+            .map(|seq| BlockRecord {
+                start_ns: 1_000_000 + seq / 8 * 8_000_000 + seq % 8 * 50_000,
+                ..stream_block(seq, 0)
+            })
+            .collect();
+        let samples = play(&bursts, &mut StreamStart::default());
+        assert_eq!(samples.len(), 2_000 - 500);
     }
 
     #[test]
