@@ -930,9 +930,11 @@ fn instances(
             continue;
         }
         // Auto and Off take turns, run by run: this VM's own slow-downs come and go over
-        // minutes, and both modes must meet the same machine. Which goes first alternates too:
-        // with the same work in both (a 1x ceiling), the mode that went second found 512 and
-        // 383 instances where the first found 1024 and 896.
+        // minutes, and both modes must meet the same machine. Which goes first alternates too,
+        // so that neither always meets it second: with the same work in both (a 1x ceiling)
+        // the mode that went second once found 512 and 383 instances against 1024 and 896, and
+        // with the order alternating the next set found 511 and 912 against 620 and 672, so the
+        // machine, not the order, made that gap.
         for run in 0..args.runs {
             let order = if run % 2 == 0 {
                 [Healing::Auto, Healing::Off]
