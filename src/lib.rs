@@ -143,6 +143,9 @@ pub struct Salve {
     /// since: it looks every [`EDITOR_CHECK_SAMPLES`] (the state lies in a cache line of its own).
     editor_open: bool,
     editor_unchecked: u32,
+    /// Where in that rhythm this instance looks: instances started together look in different
+    /// blocks (see [`probe::Stagger`]).
+    stagger: probe::Stagger,
     /// The sample rate, for the editor...
     sample_rate: Arc<atomic_float::AtomicF32>,
     /// ...and for the audio thread: this activation's, in the instance itself (the shared one
@@ -186,7 +189,12 @@ impl Default for Salve {
         let clock = MonotonicClock::new();
         let (telemetry_writer, telemetry) = Telemetry::channel();
         // Its first ring goes unused: every activation makes its own.
-        let (probe, _) = Probe::new(clock.clone(), ProbeConfig::default(), telemetry_writer);
+        let stagger = probe::Stagger::next();
+        let probe_config = ProbeConfig {
+            stagger,
+            ..ProbeConfig::default()
+        };
+        let (probe, _) = Probe::new(clock.clone(), probe_config, telemetry_writer);
         Self {
             snapshot: Snapshot::read(&params),
             changes: params.changes.clone(),
@@ -196,6 +204,7 @@ impl Default for Salve {
             editor_state: editor::default_state(),
             editor_open: false,
             editor_unchecked: u32::MAX,
+            stagger,
             sample_rate: Arc::new(atomic_float::AtomicF32::new(48_000.0)),
             activation_rate: 48_000.0,
             checkpointer: Arc::new(Mutex::new(checkpointer)),
@@ -621,7 +630,11 @@ impl Plugin for Salve {
         // The visualizer's tap: only while the editor shows it, never during offline renders.
         self.editor_unchecked = self.editor_unchecked.saturating_add(info.samples);
         if self.editor_unchecked >= EDITOR_CHECK_SAMPLES {
-            self.editor_unchecked = 0;
+            self.editor_unchecked = if self.editor_unchecked == u32::MAX {
+                self.stagger.of_samples(EDITOR_CHECK_SAMPLES)
+            } else {
+                0
+            };
             self.editor_open = self.editor_state.is_open();
         }
         let wanted = !self.offline

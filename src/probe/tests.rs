@@ -25,12 +25,12 @@ struct Stream {
 
 impl Stream {
     fn new() -> Self {
+        Self::with_config(ProbeConfig::default())
+    }
+
+    fn with_config(config: ProbeConfig) -> Self {
         let clock = VirtualClock::new();
-        let (probe, consumer) = Probe::new(
-            clock.clone(),
-            ProbeConfig::default(),
-            Telemetry::channel().0,
-        );
+        let (probe, consumer) = Probe::new(clock.clone(), config, Telemetry::channel().0);
         Self {
             reader: probe.cycle_reader(),
             starved: false,
@@ -273,6 +273,66 @@ fn offline_blocks_have_no_deadline() {
     assert_eq!((r.deadline_ns, r.load), (0, 0.0));
     assert_eq!(s.count(EventKind::Overrun), 0);
     assert_eq!(s.probe.telemetry().score(), 1.0);
+}
+
+/// The blocks from the 24th on in which a probe with `stagger` published its health score, over
+/// `n` blocks at 79 % load (by then its smoothed load is past the score's knee and still
+/// rising, so every publication shows a new score), with an overrun in block `overrun`.
+fn score_blocks(stagger: Stagger, n: usize, overrun: Option<usize>) -> Vec<usize> {
+    let mut s = Stream::with_config(ProbeConfig {
+        stagger,
+        ..ProbeConfig::default()
+    });
+    let mut shown = s.probe.telemetry().score();
+    let mut published = Vec::new();
+    for i in 0..n {
+        s.block(if overrun == Some(i) { 1.5 } else { 0.79 });
+        let score = s.probe.telemetry().score();
+        if score != shown && i >= 24 {
+            published.push(i);
+        }
+        shown = score;
+    }
+    published
+}
+
+#[test]
+fn instances_started_together_publish_their_scores_in_different_blocks() {
+    // Every 10 ms of audio: every 8th 64-sample block at 48 kHz (the first one at once).
+    assert_eq!(score_blocks(Stagger(0), 60, None), [24, 32, 40, 48, 56]);
+    // Eight instances made one after another take all eight blocks of that rhythm.
+    let mut blocks: Vec<usize> = (0..8)
+        .map(|k| score_blocks(Stagger(k), 60, None)[0] % 8)
+        .collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    assert_eq!(blocks.len(), 8, "{blocks:?}");
+    // An overrun is shown at once and leaves the rhythm alone: instances that all overrun in
+    // the same block (a stall of the machine) stay staggered.
+    for k in [0, 3, 7] {
+        let mut with_overrun = score_blocks(Stagger(k), 80, None);
+        with_overrun.push(41);
+        with_overrun.sort_unstable();
+        assert_eq!(
+            score_blocks(Stagger(k), 80, Some(41)),
+            with_overrun,
+            "stagger {k}"
+        );
+    }
+}
+
+#[test]
+fn a_stagger_is_an_eighth_of_the_interval_at_a_time() {
+    assert_eq!(
+        (0..8)
+            .map(|k| Stagger(k).of_samples(512))
+            .collect::<Vec<_>>(),
+        [0, 64, 128, 192, 256, 320, 384, 448]
+    );
+    assert_eq!(Stagger(4).of(0.01), 0.005);
+    // Instances made one after another take the eighths in turn (other tests make instances
+    // in parallel, so only the range is certain here).
+    assert!((0..20).all(|_| Stagger::next().0 < 8));
 }
 
 #[test]
