@@ -72,6 +72,10 @@ pub struct Args {
     /// Where the report and plots go (default: `target/chaos`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Play this build of the chaos library (a copy of `target/chaos-lib/libsalve-chaos.so`)
+    /// instead of building one: runs of two builds, taking turns, meet the same machine.
+    #[arg(long)]
+    library: Option<PathBuf>,
 }
 
 /// Healing on or off, at the same ceiling.
@@ -144,7 +148,10 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         .unwrap_or_else(|| root.join("target"));
     let out = args.out.clone().unwrap_or_else(|| target.join("chaos"));
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let library = host::build_library(&root, &target)?;
+    let library = match &args.library {
+        Some(library) => library.clone(),
+        None => host::build_library(&root, &target)?,
+    };
     let entry = host::load(&library)?;
     if args.instances {
         return instances(&entry, &args, &out);
@@ -804,8 +811,10 @@ fn probe_instances(
     let mut misses = 0;
     let mut audio_s = 0.0;
     let mut offset = 0;
-    // The time of every cycle's Salve calls after the warm-up (ns), for the cost of one call.
-    let mut work_ns: Vec<u64> = Vec::with_capacity(((warm_up + seconds) / period) as usize + 1);
+    // Every cycle after the warm-up: when it was due, how late the thread woke, and the time
+    // of its Salve calls (ns), for the cost of one call and, with `--instance-count`, the log.
+    let mut cycles: Vec<(f64, u64, u64)> =
+        Vec::with_capacity(((warm_up + seconds) / period) as usize + 1);
     audio_priority(true);
     let t0 = Instant::now();
     while audio_s < warm_up + seconds && misses <= allowed {
@@ -815,6 +824,7 @@ fn probe_instances(
             offset = 0;
         }
         let work = Instant::now();
+        let woke_late_ns = work.saturating_duration_since(due).as_nanos() as u64;
         for s in &mut salves {
             s.process(
                 &input[0][offset..offset + block],
@@ -822,7 +832,7 @@ fn probe_instances(
             )?;
         }
         if audio_s >= warm_up {
-            work_ns.push(work.elapsed().as_nanos() as u64);
+            cycles.push((audio_s, woke_late_ns, work.elapsed().as_nanos() as u64));
         }
         offset += block;
         let late = Instant::now().saturating_duration_since(due).as_secs_f64();
@@ -843,6 +853,10 @@ fn probe_instances(
     drop(salves);
     let log = read_logs(log_dir)?;
     let mean_factor = log.tick_factor_sum as f64 / log.tick_blocks.max(1) as f64;
+    if args.instance_count.is_some() {
+        write_instance_cycles(&log_dir.join("cycles.csv"), &cycles)?;
+    }
+    let mut work_ns: Vec<u64> = cycles.iter().map(|c| c.2).collect();
     work_ns.sort_unstable();
     if let (Some(&median), Some(_)) = (work_ns.get(work_ns.len() / 2), args.instance_count) {
         eprintln!(
@@ -852,6 +866,17 @@ fn probe_instances(
         );
     }
     Ok((misses, mean_factor))
+}
+
+/// Writes an instance run's cycles: when each was due (seconds of audio), how late the audio
+/// thread woke for it and how long its Salve calls took (ns).
+fn write_instance_cycles(path: &Path, cycles: &[(f64, u64, u64)]) -> Result<(), String> {
+    use std::fmt::Write as _;
+    let mut csv = String::from("due_s,woke_late_ns,salve_ns\n");
+    for (due, late, work) in cycles {
+        let _ = writeln!(csv, "{due:.6},{late},{work}");
+    }
+    std::fs::write(path, csv).map_err(|e| format!("write {}: {e}", path.display()))
 }
 
 /// A count passes if one of two tries stays within the allowed misses: this VM slows down for
