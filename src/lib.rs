@@ -296,7 +296,8 @@ impl Salve {
         cache::prefetch_value(self);
         cache::prefetch_value(&*self.changes);
         self.decisions_audio.prefetch();
-        self.requests.prefetch();
+        // Not the requests: a block writes them only when the user's choices changed, and the
+        // fleet thread writes their line at every tick.
         self.probe.prefetch();
         if self.steady.is_none() {
             cache::prefetch_value(&*self.controls);

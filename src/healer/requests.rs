@@ -82,12 +82,6 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// Asks for the shared requests in the cache (see [`crate::cache`]).
-    #[inline]
-    pub fn prefetch(&self) {
-        crate::cache::prefetch_value(&*self.shared);
-    }
-
     /// Publishes the healing mode, the quality ceiling, whether the host renders offline and
     /// whether it bypasses the instance (relaxed stores: real-time safe).
     #[inline]

@@ -13,7 +13,14 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 /// thread: the tick's decisions) and [`AudioSide`] (the plugin: the audio thread's reflex and
 /// panics, and the start of a session at `activate`). [`Decisions::new`] makes both; anyone
 /// holding the `Arc` only reads.
+///
+/// Everything the audio thread reads at a block lies in the first cache line; the heartbeat,
+/// which only the editor reads, in a line of its own. The fleet thread stores a value only when
+/// it changes: a store takes the line away from the core that plays, which then waits for it at
+/// its next block: with hundreds of instances, a tick that rewrote every instance's line made
+/// the playing core wait for hundreds of lines in the cycles it overlapped.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct Decisions {
     /// The quality level to play ([`Level`] as `u8`). The fleet publishes it by compare-and-swap;
     /// the reflex may lower it between two ticks; `activate` sets it while no audio runs.
@@ -33,7 +40,23 @@ pub struct Decisions {
     /// audio thread stays in safe mode on its own. Fleet.
     panics_seen: AtomicU64,
     /// Bumped by the fleet thread at every tick of this instance: its heartbeat.
-    ticks: AtomicU64,
+    ticks: Heartbeat,
+}
+
+/// A counter in a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Heartbeat(AtomicU64);
+
+/// Stores `value` unless `atomic` holds it already (see [`Decisions`]: a store of the same value
+/// costs the playing core as much as any other).
+macro_rules! store_if_changed {
+    ($atomic:expr, $value:expr, $order:expr) => {{
+        let value = $value;
+        if $atomic.load(Ordering::Relaxed) != value {
+            $atomic.store(value, $order);
+        }
+    }};
 }
 
 impl Decisions {
@@ -47,7 +70,7 @@ impl Decisions {
             reflex_count: AtomicU64::new(0),
             panics_raised: AtomicU64::new(0),
             panics_seen: AtomicU64::new(0),
-            ticks: AtomicU64::new(0),
+            ticks: Heartbeat::default(),
         });
         (d.clone(), FleetSide(d.clone()), AudioSide(d))
     }
@@ -62,7 +85,7 @@ impl Decisions {
 
     /// The fleet's ticks of this instance so far (its heartbeat).
     pub fn ticks(&self) -> u64 {
-        self.ticks.load(Ordering::Relaxed)
+        self.ticks.0.load(Ordering::Relaxed)
     }
 }
 
@@ -100,6 +123,10 @@ impl FleetSide {
     /// Publishes the tick's level unless the audio thread's reflex changed it since the tick
     /// read it: the reflex's step down stands, and the next tick adopts it.
     pub fn publish_level(&self, start: &TickStart, level: Level) {
+        if level as u8 == start.level_seen {
+            // Nothing to change: the level is what the tick read, or the reflex has moved it.
+            return;
+        }
         let _ = self.0.level.compare_exchange(
             start.level_seen,
             level as u8,
@@ -122,24 +149,24 @@ impl FleetSide {
     }
 
     pub fn publish_vis(&self, vis: VisTier) {
-        self.0.vis.store(vis as u8, Ordering::Relaxed);
+        store_if_changed!(self.0.vis, vis as u8, Ordering::Relaxed);
     }
 
     pub fn publish_urgent(&self, urgent: bool) {
-        self.0.urgent.store(urgent, Ordering::Relaxed);
+        store_if_changed!(self.0.urgent, urgent, Ordering::Relaxed);
     }
 
     pub fn publish_acting(&self, acting: bool) {
-        self.0.acting.store(acting, Ordering::Relaxed);
+        store_if_changed!(self.0.acting, acting, Ordering::Relaxed);
     }
 
     pub fn publish_panics_seen(&self, seen: u64) {
-        self.0.panics_seen.store(seen, Ordering::Release);
+        store_if_changed!(self.0.panics_seen, seen, Ordering::Release);
     }
 
-    /// The tick is done (the heartbeat the editor watches).
+    /// The tick is done (the heartbeat the editor watches, in its own cache line).
     pub fn beat(&self) {
-        self.0.ticks.fetch_add(1, Ordering::Relaxed);
+        self.0.ticks.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -149,10 +176,11 @@ impl FleetSide {
 pub struct AudioSide(Arc<Decisions>);
 
 impl AudioSide {
-    /// Asks for the shared decisions in the cache (see [`crate::cache`]).
+    /// Asks for the shared decisions in the cache (see [`crate::cache`]): the first line, all
+    /// that the audio thread reads.
     #[inline]
     pub fn prefetch(&self) {
-        crate::cache::prefetch_value(&*self.0);
+        crate::cache::prefetch(&*self.0 as *const Decisions, 64);
     }
 
     pub fn level(&self) -> Level {
@@ -174,7 +202,7 @@ impl AudioSide {
 
     /// How many panics the audio thread has caught (after the block's record was pushed).
     pub fn raise_panics(&self, raised: u64) {
-        self.0.panics_raised.store(raised, Ordering::Release);
+        store_if_changed!(self.0.panics_raised, raised, Ordering::Release);
     }
 
     /// The level a new session starts at (`activate`, on the main thread, no audio running).
@@ -311,6 +339,52 @@ mod tests {
             events,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn what_the_audio_thread_reads_lies_in_one_cache_line_apart_from_the_heartbeat() {
+        assert_eq!(std::mem::align_of::<Decisions>(), 64);
+        for offset in [
+            std::mem::offset_of!(Decisions, level),
+            std::mem::offset_of!(Decisions, vis),
+            std::mem::offset_of!(Decisions, acting),
+            std::mem::offset_of!(Decisions, urgent),
+            std::mem::offset_of!(Decisions, reflex_count),
+            std::mem::offset_of!(Decisions, panics_raised),
+            std::mem::offset_of!(Decisions, panics_seen),
+        ] {
+            assert!(offset < 64, "{offset}");
+        }
+        assert_eq!(std::mem::offset_of!(Decisions, ticks), 64);
+    }
+
+    #[test]
+    fn a_tick_that_changes_nothing_keeps_every_value() {
+        let (d, fleet, audio) = Decisions::new(Level::High);
+        fleet.publish_acting(true);
+        fleet.publish_panics_seen(2);
+        for _ in 0..3 {
+            let start = fleet.begin_tick();
+            fleet.publish_urgent(false);
+            fleet.publish_level(&start, Level::High);
+            fleet.publish_vis(VisTier::Full);
+            fleet.publish_acting(true);
+            fleet.publish_panics_seen(2);
+            fleet.beat();
+        }
+        assert_eq!(
+            (d.level(), d.vis(), d.ticks()),
+            (Level::High, VisTier::Full, 3)
+        );
+        assert_eq!((audio.panics_seen(), audio.urgent()), (2, false));
+        // A change is still published, and a reflex step between read and publish stands.
+        let start = fleet.begin_tick();
+        fleet.publish_level(&start, Level::Ultra);
+        assert_eq!(d.level(), Level::Ultra);
+        let start = fleet.begin_tick();
+        audio.start_at(Level::Medium);
+        fleet.publish_level(&start, Level::Ultra);
+        assert_eq!(d.level(), Level::Medium);
     }
 
     #[test]
