@@ -144,8 +144,10 @@ pub struct Salve {
     editor_open: bool,
     editor_unchecked: u32,
     /// Where in that rhythm this instance looks: instances started together look in different
-    /// blocks (see [`probe::Stagger`]).
+    /// blocks (see [`probe::Stagger`]). The healer's changes of factor start in this eighth too.
     stagger: probe::Stagger,
+    /// Blocks played, modulo 8: the rhythm the stagger is counted in.
+    block_phase: u8,
     /// The sample rate, for the editor...
     sample_rate: Arc<atomic_float::AtomicF32>,
     /// ...and for the audio thread: this activation's, in the instance itself (the shared one
@@ -205,6 +207,7 @@ impl Default for Salve {
             editor_open: false,
             editor_unchecked: u32::MAX,
             stagger,
+            block_phase: 0,
             sample_rate: Arc::new(atomic_float::AtomicF32::new(48_000.0)),
             activation_rate: 48_000.0,
             checkpointer: Arc::new(Mutex::new(checkpointer)),
@@ -538,13 +541,24 @@ impl Plugin for Salve {
         };
 
         let snapshot = self.snapshot;
-        engine.set_factor(factor);
+        // The healer changes the factor of every instance in the session at once, and a switch
+        // runs both tiers for its length: started in the same cycle everywhere, a step down
+        // made for an overloaded session added a quarter to the cycle it was to relieve. So a
+        // change the healer asks for starts in this instance's eighth of an 8-block rhythm (at
+        // most 7 blocks later), unless this instance's own last call was near its deadline...
+        let healing = !self.offline && snapshot.healing.mode() == Mode::Auto;
+        self.block_phase = (self.block_phase + 1) % 8;
+        let own_overload = self.last_load > URGENT_LOAD;
+        if !healing || own_overload || self.block_phase == self.stagger.eighth() {
+            engine.set_factor(factor);
+        }
         engine.set_safe_mode(safe);
         engine.set_bypass(snapshot.bypass);
-        // Urgent: this instance's own call near its deadline, or the session's whole cycle
-        // already overrunning (the fleet says so).
-        if (self.last_load > URGENT_LOAD || self.decisions_audio.urgent())
-            && engine.step_down_pending()
+        // ...and every step down the healer makes takes the short way (two blocks with both
+        // tiers instead of about twelve): it is made for load, where a long overlap only costs
+        // more. So does any step down while this instance's own call was near its deadline or
+        // the session's whole cycle already overruns (the fleet says so).
+        if (healing || own_overload || self.decisions_audio.urgent()) && engine.step_down_pending()
         {
             engine.set_urgent();
         }

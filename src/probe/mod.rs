@@ -80,6 +80,11 @@ impl Stagger {
         Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8)
     }
 
+    /// Which eighth this is, 0..8.
+    pub fn eighth(self) -> u8 {
+        self.0
+    }
+
     /// This instance's offset into an interval of `interval` (its eighths).
     pub fn of(self, interval: f64) -> f64 {
         interval * f64::from(self.0) / 8.0
