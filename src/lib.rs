@@ -72,6 +72,18 @@ pub const MAX_SAMPLE_RATE: f32 = 1_536_000.0;
 /// crossfade: overlapping two tiers for 10 ms would only cost more overruns.
 pub(crate) const URGENT_LOAD: f32 = 0.8;
 
+/// Whether a change of factor may start in a block at `block_phase` of the 8-block rhythm: any
+/// change the user makes or that comes without healing at once, and the healer's in the
+/// instance's own eighth (`stagger`), or at once when its own last call was near its deadline.
+fn switch_may_start(
+    healing: bool,
+    own_overload: bool,
+    block_phase: u8,
+    stagger: probe::Stagger,
+) -> bool {
+    !healing || own_overload || block_phase == stagger.eighth()
+}
+
 /// How often the audio thread looks whether the editor is open, in samples (about 10 ms): the
 /// visualizer's tap starts that much after the editor opens.
 const EDITOR_CHECK_SAMPLES: u32 = 512;
@@ -549,7 +561,7 @@ impl Plugin for Salve {
         let healing = !self.offline && snapshot.healing.mode() == Mode::Auto;
         self.block_phase = (self.block_phase + 1) % 8;
         let own_overload = self.last_load > URGENT_LOAD;
-        if !healing || own_overload || self.block_phase == self.stagger.eighth() {
+        if switch_may_start(healing, own_overload, self.block_phase, self.stagger) {
             engine.set_factor(factor);
         }
         engine.set_safe_mode(safe);
@@ -712,3 +724,28 @@ impl Vst3Plugin for Salve {
 
 nice_export_clap!(Salve);
 nice_export_vst3!(Salve);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_the_healer_asks_of_every_instance_starts_in_a_different_block_in_each() {
+        let staggers: Vec<_> = (0..8).map(probe::Stagger::eighth_of).collect();
+        // Eight instances started together, their blocks counted alike: in every block of the
+        // rhythm exactly one of them may start its switch, and each one within 8 blocks.
+        for phase in 0..8 {
+            let starting = staggers
+                .iter()
+                .filter(|&&s| switch_may_start(true, false, phase, s))
+                .count();
+            assert_eq!(starting, 1, "block {phase}");
+        }
+        // Without healing (the user's own changes, offline renders), and when the instance's own
+        // call was near its deadline, a change starts at once.
+        for (phase, &s) in (0..8).zip(&staggers) {
+            assert!(switch_may_start(false, false, (phase + 1) % 8, s));
+            assert!(switch_may_start(true, true, (phase + 1) % 8, s));
+        }
+    }
+}

@@ -80,6 +80,11 @@ impl Stagger {
         Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8)
     }
 
+    /// The stagger of a given eighth (`eighth` modulo 8).
+    pub const fn eighth_of(eighth: u8) -> Self {
+        Self(eighth % 8)
+    }
+
     /// Which eighth this is, 0..8.
     pub fn eighth(self) -> u8 {
         self.0
