@@ -555,7 +555,8 @@ impl Plugin for Salve {
         let snapshot = self.snapshot;
         // The healer changes the factor of every instance in the session at once, and a switch
         // runs both tiers for its length: started in the same cycle everywhere, a step down
-        // made for an overloaded session added a quarter to the cycle it was to relieve. So a
+        // made for an overloaded session added about a quarter to Salve's share of the very
+        // cycles it was to relieve. So a
         // change the healer asks for starts in this instance's eighth of an 8-block rhythm (at
         // most 7 blocks later), unless this instance's own last call was near its deadline...
         let healing = !self.offline && snapshot.healing.mode() == Mode::Auto;
