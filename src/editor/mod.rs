@@ -177,7 +177,15 @@ impl SalveApp {
         ui.columns(2, |cols| {
             self.sound(&mut cols[0], &gui);
             self.visualizer(&mut cols[0]);
-            egui::ScrollArea::vertical().show(&mut cols[1], |ui| self.health(ui, &gui));
+            // The scroll bar floats over the panel's right edge: keep the text clear of it.
+            egui::ScrollArea::vertical().show(&mut cols[1], |ui| {
+                egui::Frame::new()
+                    .inner_margin(egui::Margin {
+                        right: 10,
+                        ..Default::default()
+                    })
+                    .show(ui, |ui| self.health(ui, &gui));
+            });
         });
         ui.ctx().request_repaint_after(REPAINT_INTERVAL);
         let us = started.elapsed().as_secs_f32() * 1e6;
@@ -354,9 +362,15 @@ impl NiceEguiApp for SalveApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        // The window hands its whole area to the content: keep the text and the controls off
+        // its edges (the health panel's wrapped lines ended on the right edge, a letter cut).
         ResizableWindow::new("salve-editor")
             .min_size(egui::vec2(MIN_WIDTH, MIN_HEIGHT))
-            .show(ui, |ui| self.draw(ui));
+            .show(ui, |ui| {
+                egui::Frame::new()
+                    .inner_margin(egui::Margin::symmetric(8, 6))
+                    .show(ui, |ui| self.draw(ui));
+            });
     }
 
     fn resized(&mut self, new_size: nice_plug_egui::baseview::WindowSize) {
