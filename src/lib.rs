@@ -72,16 +72,16 @@ pub const MAX_SAMPLE_RATE: f32 = 1_536_000.0;
 /// crossfade: overlapping two tiers for 10 ms would only cost more overruns.
 pub(crate) const URGENT_LOAD: f32 = 0.8;
 
-/// Whether a change of factor may start in a block at `block_phase` of the 8-block rhythm: any
-/// change the user makes or that comes without healing at once, and the healer's in the
-/// instance's own eighth (`stagger`), or at once when its own last call was near its deadline.
+/// Whether a change of factor may start in a block at `block_phase` of the 8-block rhythm: the
+/// healer's (`healer`) in the instance's own eighth (`stagger`), or at once when its own last
+/// call was near its deadline; any other change (the user's, offline, without healing) at once.
 fn switch_may_start(
-    healing: bool,
+    healer: bool,
     own_overload: bool,
     block_phase: u8,
     stagger: probe::Stagger,
 ) -> bool {
-    !healing || own_overload || block_phase == stagger.eighth()
+    !healer || own_overload || block_phase == stagger.eighth()
 }
 
 /// How often the audio thread looks whether the editor is open, in samples (about 10 ms): the
@@ -559,20 +559,24 @@ impl Plugin for Salve {
         // cycles it was to relieve. So a
         // change the healer asks for starts in this instance's eighth of an 8-block rhythm (at
         // most 7 blocks later), unless this instance's own last call was near its deadline...
-        let healing = !self.offline && snapshot.healing.mode() == Mode::Auto;
+        // The healer's change, not the user's: in Auto and real time, with the healer holding
+        // the level below the user's ceiling. A change of the ceiling is the user's own, made
+        // at once with the usual crossfade.
+        let healer = !self.offline
+            && snapshot.healing.mode() == Mode::Auto
+            && self.decisions_audio.level() < snapshot.oversampling.ceiling();
         self.block_phase = (self.block_phase + 1) % 8;
         let own_overload = self.last_load > URGENT_LOAD;
-        if switch_may_start(healing, own_overload, self.block_phase, self.stagger) {
+        if switch_may_start(healer, own_overload, self.block_phase, self.stagger) {
             engine.set_factor(factor);
         }
         engine.set_safe_mode(safe);
         engine.set_bypass(snapshot.bypass);
         // ...and every step down the healer makes takes the short way (two blocks with both
         // tiers instead of about twelve): it is made for load, where a long overlap only costs
-        // more. So does any step down while this instance's own call was near its deadline or
+        // more (the user's own change keeps the long, smoother fade). So does any step down while this instance's own call was near its deadline or
         // the session's whole cycle already overruns (the fleet says so).
-        if (healing || own_overload || self.decisions_audio.urgent()) && engine.step_down_pending()
-        {
+        if (healer || own_overload || self.decisions_audio.urgent()) && engine.step_down_pending() {
             engine.set_urgent();
         }
         engine.set_curve(snapshot.curve);
@@ -742,8 +746,8 @@ mod tests {
                 .count();
             assert_eq!(starting, 1, "block {phase}");
         }
-        // Without healing (the user's own changes, offline renders), and when the instance's own
-        // call was near its deadline, a change starts at once.
+        // A change not the healer's (the user's own, offline renders), and any change when the
+        // instance's own call was near its deadline, starts at once.
         for (phase, &s) in (0..8).zip(&staggers) {
             assert!(switch_may_start(false, false, (phase + 1) % 8, s));
             assert!(switch_may_start(true, true, (phase + 1) % 8, s));
