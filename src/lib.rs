@@ -556,12 +556,12 @@ impl Plugin for Salve {
         // The healer changes the factor of every instance in the session at once, and a switch
         // runs both tiers for its length: started in the same cycle everywhere, a step down
         // made for an overloaded session added about a quarter to Salve's share of the very
-        // cycles it was to relieve. So a
-        // change the healer asks for starts in this instance's eighth of an 8-block rhythm (at
-        // most 7 blocks later), unless this instance's own last call was near its deadline...
-        // The healer's change, not the user's: in Auto and real time, with the healer holding
-        // the level below the user's ceiling. A change of the ceiling is the user's own, made
-        // at once with the usual crossfade.
+        // cycles it was to relieve. So a change the healer asks for starts in this instance's
+        // eighth of an 8-block rhythm (at most 7 blocks later), unless this instance's own last
+        // call was near its deadline... A change counts as the healer's while it holds the
+        // level below the user's ceiling: a change of the ceiling is the user's own, made at
+        // once with the usual crossfade (and so, by this rule, is the healer's step back up to
+        // the ceiling, which it makes only when there is room).
         let healer = !self.offline
             && snapshot.healing.mode() == Mode::Auto
             && self.decisions_audio.level() < snapshot.oversampling.ceiling();
@@ -574,8 +574,9 @@ impl Plugin for Salve {
         engine.set_bypass(snapshot.bypass);
         // ...and every step down the healer makes takes the short way (two blocks with both
         // tiers instead of about twelve): it is made for load, where a long overlap only costs
-        // more (the user's own change keeps the long, smoother fade). So does any step down while this instance's own call was near its deadline or
-        // the session's whole cycle already overruns (the fleet says so).
+        // more (the user's own change keeps the long, smoother fade). So does any step down
+        // while this instance's own call was near its deadline or the session's whole cycle
+        // already overruns (the fleet says so).
         if (healer || own_overload || self.decisions_audio.urgent()) && engine.step_down_pending() {
             engine.set_urgent();
         }
