@@ -72,16 +72,40 @@ pub const MAX_SAMPLE_RATE: f32 = 1_536_000.0;
 /// crossfade: overlapping two tiers for 10 ms would only cost more overruns.
 pub(crate) const URGENT_LOAD: f32 = 0.8;
 
-/// Whether a change of factor may start in a block at `block_phase` of the 8-block rhythm: the
-/// healer's (`healer`) in the instance's own eighth (`stagger`), or at once when its own last
-/// call was near its deadline; any other change (the user's, offline, without healing) at once.
-fn switch_may_start(
-    healer: bool,
-    own_overload: bool,
-    block_phase: u8,
+/// When a change of factor may start (audio thread). The healer changes the factor of every
+/// instance in the session at once, and a switch runs both tiers for its length: started in the
+/// same cycle everywhere, a step down made for an overloaded session added about a quarter to
+/// Salve's share of the very cycles it was to relieve, and a step back up ran every instance's
+/// long crossfade in the same cycles. So a change the healer asks for, down or up, starts in
+/// the instance's own eighth of an 8-block rhythm (at most 7 blocks later), or at once when the
+/// instance's own last call was near its deadline. Any other change starts at once: the user's
+/// (in a block where the Oversampling ceiling moved), an offline render's, one without healing.
+#[derive(Debug, Clone, Copy)]
+struct SwitchTiming {
     stagger: probe::Stagger,
-) -> bool {
-    !healer || own_overload || block_phase == stagger.eighth()
+    /// Blocks played, modulo 8: the rhythm the stagger is counted in.
+    phase: u8,
+    /// The user's ceiling in the block before (`None` before the first block).
+    ceiling_seen: Option<Level>,
+}
+
+impl SwitchTiming {
+    fn new(stagger: probe::Stagger) -> Self {
+        Self {
+            stagger,
+            phase: 0,
+            ceiling_seen: None,
+        }
+    }
+
+    /// Called once per block: whether the factor asked for may be handed to the engine now.
+    /// `healing` is true in Auto on a realtime stream.
+    fn may_start(&mut self, healing: bool, ceiling: Level, own_overload: bool) -> bool {
+        let healers = healing && self.ceiling_seen == Some(ceiling);
+        self.ceiling_seen = Some(ceiling);
+        self.phase = (self.phase + 1) % 8;
+        !healers || own_overload || self.phase == self.stagger.eighth()
+    }
 }
 
 /// How often the audio thread looks whether the editor is open, in samples (about 10 ms): the
@@ -158,8 +182,8 @@ pub struct Salve {
     /// Where in that rhythm this instance looks: instances started together look in different
     /// blocks (see [`probe::Stagger`]). The healer's changes of factor start in this eighth too.
     stagger: probe::Stagger,
-    /// Blocks played, modulo 8: the rhythm the stagger is counted in.
-    block_phase: u8,
+    /// When the healer's changes of factor start: in the same eighth.
+    switch_timing: SwitchTiming,
     /// The sample rate, for the editor...
     sample_rate: Arc<atomic_float::AtomicF32>,
     /// ...and for the audio thread: this activation's, in the instance itself (the shared one
@@ -219,7 +243,7 @@ impl Default for Salve {
             editor_open: false,
             editor_unchecked: u32::MAX,
             stagger,
-            block_phase: 0,
+            switch_timing: SwitchTiming::new(stagger),
             sample_rate: Arc::new(atomic_float::AtomicF32::new(48_000.0)),
             activation_rate: 48_000.0,
             checkpointer: Arc::new(Mutex::new(checkpointer)),
@@ -553,31 +577,27 @@ impl Plugin for Salve {
         };
 
         let snapshot = self.snapshot;
-        // The healer changes the factor of every instance in the session at once, and a switch
-        // runs both tiers for its length: started in the same cycle everywhere, a step down
-        // made for an overloaded session added about a quarter to Salve's share of the very
-        // cycles it was to relieve. So a change the healer asks for starts in this instance's
-        // eighth of an 8-block rhythm (at most 7 blocks later), unless this instance's own last
-        // call was near its deadline... A change counts as the healer's while it holds the
-        // level below the user's ceiling: a change of the ceiling is the user's own, made at
-        // once with the usual crossfade (and so, by this rule, is the healer's step back up to
-        // the ceiling, which it makes only when there is room).
-        let healer = !self.offline
-            && snapshot.healing.mode() == Mode::Auto
-            && self.decisions_audio.level() < snapshot.oversampling.ceiling();
-        self.block_phase = (self.block_phase + 1) % 8;
+        // A change the healer asks for starts in this instance's eighth of the block rhythm
+        // (see `SwitchTiming`).
+        let ceiling = snapshot.oversampling.ceiling();
+        let auto = !self.offline && snapshot.healing.mode() == Mode::Auto;
         let own_overload = self.last_load > URGENT_LOAD;
-        if switch_may_start(healer, own_overload, self.block_phase, self.stagger) {
+        if self.switch_timing.may_start(auto, ceiling, own_overload) {
             engine.set_factor(factor);
         }
         engine.set_safe_mode(safe);
         engine.set_bypass(snapshot.bypass);
         // ...and every step down the healer makes takes the short way (two blocks with both
         // tiers instead of about twelve): it is made for load, where a long overlap only costs
-        // more (the user's own change keeps the long, smoother fade). So does any step down
-        // while this instance's own call was near its deadline or the session's whole cycle
-        // already overruns (the fleet says so).
-        if (healer || own_overload || self.decisions_audio.urgent()) && engine.step_down_pending() {
+        // more. A step down is the healer's while it holds the level below the user's ceiling
+        // (a step down of the ceiling leaves the level at or above it, and keeps the long,
+        // smoother fade until it has started, however long another switch delays it). So does
+        // any step down while this instance's own call was near its deadline or the session's
+        // whole cycle already overruns (the fleet says so).
+        let healer_holds = auto && self.decisions_audio.level() < ceiling;
+        if (healer_holds || own_overload || self.decisions_audio.urgent())
+            && engine.step_down_pending()
+        {
             engine.set_urgent();
         }
         engine.set_curve(snapshot.curve);
@@ -735,23 +755,97 @@ nice_export_vst3!(Salve);
 mod tests {
     use super::*;
 
+    /// Eight instances started together play `blocks` blocks; in each block the healer holds
+    /// `level(block)` and the user's ceiling is `ceiling(block)`. Returns, per instance, the
+    /// blocks in which the level the engine is asked for changed.
+    fn changes_heard(
+        blocks: usize,
+        healing: bool,
+        own_overload: bool,
+        level: impl Fn(usize) -> Level,
+        ceiling: impl Fn(usize) -> Level,
+    ) -> Vec<Vec<usize>> {
+        (0..8)
+            .map(|i| {
+                let mut timing = SwitchTiming::new(probe::Stagger::eighth_of(i));
+                let mut asked = None;
+                let mut changes = Vec::new();
+                for block in 0..blocks {
+                    let target = level(block).min(ceiling(block));
+                    if timing.may_start(healing, ceiling(block), own_overload)
+                        && asked != Some(target)
+                    {
+                        if asked.is_some() {
+                            changes.push(block);
+                        }
+                        asked = Some(target);
+                    }
+                }
+                changes
+            })
+            .collect()
+    }
+
+    /// The first block of each instance's change, sorted.
+    fn first_changes(heard: &[Vec<usize>]) -> Vec<usize> {
+        let mut firsts: Vec<usize> = heard.iter().map(|c| c[0]).collect();
+        firsts.sort_unstable();
+        firsts
+    }
+
     #[test]
-    fn a_change_the_healer_asks_of_every_instance_starts_in_a_different_block_in_each() {
-        let staggers: Vec<_> = (0..8).map(probe::Stagger::eighth_of).collect();
-        // Eight instances started together, their blocks counted alike: in every block of the
-        // rhythm exactly one of them may start its switch, and each one within 8 blocks.
-        for phase in 0..8 {
-            let starting = staggers
-                .iter()
-                .filter(|&&s| switch_may_start(true, false, phase, s))
-                .count();
-            assert_eq!(starting, 1, "block {phase}");
+    fn the_healers_steps_down_and_back_up_start_in_a_different_block_in_each_instance() {
+        // 16x for 20 blocks, 8x for 20, back up to the ceiling (16x) from block 40.
+        let level = |b: usize| {
+            if (20..40).contains(&b) {
+                Level::High
+            } else {
+                Level::Ultra
+            }
+        };
+        let heard = changes_heard(60, true, false, level, |_| Level::Ultra);
+        for (i, changes) in heard.iter().enumerate() {
+            assert_eq!(changes.len(), 2, "instance {i}: {changes:?}");
+            assert!(
+                (20..28).contains(&changes[0]),
+                "instance {i} down: {changes:?}"
+            );
+            // The step back up, to the ceiling itself, is the healer's too.
+            assert!(
+                (40..48).contains(&changes[1]),
+                "instance {i} up: {changes:?}"
+            );
         }
-        // A change not the healer's (the user's own, offline renders), and any change when the
-        // instance's own call was near its deadline, starts at once.
-        for (phase, &s) in (0..8).zip(&staggers) {
-            assert!(switch_may_start(false, false, (phase + 1) % 8, s));
-            assert!(switch_may_start(true, true, (phase + 1) % 8, s));
+        // Exactly one instance starts in each block of the rhythm, down and up.
+        assert_eq!(first_changes(&heard), (20..28).collect::<Vec<_>>());
+        let mut ups: Vec<usize> = heard.iter().map(|c| c[1]).collect();
+        ups.sort_unstable();
+        assert_eq!(ups, (40..48).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_users_change_and_changes_without_the_healer_start_at_once() {
+        // The user lowers the ceiling from 16x to 4x at block 20 and raises it again at block
+        // 40, the healer holding 16x: every instance hears both in the block they are made.
+        let ceiling = |b: usize| {
+            if (20..40).contains(&b) {
+                Level::Medium
+            } else {
+                Level::Ultra
+            }
+        };
+        let heard = changes_heard(60, true, false, |_| Level::Ultra, ceiling);
+        assert!(heard.iter().all(|c| c == &[20, 40]), "{heard:?}");
+        // The same with the healer holding 8x: the ceiling's move brings 4x at once; back at
+        // 16x, the level the healer holds (8x) comes at once with the user's move too.
+        let heard = changes_heard(60, true, false, |_| Level::High, ceiling);
+        assert!(heard.iter().all(|c| c == &[20, 40]), "{heard:?}");
+        // Without healing (Off, Monitor only, offline) and when the instance's own last call
+        // was near its deadline, any change starts at once.
+        let level = |b: usize| if b >= 20 { Level::High } else { Level::Ultra };
+        for (healing, own_overload) in [(false, false), (true, true)] {
+            let heard = changes_heard(30, healing, own_overload, level, |_| Level::Ultra);
+            assert!(heard.iter().all(|c| c == &[20]), "{heard:?}");
         }
     }
 }
