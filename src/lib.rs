@@ -786,55 +786,44 @@ mod tests {
             .collect()
     }
 
-    /// The first block of each instance's change, sorted.
-    fn first_changes(heard: &[Vec<usize>]) -> Vec<usize> {
-        let mut firsts: Vec<usize> = heard.iter().map(|c| c[0]).collect();
-        firsts.sort_unstable();
-        firsts
+    /// The block of each instance's `n`th change, sorted.
+    fn nth_changes(heard: &[Vec<usize>], n: usize) -> Vec<usize> {
+        let mut blocks: Vec<usize> = heard.iter().map(|c| c[n]).collect();
+        blocks.sort_unstable();
+        blocks
+    }
+
+    /// `inside` in blocks 20 to 39, `outside` before and after.
+    fn from_20_to_40(inside: Level, outside: Level) -> impl Fn(usize) -> Level {
+        move |b| {
+            if (20..40).contains(&b) {
+                inside
+            } else {
+                outside
+            }
+        }
     }
 
     #[test]
     fn the_healers_steps_down_and_back_up_start_in_a_different_block_in_each_instance() {
-        // 16x for 20 blocks, 8x for 20, back up to the ceiling (16x) from block 40.
-        let level = |b: usize| {
-            if (20..40).contains(&b) {
-                Level::High
-            } else {
-                Level::Ultra
-            }
-        };
+        // The healer holds 16x, then 8x from block 20, and back at the ceiling (16x) from 40.
+        let level = from_20_to_40(Level::High, Level::Ultra);
         let heard = changes_heard(60, true, false, level, |_| Level::Ultra);
         for (i, changes) in heard.iter().enumerate() {
             assert_eq!(changes.len(), 2, "instance {i}: {changes:?}");
-            assert!(
-                (20..28).contains(&changes[0]),
-                "instance {i} down: {changes:?}"
-            );
-            // The step back up, to the ceiling itself, is the healer's too.
-            assert!(
-                (40..48).contains(&changes[1]),
-                "instance {i} up: {changes:?}"
-            );
         }
-        // Exactly one instance starts in each block of the rhythm, down and up.
-        assert_eq!(first_changes(&heard), (20..28).collect::<Vec<_>>());
-        let mut ups: Vec<usize> = heard.iter().map(|c| c[1]).collect();
-        ups.sort_unstable();
-        assert_eq!(ups, (40..48).collect::<Vec<_>>());
+        // Exactly one instance starts in each block of the rhythm, down and (the step back up
+        // to the ceiling itself is the healer's too) up.
+        assert_eq!(nth_changes(&heard, 0), (20..28).collect::<Vec<_>>());
+        assert_eq!(nth_changes(&heard, 1), (40..48).collect::<Vec<_>>());
     }
 
     #[test]
     fn the_users_change_and_changes_without_the_healer_start_at_once() {
         // The user lowers the ceiling from 16x to 4x at block 20 and raises it again at block
         // 40, the healer holding 16x: every instance hears both in the block they are made.
-        let ceiling = |b: usize| {
-            if (20..40).contains(&b) {
-                Level::Medium
-            } else {
-                Level::Ultra
-            }
-        };
-        let heard = changes_heard(60, true, false, |_| Level::Ultra, ceiling);
+        let ceiling = from_20_to_40(Level::Medium, Level::Ultra);
+        let heard = changes_heard(60, true, false, |_| Level::Ultra, &ceiling);
         assert!(heard.iter().all(|c| c == &[20, 40]), "{heard:?}");
         // The same with the healer holding 8x: the ceiling's move brings 4x at once; back at
         // 16x, the level the healer holds (8x) comes at once with the user's move too.
