@@ -714,6 +714,13 @@ fn the_summary_says_what_is_heard_and_why_in_one_sentence() {
         health::summary(&s),
         "Playing at Ultra (16x), your full quality, using 12 % of its time."
     );
+    // A light load reads as the load line under it reads it (0.3 %, not 0 %).
+    s.load = 0.003;
+    assert_eq!(
+        health::summary(&s),
+        "Playing at Ultra (16x), your full quality, using 0.3 % of its time."
+    );
+    s.load = 0.12;
     s.bypassed = true;
     assert_eq!(
         health::summary(&s),

@@ -363,10 +363,11 @@ pub fn summary(s: &HealthSnapshot) -> String {
             ceiling.label()
         );
     }
+    // The same figure, rounded the same way, as the load line under it.
     format!(
-        "Playing at {}, your full quality, using {:.0} % of its time.",
+        "Playing at {}, your full quality, using {} of its time.",
         level.label(),
-        s.load * 100.0
+        percent(s.load)
     )
 }
 
