@@ -79,10 +79,11 @@ pub(crate) const URGENT_LOAD: f32 = 0.8;
 /// long crossfade in the same cycles. So a change the healer asks for, down or up, starts in
 /// the instance's own eighth of an 8-block rhythm (at most 7 blocks later), or at once when the
 /// instance's own last call was near its deadline. Any other change starts at once: the user's
-/// (in a block where the Oversampling ceiling moved), an offline render's, one without healing.
-#[derive(Debug, Clone, Copy)]
+/// move of the Oversampling ceiling (in the block where it moved), and every change while not
+/// healing (Off, Monitor only, offline). Turning healing to Auto counts as the healer's: the
+/// level it holds arrives in the instance's eighth.
+#[derive(Debug, Clone, Copy, Default)]
 struct SwitchTiming {
-    stagger: probe::Stagger,
     /// Blocks played, modulo 8: the rhythm the stagger is counted in.
     phase: u8,
     /// The user's ceiling in the block before (`None` before the first block).
@@ -90,21 +91,19 @@ struct SwitchTiming {
 }
 
 impl SwitchTiming {
-    fn new(stagger: probe::Stagger) -> Self {
-        Self {
-            stagger,
-            phase: 0,
-            ceiling_seen: None,
-        }
-    }
-
-    /// Called once per block: whether the factor asked for may be handed to the engine now.
-    /// `healing` is true in Auto on a realtime stream.
-    fn may_start(&mut self, healing: bool, ceiling: Level, own_overload: bool) -> bool {
+    /// Called once per block: whether the factor asked for may be handed to the engine now, for
+    /// an instance whose eighth is `stagger`. `healing` is true in Auto on a realtime stream.
+    fn may_start(
+        &mut self,
+        stagger: probe::Stagger,
+        healing: bool,
+        ceiling: Level,
+        own_overload: bool,
+    ) -> bool {
         let healers = healing && self.ceiling_seen == Some(ceiling);
         self.ceiling_seen = Some(ceiling);
         self.phase = (self.phase + 1) % 8;
-        !healers || own_overload || self.phase == self.stagger.eighth()
+        !healers || own_overload || self.phase == stagger.eighth()
     }
 }
 
@@ -243,7 +242,7 @@ impl Default for Salve {
             editor_open: false,
             editor_unchecked: u32::MAX,
             stagger,
-            switch_timing: SwitchTiming::new(stagger),
+            switch_timing: SwitchTiming::default(),
             sample_rate: Arc::new(atomic_float::AtomicF32::new(48_000.0)),
             activation_rate: 48_000.0,
             checkpointer: Arc::new(Mutex::new(checkpointer)),
@@ -582,7 +581,10 @@ impl Plugin for Salve {
         let ceiling = snapshot.oversampling.ceiling();
         let auto = !self.offline && snapshot.healing.mode() == Mode::Auto;
         let own_overload = self.last_load > URGENT_LOAD;
-        if self.switch_timing.may_start(auto, ceiling, own_overload) {
+        if self
+            .switch_timing
+            .may_start(self.stagger, auto, ceiling, own_overload)
+        {
             engine.set_factor(factor);
         }
         engine.set_safe_mode(safe);
@@ -767,12 +769,13 @@ mod tests {
     ) -> Vec<Vec<usize>> {
         (0..8)
             .map(|i| {
-                let mut timing = SwitchTiming::new(probe::Stagger::eighth_of(i));
+                let stagger = probe::Stagger::eighth_of(i);
+                let mut timing = SwitchTiming::default();
                 let mut asked = None;
                 let mut changes = Vec::new();
                 for block in 0..blocks {
                     let target = level(block).min(ceiling(block));
-                    if timing.may_start(healing, ceiling(block), own_overload)
+                    if timing.may_start(stagger, healing, ceiling(block), own_overload)
                         && asked != Some(target)
                     {
                         if asked.is_some() {
