@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Loads target/bundled/Salve.vst3 in Ardour 7 (Debian's `ardour` package), headless with the
 # Dummy backend: records through two instances, re-activates them with a new buffer size, saves,
-# reloads, plays, and exports the session offline (freewheel), then checks the file.
+# reloads, plays, and exports the session offline (freewheel), then checks the file; then plays 24
+# instances in another session and finds one `salve-fleet` thread, and none after removing them.
 # By hand, not in CI: `sudo apt-get install ardour`, `cargo xtask bundle salve --release`, then
 # `docs/ardour/check.sh`.
 set -euo pipefail
@@ -19,3 +20,4 @@ ardour7-lua "$here/record.lua" 2>&1 | grep -v "call-slot"
 ardour7-lua "$here/reload.lua" 2>&1 | grep -v "call-slot"
 ardour7-export -b float -o "$SESSION_DIR/export.wav" "$SESSION_DIR" salve-check | tail -1
 python3 "$here/wavcheck.py" "$SESSION_DIR/export.wav"
+ardour7-lua "$here/fleet.lua" 2>&1 | grep -v "call-slot"
