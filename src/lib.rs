@@ -655,7 +655,7 @@ impl Plugin for Salve {
         } else {
             dsp()
         };
-        self.chaos.after();
+        self.chaos.after(engine);
         if self.steady.is_none() && controls_at_rest(&self.params, &self.loudness) {
             // The values, once (the smoothers stand still: nothing advances).
             fill_controls(&self.params, &self.loudness, &mut self.controls, 1);

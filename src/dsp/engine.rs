@@ -61,7 +61,11 @@ pub enum Path {
 }
 
 impl Path {
-    fn index(self) -> usize {
+    /// How many paths there are: one per factor, and the safe path.
+    pub const COUNT: usize = Factor::ALL.len() + 1;
+
+    /// A distinct index below [`Path::COUNT`].
+    pub fn index(self) -> usize {
         match self {
             Path::Tier(f) => f.stages(),
             Path::Safe => Factor::ALL.len(),
@@ -676,6 +680,14 @@ impl Engine {
     /// Whether a path change is in progress.
     pub fn is_switching(&self) -> bool {
         self.switch != Switch::Steady
+    }
+
+    /// The path a change in progress goes to (it runs beside the heard one until the change ends).
+    pub fn switching_to(&self) -> Option<Path> {
+        match self.switch {
+            Switch::Switching { to, .. } => Some(to),
+            Switch::Steady => None,
+        }
     }
 
     /// Asks for a factor; the engine switches to it click-free, at chunk boundaries.
