@@ -78,7 +78,11 @@ pub(crate) const URGENT_LOAD: f32 = 0.8;
 /// Salve's share of the very cycles it was to relieve, and a step back up ran every instance's
 /// long crossfade in the same cycles. So a change the healer asks for, down or up, starts in
 /// the instance's own eighth of an 8-block rhythm (at most 7 blocks later), or at once when the
-/// instance's own last call was near its deadline. Any other change starts at once: the user's
+/// cycle already overruns: the instance's own last call was near its deadline, or the fleet
+/// says the session's cycles overrun. Those cycles are lost whatever a crossfade adds to them,
+/// and the lower level relieves the next ones only once every instance plays it: staggered, a
+/// burst of the other plugins that needed four steps lost a cycle in two for up to 7 blocks more
+/// at each (the chaos runner's bursts, 72 instances). Any other change starts at once: the user's
 /// move of the Oversampling ceiling (in the block where it moved), and every change while not
 /// healing (Off, Monitor only, offline). Turning healing to Auto counts as the healer's: the
 /// level it holds arrives in the instance's eighth.
@@ -98,12 +102,12 @@ impl SwitchTiming {
         stagger: probe::Stagger,
         healing: bool,
         ceiling: Level,
-        own_overload: bool,
+        overrun: bool,
     ) -> bool {
         let healers = healing && self.ceiling_seen == Some(ceiling);
         self.ceiling_seen = Some(ceiling);
         self.phase = (self.phase + 1) % 8;
-        !healers || own_overload || self.phase == stagger.eighth()
+        !healers || overrun || self.phase == stagger.eighth()
     }
 }
 
@@ -580,10 +584,12 @@ impl Plugin for Salve {
         // (see `SwitchTiming`).
         let ceiling = snapshot.oversampling.ceiling();
         let auto = !self.offline && snapshot.healing.mode() == Mode::Auto;
-        let own_overload = self.last_load > URGENT_LOAD;
+        // The cycle already overruns: this instance's last call was near its deadline, or the
+        // fleet says the session's cycles overrun.
+        let overrun = self.last_load > URGENT_LOAD || self.decisions_audio.urgent();
         if self
             .switch_timing
-            .may_start(self.stagger, auto, ceiling, own_overload)
+            .may_start(self.stagger, auto, ceiling, overrun)
         {
             engine.set_factor(factor);
         }
@@ -597,9 +603,7 @@ impl Plugin for Salve {
         // any step down while this instance's own call was near its deadline or the session's
         // whole cycle already overruns (the fleet says so).
         let healer_holds = auto && self.decisions_audio.level() < ceiling;
-        if (healer_holds || own_overload || self.decisions_audio.urgent())
-            && engine.step_down_pending()
-        {
+        if (healer_holds || overrun) && engine.step_down_pending() {
             engine.set_urgent();
         }
         engine.set_curve(snapshot.curve);
@@ -763,7 +767,7 @@ mod tests {
     fn changes_heard(
         blocks: usize,
         healing: bool,
-        own_overload: bool,
+        overrun: bool,
         level: impl Fn(usize) -> Level,
         ceiling: impl Fn(usize) -> Level,
     ) -> Vec<Vec<usize>> {
@@ -775,7 +779,7 @@ mod tests {
                 let mut changes = Vec::new();
                 for block in 0..blocks {
                     let target = level(block).min(ceiling(block));
-                    if timing.may_start(stagger, healing, ceiling(block), own_overload)
+                    if timing.may_start(stagger, healing, ceiling(block), overrun)
                         && asked != Some(target)
                     {
                         if asked.is_some() {
@@ -832,11 +836,12 @@ mod tests {
         // 16x, the level the healer holds (8x) comes at once with the user's move too.
         let heard = changes_heard(60, true, false, |_| Level::High, ceiling);
         assert!(heard.iter().all(|c| c == &[20, 40]), "{heard:?}");
-        // Without healing (Off, Monitor only, offline) and when the instance's own last call
-        // was near its deadline, any change starts at once.
+        // Without healing (Off, Monitor only, offline), and when the cycle already overruns
+        // (the instance's own last call was near its deadline, or the fleet says the session's
+        // cycles overrun), any change starts at once.
         let level = |b: usize| if b >= 20 { Level::High } else { Level::Ultra };
-        for (healing, own_overload) in [(false, false), (true, true)] {
-            let heard = changes_heard(30, healing, own_overload, level, |_| Level::Ultra);
+        for (healing, overrun) in [(false, false), (true, true)] {
+            let heard = changes_heard(30, healing, overrun, level, |_| Level::Ultra);
             assert!(heard.iter().all(|c| c == &[20]), "{heard:?}");
         }
     }

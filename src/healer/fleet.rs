@@ -43,10 +43,15 @@ pub const TICK_INTERVAL: Duration = Duration::from_millis(20);
 /// session policy's evidence per tick grows with the interval.
 pub const TICK_MEMBERS: usize = 64;
 
-/// The fleet's tick interval with `members` members (see [`TICK_MEMBERS`]).
-pub fn tick_interval(members: usize) -> Duration {
+/// The fleet's tick interval with `members` members (see [`TICK_MEMBERS`]): the base rate while
+/// it is `hurried` (see [`super::session::ShedPolicy::hurried`]).
+pub fn tick_interval(members: usize, hurried: bool) -> Duration {
     let scale = (members as u32).div_ceil(TICK_MEMBERS as u32).clamp(1, 3);
-    TICK_INTERVAL * scale
+    if hurried {
+        TICK_INTERVAL
+    } else {
+        TICK_INTERVAL * scale
+    }
 }
 /// The most instances the fleet heals at once; more still play, at their ceiling, unhealed.
 pub const CAPACITY: usize = 1024;
@@ -289,7 +294,7 @@ fn run() {
         *lock(&VIEW) = Some(view);
         // The journal writes of the members, in one batch, with no healer locked.
         write_journals(&journal, &mut next_write);
-        std::thread::park_timeout(tick_interval(members.len()));
+        std::thread::park_timeout(tick_interval(members.len(), policy.hurried()));
     }
 }
 

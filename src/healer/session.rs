@@ -338,11 +338,11 @@ pub struct ShedConfig {
     /// Seconds between two steps down (time to see the effect of the last one).
     pub hold_down_s: f64,
     /// The same while the host drops cycles since the last step, or the cycles overrun on the
-    /// whole by more than a fifth of a period: every other tick at 50 Hz, so
-    /// that a tick wholly at the new level is measured before the next step (an urgent switch
-    /// of the engine is heard within a few milliseconds). In the fleet simulation a sudden load
-    /// that needs two levels costs 45 dropped cycles instead of 90; 400 instances overloaded from
-    /// the start went from 16x to 1x in 0.32 s (about 0.4 s before).
+    /// whole by more than a fifth of a period: every tick at 50 Hz (the fleet ticks at 50 Hz
+    /// while it hurries, whatever its size). Every instance starts such a step at once and
+    /// crossfades the short way, so the next tick measures cycles wholly at the new level. In
+    /// the chaos runner's bursts (72 instances), the first burst lost 39-64 cycles with steps
+    /// every other tick at 40 ms and staggered switches, 31-34 with all three changed.
     pub hold_down_urgent_s: f64,
     /// Seconds at a level before trying the next one up.
     pub hold_up_s: f64,
@@ -373,7 +373,7 @@ impl Default for ShedConfig {
             dropout_window_s: 1.0,
             persist_ticks: 3,
             hold_down_s: 0.1,
-            hold_down_urgent_s: 0.03,
+            hold_down_urgent_s: 0.015,
             hold_up_s: 2.0,
             trial_s: 2.0,
             max_backoff_s: 16.0,
@@ -474,6 +474,8 @@ pub struct ShedPolicy {
     /// switch runs both tiers; the usual one, about 15 blocks, added that to cycles with no room
     /// (the chaos runner's ramp: Auto missed 84 cycles in the second it shed, Off 13).
     pub urgent: bool,
+    /// The last tick saw the host drop a cycle filled past [`ShedConfig::busy`] up to Salve's end.
+    dropped_busy: bool,
 }
 
 impl Default for ShedPolicy {
@@ -509,8 +511,17 @@ impl ShedPolicy {
             surge: 1.0,
             last: None,
             urgent: false,
+            dropped_busy: false,
             last_at_s: f64::NEG_INFINITY,
         }
+    }
+
+    /// The fleet should tick at its base rate, however many members it has: it is shedding for
+    /// cycles that already overrun, or the host just dropped a busy cycle (the first sign of a
+    /// burst of the other plugins). At 40 ms a tick, such a burst was seen up to a tick late,
+    /// and each level down came a tick later still.
+    pub fn hurried(&self) -> bool {
+        (self.urgent && self.cap > Level::Minimal) || self.dropped_busy
     }
 
     /// The predicted peak fill of the next cycles: the fast average plus its rise, plus the
@@ -597,6 +608,7 @@ impl ShedPolicy {
             self.dropouts[self.dropout_next] = now_s;
             self.dropout_next = (self.dropout_next + 1) % self.dropouts.len();
         }
+        self.dropped_busy = m.dropouts > 0 && m.fill_peak >= self.config.busy;
         if m.dropouts > 0 && m.fill_peak >= self.config.busy.min(self.config.near_full) {
             // One entry a tick, however many dropouts it had: a slow-down of the machine for a
             // few tens of milliseconds stretches every cycle of a tick and drops several, and is
@@ -870,8 +882,8 @@ mod tests {
         tick_s: f64,
         n: usize,
         cost_16x: f32,
-        /// (time, cap, the worst cycle's fill, missed cycles in the tick)
-        log: Vec<(f64, Level, f32, u32)>,
+        /// (time, cap, the worst cycle's fill, missed cycles in the tick, the tick's length)
+        log: Vec<(f64, Level, f32, u32, f64)>,
         /// The machine stalls (one missed cycle, whatever the load) this often (s).
         stall_every_s: Option<f64>,
         /// One level costs this many times what halving predicts.
@@ -879,6 +891,9 @@ mod tests {
         /// Every so many seconds, for one tick, the machine runs everything this many times
         /// slower, for this many of the tick's 15 cycles.
         slowdown: Option<(f64, f32, u64)>,
+        /// Tick as the fleet thread does (`fleet::tick_interval`, faster while the policy
+        /// hurries) instead of every `tick_s`, with the other plugins' load taken at each cycle.
+        fleet_ticks: bool,
     }
 
     const PERIOD_NS: u64 = 1_333_333;
@@ -894,6 +909,7 @@ mod tests {
                 stall_every_s: None,
                 dearer: None,
                 slowdown: None,
+                fleet_ticks: false,
             }
         }
 
@@ -907,13 +923,29 @@ mod tests {
 
         /// Runs `seconds` with the other plugins' work `before(t)` (a share of the cycle).
         fn run(&mut self, seconds: f64, before: impl Fn(f64) -> f32) {
-            let tick = self.tick_s;
-            let cycles = (tick * 1e9 / PERIOD_NS as f64).round() as u64;
-            let ticks = (seconds / tick) as usize;
-            let start = self.log.last().map_or(0.0, |l| l.0 + tick);
+            let interval = |sim: &Self| {
+                if sim.fleet_ticks {
+                    crate::healer::fleet::tick_interval(sim.n, sim.policy.hurried()).as_secs_f64()
+                } else {
+                    sim.tick_s
+                }
+            };
+            let start = self.log.last().map_or(0.0, |l| l.0 + l.4);
+            let (mut now, end) = (start, start + seconds);
             let mut samples = Vec::new();
-            for t in 0..ticks {
-                let now = start + t as f64 * tick;
+            // (The fixed ticks count as many as fit, as they always did.)
+            let ticks = (seconds / self.tick_s) as usize;
+            for t in 0.. {
+                let tick = interval(self);
+                if (self.fleet_ticks && now + tick > end + 1e-9)
+                    || (!self.fleet_ticks && t >= ticks)
+                {
+                    break;
+                }
+                if !self.fleet_ticks {
+                    now = start + t as f64 * tick;
+                }
+                let cycles = (tick * 1e9 / PERIOD_NS as f64).round() as u64;
                 samples.clear();
                 let (slow, slow_cycles) = match self.slowdown {
                     Some((every, times, cycles))
@@ -928,7 +960,12 @@ mod tests {
                     let wake = ((now * 1e9) as u64) + c * PERIOD_NS;
                     let slow = if c < slow_cycles { slow } else { 1.0 };
                     let cost = self.cost(self.policy.cap) * slow;
-                    let other = before(now) * slow;
+                    let at = if self.fleet_ticks {
+                        now + (c * PERIOD_NS) as f64 / 1e9
+                    } else {
+                        now
+                    };
+                    let other = before(at) * slow;
                     // The host misses the deadline when the cycle is full: the next call is late.
                     let fill = other + cost * self.n as f32;
                     let stall = self.stall_every_s.is_some_and(|every| {
@@ -951,7 +988,9 @@ mod tests {
                 }
                 let m = measure(&samples);
                 self.policy.tick(now, &m);
-                self.log.push((now, self.policy.cap, m.fill_peak, missed));
+                self.log
+                    .push((now, self.policy.cap, m.fill_peak, missed, tick));
+                now += tick;
             }
         }
 
@@ -1199,10 +1238,11 @@ mod tests {
     }
 
     #[test]
-    fn a_sudden_overload_is_shed_a_level_every_other_tick() {
+    fn a_sudden_overload_is_shed_a_level_a_tick() {
         // 54 instances take 27 % of the cycle at 16x; the other plugins jump from 30 % to 90 %:
         // every cycle overruns until the fleet is at 4x (two levels down). While the cycle
-        // overruns, a step waits only for one tick measured wholly at the level before it.
+        // overruns, each tick steps down a level: every instance starts that step at once and
+        // crossfades the short way, so the next tick already measures the new level.
         let mut sim = SessionSim::new(54, 0.005);
         sim.run(3.0, |t| if t < 2.0 { 0.3 } else { 0.9 });
         let downs: Vec<f64> = sim
@@ -1213,12 +1253,56 @@ mod tests {
             .collect();
         let missed: u32 = sim.log.iter().filter(|l| l.0 >= 2.0).map(|l| l.3).sum();
         println!("a sudden overload: steps down at {downs:?}, {missed} cycles missed");
-        // The two steps that end the overruns come 40 ms apart (then, the cycle fitting but
+        // The two steps that end the overruns come a tick apart (then, the cycle fitting but
         // fuller than 85 %, calmer steps follow).
-        assert!(downs.len() >= 2 && downs[1] - downs[0] < 0.05, "{downs:?}");
+        assert!(downs.len() >= 2 && downs[1] - downs[0] < 0.03, "{downs:?}");
         assert!(sim.policy.cap <= Level::Medium);
-        // (With 100 ms between them, 90.)
-        assert!(missed <= 60, "{missed}");
+        // (Every other tick, 45; with 100 ms between them, 90.)
+        assert!(missed <= 30, "{missed}");
+    }
+
+    #[test]
+    fn a_large_fleet_ticks_at_the_base_rate_while_it_sheds_for_overrunning_cycles() {
+        // 128 instances taking 29 % of the cycle at 16x: the fleet ticks every 40 ms. The other
+        // plugins jump from 30 % to 90 % in the middle of a tick, and stay.
+        let mut sim = SessionSim::new(128, 0.29 / 128.0);
+        sim.fleet_ticks = true;
+        sim.run(4.0, |t| if t < 2.03 { 0.3 } else { 0.9 });
+        let ticks = |from: f64, to: f64| {
+            sim.log
+                .iter()
+                .filter(|l| (from..to).contains(&l.0))
+                .map(|l| (l.4 * 1e3).round() as u32)
+                .collect::<Vec<_>>()
+        };
+        let downs: Vec<f64> = sim
+            .log
+            .windows(2)
+            .filter(|w| w[1].1 < w[0].1)
+            .map(|w| w[1].0)
+            .collect();
+        let missed: u32 = sim.log.iter().filter(|l| l.0 >= 2.0).map(|l| l.3).sum();
+        println!("128 members: steps down at {downs:?}, {missed} cycles missed");
+        // A clean session ticks at the size's rate.
+        assert!(
+            ticks(0.5, 2.0).iter().all(|&ms| ms == 40),
+            "{:?}",
+            ticks(0.5, 2.0)
+        );
+        // From the burst's first dropped cycles to the last step that ends the overruns, every
+        // 20 ms.
+        let shedding = ticks(2.0, downs[1]);
+        assert!(shedding.iter().skip(1).all(|&ms| ms == 20), "{shedding:?}");
+        assert!(downs.len() >= 2 && downs[1] - downs[0] < 0.03, "{downs:?}");
+        // (Ticking at 40 ms while shedding, 67; stepping every other tick, 52.)
+        assert!(missed <= 45, "{missed}");
+        // The cycles fit again, and the fleet calms down to its own rate.
+        assert!(sim.log.iter().rev().take(20).all(|l| l.2 <= 1.0));
+        assert!(
+            ticks(3.5, 4.0).iter().all(|&ms| ms == 40),
+            "{:?}",
+            ticks(3.5, 4.0)
+        );
     }
 
     #[test]
@@ -1268,7 +1352,7 @@ mod tests {
         // 128 and 200 instances taking 29 % of the cycle at 16x: the fleet ticks every 40 and
         // 60 ms. The ramp of the test above, then a clean session, then the load falls.
         for n in [128, 200] {
-            let tick_s = crate::healer::fleet::tick_interval(n).as_secs_f64();
+            let tick_s = crate::healer::fleet::tick_interval(n, false).as_secs_f64();
             assert!(tick_s > 0.02, "{n} members tick at {tick_s} s");
             let cost = 0.29 / n as f32;
             let ramp = |t: f64| (0.2 + 0.75 * (t / 30.0).min(1.0)) as f32;
