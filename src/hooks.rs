@@ -198,57 +198,85 @@ impl Chaos {
     }
 }
 
-/// A block's work counts at most this many times its path's running mean in that mean: a stall
-/// of the machine inside the work (an interrupt, a virtual machine's neighbour) is not Salve's
-/// work.
+/// A block's work counts at most this many times its path's running mean in that mean, and a
+/// block is charged at most this many times its own work: a stall of the machine inside the work
+/// (an interrupt, a virtual machine's neighbour) is not Salve's work, and a mean gone stale
+/// (learned while the machine was slower) is not this block's.
 const WORK_CLIP: f64 = 2.0;
+
+/// A path's first steady blocks are not learned: its memory is cold (the first block at 16x in a
+/// run took about 13 times its later work, and a mean seeded from it charged each block of the trial up
+/// to 16x a second later at 3.6 periods: own-fault run FD).
+const WARM_BLOCKS: u32 = 4;
 
 /// The work the chaos slowdown multiplies, per block: each path that ran (the heard tier, and
 /// the one a change fades to) charged at its own steady work lately, a running mean.
 ///
 /// The slowdown makes Salve's few microseconds stand for a heavy plugin's share of the cycle (a
-/// factor of 40-120 outside the faults and 200-300 in the spikes), so it must not multiply the
-/// measured block itself: the jitter of a 2 µs call at 1x (cold lines, an interrupt; 0.4-2.4x
-/// its median in run EO) became a load of 0.3-1.8 of the period in the spikes, the misses of a
-/// run following the VM's noise (20-590 in twelve runs of two builds whose 1x work was the same).
-/// A heavy plugin's own jitter is not its work's multiple. The measured block still bounds the
-/// wait from below (the busy-wait ends at the later of the two), so a real stall counts once.
-/// Blocks that run two paths (a crossfade) cost both paths' steady work, as they do.
+/// factor of 40-120 outside the faults and about 200-500 in the spikes), so it must not multiply the
+/// measured block itself: the jitter of a 2 µs call at 1x (cold lines, an interrupt) became a
+/// load of 0.2-1.9 of the period in the spikes, the misses of a run following the VM's noise
+/// (20-590 in twelve runs of two builds whose 1x work was the same: run EO). A heavy plugin's own
+/// jitter is not its work's multiple. The measured block still bounds the wait from below (the
+/// busy-wait ends at the later of the two), so a real stall counts once. Blocks that run two
+/// paths (a crossfade) cost both paths' steady work, as they do. Until a path has a mean, its
+/// blocks are charged as measured, at most [`WORK_CLIP`] times the block before.
 #[cfg_attr(not(feature = "chaos"), allow(dead_code))]
 #[derive(Default)]
 pub struct WorkModel {
-    /// Each path's steady work lately (ns, a running mean of clipped work; 0 before the first).
+    /// Each path's steady work lately (ns, a running mean of clipped work; 0 before it is learned).
     typical_ns: [f64; Path::COUNT],
+    /// Each path's steady blocks so far (up to [`WARM_BLOCKS`] + 1).
+    steady_blocks: [u32; Path::COUNT],
+    /// The last block's charge (ns).
+    last_ns: f64,
 }
 
 #[cfg_attr(not(feature = "chaos"), allow(dead_code))]
 impl WorkModel {
     /// The work to charge for a block in which `ran` ran (the paths before and after it, in any
-    /// order, with repeats) and `work_ns` was measured. A block that ran one path teaches that
-    /// path's mean; until a path has one, its blocks are charged as measured.
+    /// order, with repeats) and `work_ns` was measured.
     pub fn charge(&mut self, ran: [Option<Path>; 4], work_ns: f64) -> f64 {
         let mut seen = [false; Path::COUNT];
         for p in ran.into_iter().flatten() {
             seen[p.index()] = true;
         }
+        let unknown = if self.last_ns > 0.0 {
+            work_ns.min(WORK_CLIP * self.last_ns)
+        } else {
+            work_ns
+        };
         let count = seen.iter().filter(|&&s| s).count();
-        if count == 1 {
+        let charged = if count == 1 {
             let i = seen.iter().position(|&s| s).unwrap_or(0);
+            let blocks = &mut self.steady_blocks[i];
+            *blocks = (*blocks + 1).min(WARM_BLOCKS + 1);
             let mean = &mut self.typical_ns[i];
-            if *mean > 0.0 {
-                *mean += (work_ns.min(WORK_CLIP * *mean) - *mean) * 0.125;
+            if *blocks <= WARM_BLOCKS {
+                unknown
             } else {
-                *mean = work_ns;
+                if *mean > 0.0 {
+                    *mean += (work_ns.min(WORK_CLIP * *mean) - *mean) * 0.125;
+                } else {
+                    *mean = work_ns;
+                }
+                mean.min(WORK_CLIP * work_ns)
             }
-            return *mean;
-        }
-        let known = seen
-            .iter()
-            .zip(&self.typical_ns)
-            .filter(|&(&s, &t)| s && t > 0.0)
-            .map(|(_, &t)| t);
-        let (n, sum) = known.fold((0, 0.0), |(n, sum), t| (n + 1, sum + t));
-        if n == count { sum } else { work_ns }
+        } else {
+            let known = seen
+                .iter()
+                .zip(&self.typical_ns)
+                .filter(|&(&s, &t)| s && t > 0.0)
+                .map(|(_, &t)| t);
+            let (n, sum) = known.fold((0, 0.0), |(n, sum), t| (n + 1, sum + t));
+            if n == count {
+                sum.min(WORK_CLIP * work_ns)
+            } else {
+                unknown
+            }
+        };
+        self.last_ns = charged;
+        charged
     }
 }
 
@@ -259,32 +287,39 @@ mod tests {
 
     const X1: Option<Path> = Some(Path::Tier(Factor::X1));
     const X16: Option<Path> = Some(Path::Tier(Factor::X16));
+    const AT_1X: [Option<Path>; 4] = [X1, None, X1, None];
+    const AT_16X: [Option<Path>; 4] = [X16, None, X16, None];
 
     #[test]
     fn a_path_is_charged_its_mean_work_not_one_blocks_jitter() {
         let mut m = WorkModel::default();
-        assert_eq!(m.charge([X1, None, X1, None], 2_000.0), 2_000.0);
         for _ in 0..200 {
-            m.charge([X1, None, X1, None], 2_000.0);
+            m.charge(AT_1X, 2_000.0);
         }
         // One block at three times its work (a cold cache, an interrupt) moves the charge by an
         // eighth of the clipped excess, not threefold.
-        let charged = m.charge([X1, None, X1, None], 6_000.0);
+        let charged = m.charge(AT_1X, 6_000.0);
         assert!((charged - 2_250.0).abs() < 1.0, "{charged}");
         // A lasting change of the work (the machine slows down) is followed within blocks.
         let mut last = 0.0;
         for _ in 0..40 {
-            last = m.charge([X1, None, X1, None], 3_000.0);
+            last = m.charge(AT_1X, 3_000.0);
         }
         assert!((last - 3_000.0).abs() < 10.0, "{last}");
+        // A mean gone stale charges at most twice the block's own work.
+        assert_eq!(m.charge(AT_1X, 1_000.0), 2_000.0);
     }
 
     #[test]
     fn a_crossfade_costs_both_paths_and_teaches_neither() {
         let mut m = WorkModel::default();
         for _ in 0..100 {
-            m.charge([X16, None, X16, None], 8_000.0);
-            m.charge([X1, None, X1, None], 2_000.0);
+            for _ in 0..10 {
+                m.charge(AT_16X, 8_000.0);
+            }
+            for _ in 0..10 {
+                m.charge(AT_1X, 2_000.0);
+            }
         }
         // A change from 16x to 1x under way, starting or ending in the block: both paths ran.
         for ran in [
@@ -292,19 +327,32 @@ mod tests {
             [X16, None, X16, X1],
             [X16, X1, X1, None],
         ] {
-            let charged = m.charge(ran, 3_000.0);
+            let charged = m.charge(ran, 9_000.0);
             assert!((charged - 10_000.0).abs() < 1.0, "{ran:?}: {charged}");
         }
-        assert!((m.charge([X1, None, X1, None], 2_000.0) - 2_000.0).abs() < 1.0);
+        assert!((m.charge(AT_1X, 2_000.0) - 2_000.0).abs() < 1.0);
     }
 
     #[test]
-    fn a_path_never_measured_alone_is_charged_as_measured() {
+    fn a_paths_cold_first_blocks_are_not_learned() {
         let mut m = WorkModel::default();
-        for _ in 0..10 {
-            m.charge([X1, None, X1, None], 2_000.0);
+        // The run's first blocks at 16x, cold (the first is charged as measured), then 1x.
+        assert_eq!(m.charge(AT_16X, 50_000.0), 50_000.0);
+        m.charge(AT_16X, 40_000.0);
+        m.charge(AT_16X, 30_000.0);
+        for _ in 0..100 {
+            m.charge(AT_1X, 2_000.0);
         }
-        assert_eq!(m.charge([X1, X16, X1, X16], 7_500.0), 7_500.0);
+        // A trial back up: 16x has no mean, so the crossfade is charged as measured, at most
+        // twice the block before, and not at the cold blocks' cost.
+        assert_eq!(m.charge([X1, X16, X1, X16], 9_000.0), 4_000.0);
+        assert_eq!(m.charge([X1, X16, X1, X16], 9_000.0), 8_000.0);
+        // At 16x its first steady blocks are charged as measured, then it has a mean.
+        for _ in 0..WARM_BLOCKS + 20 {
+            m.charge(AT_16X, 7_000.0);
+        }
+        assert!((m.charge(AT_16X, 7_000.0) - 7_000.0).abs() < 1.0);
+        // A path never seen, after all that, starts from what it measures.
         let safe = Some(Path::Safe);
         assert_eq!(m.charge([safe, None, safe, None], 900.0), 900.0);
     }
