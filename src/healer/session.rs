@@ -1001,6 +1001,20 @@ mod tests {
         fn changes(&self) -> usize {
             self.log.windows(2).filter(|w| w[0].1 != w[1].1).count()
         }
+
+        /// When the cap stepped down.
+        fn downs(&self) -> Vec<f64> {
+            self.log
+                .windows(2)
+                .filter(|w| w[1].1 < w[0].1)
+                .map(|w| w[1].0)
+                .collect()
+        }
+
+        /// The cycles missed from `t` seconds on.
+        fn missed_since(&self, t: f64) -> u32 {
+            self.log.iter().filter(|l| l.0 >= t).map(|l| l.3).sum()
+        }
     }
 
     /// The full cycles of a tick of 15 cycles, each filled to `fill` up to Salve's end.
@@ -1245,13 +1259,7 @@ mod tests {
         // crossfades the short way, so the next tick already measures the new level.
         let mut sim = SessionSim::new(54, 0.005);
         sim.run(3.0, |t| if t < 2.0 { 0.3 } else { 0.9 });
-        let downs: Vec<f64> = sim
-            .log
-            .windows(2)
-            .filter(|w| w[1].1 < w[0].1)
-            .map(|w| w[1].0)
-            .collect();
-        let missed: u32 = sim.log.iter().filter(|l| l.0 >= 2.0).map(|l| l.3).sum();
+        let (downs, missed) = (sim.downs(), sim.missed_since(2.0));
         println!("a sudden overload: steps down at {downs:?}, {missed} cycles missed");
         // The two steps that end the overruns come a tick apart (then, the cycle fitting but
         // fuller than 85 %, calmer steps follow).
@@ -1275,13 +1283,7 @@ mod tests {
                 .map(|l| (l.4 * 1e3).round() as u32)
                 .collect::<Vec<_>>()
         };
-        let downs: Vec<f64> = sim
-            .log
-            .windows(2)
-            .filter(|w| w[1].1 < w[0].1)
-            .map(|w| w[1].0)
-            .collect();
-        let missed: u32 = sim.log.iter().filter(|l| l.0 >= 2.0).map(|l| l.3).sum();
+        let (downs, missed) = (sim.downs(), sim.missed_since(2.0));
         println!("128 members: steps down at {downs:?}, {missed} cycles missed");
         // A clean session ticks at the size's rate.
         assert!(
