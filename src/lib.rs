@@ -102,12 +102,29 @@ impl SwitchTiming {
         stagger: probe::Stagger,
         healing: bool,
         ceiling: Level,
-        overrun: bool,
+        pressure: Pressure,
     ) -> bool {
         let healers = healing && self.ceiling_seen == Some(ceiling);
         self.ceiling_seen = Some(ceiling);
         self.phase = (self.phase + 1) % 8;
-        !healers || overrun || self.phase == stagger.eighth()
+        !healers || pressure.overrun() || self.phase == stagger.eighth()
+    }
+}
+
+/// What the audio thread knows before a block of how near the cycle is to its end.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pressure {
+    /// This instance's last call over its block's duration.
+    own_load: f32,
+    /// The fleet says the session's cycles overrun.
+    fleet_urgent: bool,
+}
+
+impl Pressure {
+    /// The cycle already overruns: this instance's last call was near its deadline, or the
+    /// session's cycles overrun. A switch then starts at once and takes the short way.
+    fn overrun(self) -> bool {
+        self.own_load > URGENT_LOAD || self.fleet_urgent
     }
 }
 
@@ -584,12 +601,13 @@ impl Plugin for Salve {
         // (see `SwitchTiming`).
         let ceiling = snapshot.oversampling.ceiling();
         let auto = !self.offline && snapshot.healing.mode() == Mode::Auto;
-        // The cycle already overruns: this instance's last call was near its deadline, or the
-        // fleet says the session's cycles overrun.
-        let overrun = self.last_load > URGENT_LOAD || self.decisions_audio.urgent();
+        let pressure = Pressure {
+            own_load: self.last_load,
+            fleet_urgent: self.decisions_audio.urgent(),
+        };
         if self
             .switch_timing
-            .may_start(self.stagger, auto, ceiling, overrun)
+            .may_start(self.stagger, auto, ceiling, pressure)
         {
             engine.set_factor(factor);
         }
@@ -603,7 +621,7 @@ impl Plugin for Salve {
         // any step down while this instance's own call was near its deadline or the session's
         // whole cycle already overruns (the fleet says so).
         let healer_holds = auto && self.decisions_audio.level() < ceiling;
-        if (healer_holds || overrun) && engine.step_down_pending() {
+        if (healer_holds || pressure.overrun()) && engine.step_down_pending() {
             engine.set_urgent();
         }
         engine.set_curve(snapshot.curve);
@@ -761,13 +779,19 @@ nice_export_vst3!(Salve);
 mod tests {
     use super::*;
 
+    /// Neither this instance's last call nor the session near the end of the cycle.
+    const CALM: Pressure = Pressure {
+        own_load: 0.1,
+        fleet_urgent: false,
+    };
+
     /// Eight instances started together play `blocks` blocks; in each block the healer holds
     /// `level(block)` and the user's ceiling is `ceiling(block)`. Returns, per instance, the
     /// blocks in which the level the engine is asked for changed.
     fn changes_heard(
         blocks: usize,
         healing: bool,
-        overrun: bool,
+        pressure: Pressure,
         level: impl Fn(usize) -> Level,
         ceiling: impl Fn(usize) -> Level,
     ) -> Vec<Vec<usize>> {
@@ -779,7 +803,7 @@ mod tests {
                 let mut changes = Vec::new();
                 for block in 0..blocks {
                     let target = level(block).min(ceiling(block));
-                    if timing.may_start(stagger, healing, ceiling(block), overrun)
+                    if timing.may_start(stagger, healing, ceiling(block), pressure)
                         && asked != Some(target)
                     {
                         if asked.is_some() {
@@ -815,7 +839,7 @@ mod tests {
     fn the_healers_steps_down_and_back_up_start_in_a_different_block_in_each_instance() {
         // The healer holds 16x, then 8x from block 20, and back at the ceiling (16x) from 40.
         let level = from_20_to_40(Level::High, Level::Ultra);
-        let heard = changes_heard(60, true, false, level, |_| Level::Ultra);
+        let heard = changes_heard(60, true, CALM, level, |_| Level::Ultra);
         for (i, changes) in heard.iter().enumerate() {
             assert_eq!(changes.len(), 2, "instance {i}: {changes:?}");
         }
@@ -830,19 +854,31 @@ mod tests {
         // The user lowers the ceiling from 16x to 4x at block 20 and raises it again at block
         // 40, the healer holding 16x: every instance hears both in the block they are made.
         let ceiling = from_20_to_40(Level::Medium, Level::Ultra);
-        let heard = changes_heard(60, true, false, |_| Level::Ultra, &ceiling);
+        let heard = changes_heard(60, true, CALM, |_| Level::Ultra, &ceiling);
         assert!(heard.iter().all(|c| c == &[20, 40]), "{heard:?}");
         // The same with the healer holding 8x: the ceiling's move brings 4x at once; back at
         // 16x, the level the healer holds (8x) comes at once with the user's move too.
-        let heard = changes_heard(60, true, false, |_| Level::High, ceiling);
+        let heard = changes_heard(60, true, CALM, |_| Level::High, ceiling);
         assert!(heard.iter().all(|c| c == &[20, 40]), "{heard:?}");
         // Without healing (Off, Monitor only, offline), and when the cycle already overruns
         // (the instance's own last call was near its deadline, or the fleet says the session's
         // cycles overrun), any change starts at once.
         let level = |b: usize| if b >= 20 { Level::High } else { Level::Ultra };
-        for (healing, overrun) in [(false, false), (true, true)] {
-            let heard = changes_heard(30, healing, overrun, level, |_| Level::Ultra);
-            assert!(heard.iter().all(|c| c == &[20]), "{heard:?}");
+        let near_deadline = Pressure {
+            own_load: 0.9,
+            fleet_urgent: false,
+        };
+        let session_overruns = Pressure {
+            own_load: 0.05,
+            fleet_urgent: true,
+        };
+        for (healing, pressure) in [
+            (false, CALM),
+            (true, near_deadline),
+            (true, session_overruns),
+        ] {
+            let heard = changes_heard(30, healing, pressure, level, |_| Level::Ultra);
+            assert!(heard.iter().all(|c| c == &[20]), "{pressure:?}: {heard:?}");
         }
     }
 }
