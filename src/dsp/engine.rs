@@ -470,6 +470,16 @@ enum Switch {
     },
 }
 
+impl Switch {
+    /// The path a change in progress goes to.
+    fn to(&self) -> Option<Path> {
+        match *self {
+            Switch::Switching { to, .. } => Some(to),
+            Switch::Steady => None,
+        }
+    }
+}
+
 /// The saturator for one plugin instance at one sample rate.
 pub struct Engine {
     sample_rate: f32,
@@ -684,10 +694,7 @@ impl Engine {
 
     /// The path a change in progress goes to (it runs beside the heard one until the change ends).
     pub fn switching_to(&self) -> Option<Path> {
-        match self.switch {
-            Switch::Switching { to, .. } => Some(to),
-            Switch::Steady => None,
-        }
+        self.switch.to()
     }
 
     /// Asks for a factor; the engine switches to it click-free, at chunk boundaries.
@@ -945,10 +952,7 @@ impl Engine {
             self.dc_pending = false;
         }
         let curve = self.curve;
-        let next = match self.switch {
-            Switch::Switching { to, .. } => Some(to),
-            Switch::Steady => None,
-        };
+        let next = self.switch.to();
         // While two tiers crossfade, the higher one leaves its upsampled signal at the lower
         // one's rate, and runs first to do so.
         let common = match next {
