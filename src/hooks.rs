@@ -177,6 +177,17 @@ impl Chaos {
         }
     }
 
+    /// A new stream (an activation, a reset): what the work model learned of the last one (its
+    /// block size, its rate, its warm caches) is forgotten, as in a new instance.
+    #[inline]
+    pub fn restart(&mut self) {
+        #[cfg(feature = "chaos")]
+        {
+            self.work.restart();
+            self.started = None;
+        }
+    }
+
     /// After the DSP: busy-waits until the block has taken `slowdown` times the work
     /// [`WorkModel`] charges for the paths that ran in it.
     #[allow(unused_variables)]
@@ -234,6 +245,12 @@ pub struct WorkModel {
 
 #[cfg_attr(not(feature = "chaos"), allow(dead_code))]
 impl WorkModel {
+    /// Forgets every path's work: a new stream's blocks are learned afresh (a new block size
+    /// costs another work, and the first blocks after an activation run cold).
+    pub fn restart(&mut self) {
+        *self = Self::default();
+    }
+
     /// The work to charge for a block in which `ran` ran (the paths before and after it, in any
     /// order, with repeats) and `work_ns` was measured.
     pub fn charge(&mut self, ran: [Option<Path>; 4], work_ns: f64) -> f64 {
@@ -331,6 +348,24 @@ mod tests {
             assert!((charged - 10_000.0).abs() < 1.0, "{ran:?}: {charged}");
         }
         assert!((m.charge(AT_1X, 2_000.0) - 2_000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_new_stream_is_charged_its_own_work_not_the_last_streams() {
+        let mut m = WorkModel::default();
+        for _ in 0..200 {
+            m.charge(AT_1X, 2_000.0);
+        }
+        // Activated again with blocks four times as long: charged as measured, where the old
+        // mean charged at most twice it (the clip) and took about 20 blocks to follow.
+        m.restart();
+        assert_eq!(m.charge(AT_1X, 8_000.0), 8_000.0);
+        // Its first blocks are the cold ones, not learned: the mean comes from the steady ones.
+        m.charge(AT_1X, 12_000.0);
+        for _ in 0..WARM_BLOCKS {
+            m.charge(AT_1X, 8_000.0);
+        }
+        assert!((m.charge(AT_1X, 8_000.0) - 8_000.0).abs() < 1.0);
     }
 
     #[test]

@@ -339,10 +339,11 @@ fn controls_at_rest(params: &SalveParams, loudness: &dsp::loudness::LoudnessMatc
 
 impl Salve {
     /// A new stream (`activate`, `reset`): the probe judges gaps afresh, and the reflex judges
-    /// its calls on their own, not on the last stream's.
+    /// its calls on their own, not on the last stream's (so does the chaos build's work model).
     fn restart_stream(&mut self) {
         self.probe.restart_stream();
         self.reflex = Reflex::default();
+        self.chaos.restart();
     }
 
     /// Asks for the memory a block reads, all at once (see [`cache`]): what the plugin shares
