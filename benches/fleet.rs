@@ -57,7 +57,7 @@ fn run(members: usize, seconds: f64) -> f64 {
     let mut producers = Vec::new();
     let mut memberships = Vec::new();
     for _ in 0..members {
-        let (producer, records) = rtrb::RingBuffer::new(salve::probe::RING_CAPACITY);
+        let (producer, records) = rtrb::RingBuffer::new(salve::probe::ring_capacity(48_000.0));
         let session = Arc::new(Mutex::new(Persisted::default()));
         memberships.push(
             fleet::join(Parts {
