@@ -562,3 +562,54 @@ fn a_state_the_host_loads_while_running_is_restored_at_the_next_tick() {
     h.checkpoint_now(&mut c, true, Level::Ultra);
     assert_eq!(session.lock().unwrap().current, ours.current);
 }
+
+#[test]
+fn instances_started_together_write_their_routine_checkpoints_apart() {
+    // 80 instances start in the same tick, with the interval of a fleet of 80 (10 s), and have
+    // something new to say at every tick (a journal failure counted again): their routine
+    // checkpoints spread over the seconds instead of coming all in one.
+    use crate::healer::{Mode, TickInputs};
+    let inputs = TickInputs {
+        mode: Mode::Auto,
+        ceiling: Level::Ultra,
+        gui_frame_ms: None,
+        reflex_count: 0,
+        panics_raised: 0,
+        bypassed: false,
+    };
+    let mut members: Vec<(Checkpointer, Healer)> = (0..80)
+        .map(|_| {
+            let session = std::sync::Arc::new(std::sync::Mutex::new(Persisted::default()));
+            (
+                Checkpointer::new(session, None),
+                Healer::new(HealerConfig::default(), Level::Ultra, Learned::default()),
+            )
+        })
+        .collect();
+    let mut per_second = [0u32; 40];
+    for tick in 0..2000u64 {
+        let now_ns = tick * 20_000_000;
+        for (c, h) in &mut members {
+            h.tick(now_ns, &[], inputs);
+            h.record_journal_failure();
+            c.spread_routine_writes(10.0);
+            let before = c.generation;
+            h.checkpoint_tick(c, true, Level::Ultra);
+            if c.generation > before && tick > 0 {
+                per_second[(now_ns / 1_000_000_000) as usize] += 1;
+            }
+        }
+    }
+    // With one interval for all, the 80 would write in the same tick every 10 s. Spread, each
+    // writes every 5-15 s, from its random id: about 8 a second, 12 at most on average in the
+    // busiest seconds, and more than 30 in one second is less likely than one in a billion.
+    let total: u32 = per_second.iter().sum();
+    assert!(
+        (200..=480).contains(&total),
+        "{total} routine writes in 40 s"
+    );
+    assert!(
+        per_second.iter().all(|&n| n <= 30),
+        "writes per second: {per_second:?}"
+    );
+}

@@ -60,7 +60,9 @@ pub const THREAD_NAME: &str = "salve-fleet";
 /// The routine journal writes of the whole process stay near this many a second: each is a
 /// file written, synced and renamed, and 128 instances writing every 3 s made journal I/O a
 /// quarter of the fleet thread's time. With many instances each one's routine interval grows
-/// instead (128: every 16 s); checkpoints after significant incidents are still written at once.
+/// instead (128: every 16 s, each instance at its own 0.5-1.5 times that, so that instances
+/// started together do not write together); checkpoints after significant incidents are still
+/// written at once.
 pub const ROUTINE_WRITES_PER_S: f64 = 8.0;
 /// The most journal writes in one tick; the others stay pending for the next ticks, taken in
 /// turn. Each is synced to the disk: when 900 instances started together, their first
