@@ -206,14 +206,7 @@ fn a_snapshot_of_a_live_healer_reads_its_state() {
     healer.tick(
         20_000_000,
         &records,
-        TickInputs {
-            mode: Mode::Auto,
-            ceiling: Level::Ultra,
-            gui_frame_ms: None,
-            reflex_count: 0,
-            panics_raised: 0,
-            bypassed: false,
-        },
+        TickInputs::playing(Mode::Auto, Level::Ultra),
     );
     let s = HealthSnapshot::capture(&telemetry, Some(&healer.view()), Level::Ultra);
     assert_eq!(s.level, Some(Level::Ultra));

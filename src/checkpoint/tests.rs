@@ -569,14 +569,7 @@ fn instances_started_together_write_their_routine_checkpoints_apart() {
     // something new to say at every tick (a journal failure counted again): their routine
     // checkpoints spread over the seconds instead of coming all in one.
     use crate::healer::{Mode, TickInputs};
-    let inputs = TickInputs {
-        mode: Mode::Auto,
-        ceiling: Level::Ultra,
-        gui_frame_ms: None,
-        reflex_count: 0,
-        panics_raised: 0,
-        bypassed: false,
-    };
+    let inputs = TickInputs::playing(Mode::Auto, Level::Ultra);
     let mut members: Vec<(Checkpointer, Healer)> = (0..80)
         .map(|_| {
             let session = std::sync::Arc::new(std::sync::Mutex::new(Persisted::default()));

@@ -83,6 +83,21 @@ pub struct TickInputs {
     pub bypassed: bool,
 }
 
+impl TickInputs {
+    /// A tick of an instance playing in `mode` under `ceiling`, with the editor closed, no
+    /// reflex step or panic so far, not bypassed.
+    pub fn playing(mode: Mode, ceiling: Level) -> Self {
+        Self {
+            mode,
+            ceiling,
+            gui_frame_ms: None,
+            reflex_count: 0,
+            panics_raised: 0,
+            bypassed: false,
+        }
+    }
+}
+
 /// The healer's state. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Healer {

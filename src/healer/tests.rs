@@ -372,12 +372,8 @@ fn started(mode: Mode, panics_raised: u64) -> (Healer, TickInputs) {
     let mut h = Healer::new(HealerConfig::default(), Level::Ultra, Learned::default());
     h.start_session(48_000, 64, Level::Ultra);
     let inputs = TickInputs {
-        mode,
-        ceiling: Level::Ultra,
-        gui_frame_ms: None,
-        reflex_count: 0,
         panics_raised,
-        bypassed: false,
+        ..TickInputs::playing(mode, Level::Ultra)
     };
     (h, inputs)
 }
@@ -407,14 +403,7 @@ fn auto_tick(h: &mut Healer, tick: u64, batch: &[BlockRecord]) -> Decision {
     h.tick(
         tick * 20_000_000,
         batch,
-        TickInputs {
-            mode: Mode::Auto,
-            ceiling: Level::Ultra,
-            gui_frame_ms: None,
-            reflex_count: 0,
-            panics_raised: 0,
-            bypassed: false,
-        },
+        TickInputs::playing(Mode::Auto, Level::Ultra),
     )
 }
 
