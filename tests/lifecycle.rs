@@ -75,9 +75,10 @@ fn time_carries_on_across_re_activations_so_checkpoints_continue() {
     assert!(!first.running);
 
     // A bounce or a buffer change: deactivate, activate, play on. The periodic checkpoint is due
-    // 3 s after the last one, which the first activation wrote about 2 s before it ended.
+    // 1.5-4.5 s after the last one (3 s times the instance's own factor), which the first
+    // activation wrote before it ended: at most 4.5 s into the second one.
     let mut p = inst.activate(SR, 256);
-    play(&mut p, 2.5, |_| {});
+    play(&mut p, 5.0, |_| {});
     let second = saved_checkpoint(&mut inst);
     inst.deactivate(p);
     assert!(
