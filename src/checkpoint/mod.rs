@@ -378,8 +378,8 @@ pub fn choose(persisted: &Persisted, journal: Option<&journal::Journal>) -> Rest
 }
 
 /// How often a running session is checkpointed (when it processed audio), in seconds, unless
-/// the fleet spreads the writes of many instances further apart: on average, each instance at
-/// its own 0.5-1.5 times this (see `Checkpointer::spread`).
+/// the fleet spreads the writes of many instances further apart; each instance at its own
+/// 0.5-1.5 times this (see `Checkpointer::spread`).
 pub const CHECKPOINT_INTERVAL_S: f64 = 3.0;
 /// A checkpoint with nothing new is still written this often (wall-clock seconds).
 pub const HEARTBEAT_S: u64 = 60;
@@ -400,13 +400,9 @@ pub struct Checkpointer {
     stamp_seen: u64,
     unreadable: Option<String>,
     last_write_s: f64,
-    /// The routine interval (see [`Keeper::spread_routine_writes`])...
+    /// The routine interval (see [`Keeper::spread_routine_writes`]), before this instance's
+    /// own factor ([`Checkpointer::spread`]).
     interval_s: f64,
-    /// ...times this instance's own factor, 0.5-1.5 from its id: instances that wrote together
-    /// (a session's instances starting at once, a step of the whole fleet) drift apart, where
-    /// with one interval for all they wrote in the same ticks every time (80 instances started
-    /// together wrote their routine checkpoints in 10 ticks, 8 each, every 10 s).
-    spread: f64,
     incidents_seen: u32,
     dirty: bool,
     urgent: bool,
@@ -428,20 +424,16 @@ impl Checkpointer {
         session: std::sync::Arc<std::sync::Mutex<Persisted>>,
         journal: Option<journal::Journal>,
     ) -> Self {
-        let instance_id = InstanceId::new();
-        // The id's top 53 bits as a fraction: ids are random.
-        let spread = 0.5 + (instance_id.get() >> 11) as f64 / (1u64 << 53) as f64;
         Self {
             session,
             journal,
-            instance_id,
+            instance_id: InstanceId::new(),
             generation: 0,
             last_seen: None,
             stamp_seen: 0,
             unreadable: None,
             last_write_s: f64::NEG_INFINITY,
             interval_s: CHECKPOINT_INTERVAL_S,
-            spread,
             incidents_seen: 0,
             dirty: false,
             urgent: false,
@@ -457,6 +449,15 @@ impl Checkpointer {
     /// This instance's id, as its checkpoints and journal files carry it.
     pub fn instance_id(&self) -> u64 {
         self.instance_id.get()
+    }
+
+    /// This instance's own factor on the routine interval, 0.5-1.5, from its id (the top 53
+    /// bits as a fraction; ids are random): instances that wrote together (a session's
+    /// instances starting at once, a step of the whole fleet) drift apart, where with one
+    /// interval for all they wrote in the same ticks every time (80 instances started together
+    /// wrote their routine checkpoints in 10 ticks, 8 each, every 10 s).
+    fn spread(&self) -> f64 {
+        0.5 + (self.instance_id.get() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Whether the session that wrote `cp` crashed. A checkpoint saying "running" proves nothing
@@ -591,7 +592,7 @@ impl Keeper for Checkpointer {
         }
         self.dirty |= realtime;
         let now = healer.now_s();
-        let due = now - self.last_write_s >= self.interval_s * self.spread
+        let due = now - self.last_write_s >= self.interval_s * self.spread()
             || healer.significant_since(self.incidents_seen)
             || self.urgent;
         if self.dirty && due {

@@ -594,8 +594,9 @@ fn instances_started_together_write_their_routine_checkpoints_apart() {
         }
     }
     // With one interval for all, the 80 would write in the same tick every 10 s. Spread, each
-    // writes every 5-15 s, from its random id: about 8 a second, 12 at most on average in the
-    // busiest seconds, and more than 30 in one second is less likely than one in a billion.
+    // writes every 5-15 s, from its random id: about 8 a second expected, 12 in the busiest
+    // seconds; more than 30 in one second (a binomial tail near 6 standard deviations) is
+    // expected less than once in ten million runs.
     let total: u32 = per_second.iter().sum();
     assert!(
         (200..=480).contains(&total),
